@@ -1,0 +1,15 @@
+import { create, globals } from 'webgpu';
+Object.assign(globalThis, globals);
+const a = await create([]).requestAdapter();
+const d = await a.requestDevice();
+const m = d.createShaderModule({ code: `@group(0) @binding(0) var<storage, read_write> o: array<f32>; @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { o[g.x] = 1.0; }` });
+const p = d.createComputePipeline({ layout: 'auto', compute: { module: m, entryPoint: 'main' } });
+const buf = d.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+const bg = d.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: buf } }] });
+const enc = d.createCommandEncoder();
+const pass = enc.beginComputePass(); pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(1); pass.end();
+d.queue.submit([enc.finish()]);
+console.log('submitted');
+await d.queue.onSubmittedWorkDone();
+console.log('done');
+d.destroy();

@@ -1,0 +1,197 @@
+// C[b] = alpha * op(A[b]) op(B[b]) (+ C[b] with ACCUMULATE), op = transpose where TRANS_A / TRANS_B.
+// Register-blocked: each invocation owns a 4x8 block of C held in 8 vec4 accumulators and reads
+// A and B straight from storage, with vec4 loads along whichever axis is contiguous and a
+// multiple of 4 (A_VEC, B_VEC, C_VEC). No workgroup memory: on CPU adapters barriers cost more
+// than the loads they save. Rows and columns past the edge read clamped (valid) addresses and
+// are never stored, so the k loop has no bounds checks; a scalar loop takes the K % 4 tail.
+//
+// Layouts (row-major, batch outermost): A is [M,K] or, with TRANS_A, [K,M]; B is [K,N] or,
+// with TRANS_B, [N,K]; C is [M,N]. Batch strides of 0 broadcast an operand over the batch.
+
+struct U {
+  M: u32, N: u32, K: u32, batch: u32,
+  strideA: u32, strideB: u32, strideC: u32, alpha: f32,
+}
+
+@group(0) @binding(0) var<uniform> u: U;
+#if A_VEC
+@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
+#else
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+#endif
+#if B_VEC
+@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
+#else
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+#endif
+#if C_VEC
+@group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
+#else
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+#endif
+
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+
+fn a1(i: u32) -> f32 {
+#if A_VEC
+  return A[i / 4u][i % 4u];
+#else
+  return A[i];
+#endif
+}
+
+fn b1(i: u32) -> f32 {
+#if B_VEC
+  return B[i / 4u][i % 4u];
+#else
+  return B[i];
+#endif
+}
+
+// Element (m, k) of op(A) and (k, n) of op(B) as flat indices.
+fn ia(base: u32, m: u32, k: u32) -> u32 {
+#if TRANS_A
+  return base + k * u.M + m;
+#else
+  return base + m * u.K + k;
+#endif
+}
+
+fn ib(base: u32, k: u32, n: u32) -> u32 {
+#if TRANS_B
+  return base + n * u.K + k;
+#else
+  return base + k * u.N + n;
+#endif
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let n0 = (wid.x * WG_X + lid.x) * 8u;
+  let m0 = (wid.y * WG_Y + lid.y) * 4u;
+  let b = wid.z;
+  if (n0 >= u.N || m0 >= u.M) { return; }
+  let baseA = b * u.strideA;
+  let baseB = b * u.strideB;
+  let baseC = b * u.strideC;
+
+  // Clamped rows and columns: out-of-range lanes compute garbage that is never stored.
+  var rows: array<u32, 4>;
+  for (var i = 0u; i < 4u; i++) { rows[i] = min(m0 + i, u.M - 1u); }
+  var cols: array<u32, 8>;
+  for (var c = 0u; c < 8u; c++) { cols[c] = min(n0 + c, u.N - 1u); }
+
+  var acc: array<array<vec4<f32>, 2>, 4>;
+  for (var i = 0u; i < 4u; i++) { acc[i][0] = vec4<f32>(0.0); acc[i][1] = vec4<f32>(0.0); }
+
+  var k = 0u;
+  for (; k + 4u <= u.K; k += 4u) {
+    // a[i] = op(A)[rows[i], k..k+3]
+    var a: array<vec4<f32>, 4>;
+#if TRANS_A
+#if A_VEC
+    let mq = min(m0, u.M - 4u);
+    let c0 = A[ia(baseA, mq, k) / 4u];
+    let c1 = A[ia(baseA, mq, k + 1u) / 4u];
+    let c2 = A[ia(baseA, mq, k + 2u) / 4u];
+    let c3 = A[ia(baseA, mq, k + 3u) / 4u];
+    // mq < m0 only past the edge, where results are discarded anyway.
+    for (var i = 0u; i < 4u; i++) { a[i] = vec4<f32>(c0[i], c1[i], c2[i], c3[i]); }
+#else
+    for (var i = 0u; i < 4u; i++) {
+      a[i] = vec4<f32>(A[ia(baseA, rows[i], k)], A[ia(baseA, rows[i], k + 1u)],
+                       A[ia(baseA, rows[i], k + 2u)], A[ia(baseA, rows[i], k + 3u)]);
+    }
+#endif
+#else
+#if A_VEC
+    for (var i = 0u; i < 4u; i++) { a[i] = A[ia(baseA, rows[i], k) / 4u]; }
+#else
+    for (var i = 0u; i < 4u; i++) {
+      let o = ia(baseA, rows[i], k);
+      a[i] = vec4<f32>(A[o], A[o + 1u], A[o + 2u], A[o + 3u]);
+    }
+#endif
+#endif
+
+    // bv[j][h] = op(B)[k+j, n0+4h .. n0+4h+3]
+    var bv: array<array<vec4<f32>, 2>, 4>;
+#if TRANS_B
+#if B_VEC
+    var r: array<vec4<f32>, 8>;
+    for (var c = 0u; c < 8u; c++) { r[c] = B[ib(baseB, k, cols[c]) / 4u]; }
+    for (var j = 0u; j < 4u; j++) {
+      bv[j][0] = vec4<f32>(r[0][j], r[1][j], r[2][j], r[3][j]);
+      bv[j][1] = vec4<f32>(r[4][j], r[5][j], r[6][j], r[7][j]);
+    }
+#else
+    for (var j = 0u; j < 4u; j++) {
+      bv[j][0] = vec4<f32>(B[ib(baseB, k + j, cols[0])], B[ib(baseB, k + j, cols[1])],
+                           B[ib(baseB, k + j, cols[2])], B[ib(baseB, k + j, cols[3])]);
+      bv[j][1] = vec4<f32>(B[ib(baseB, k + j, cols[4])], B[ib(baseB, k + j, cols[5])],
+                           B[ib(baseB, k + j, cols[6])], B[ib(baseB, k + j, cols[7])]);
+    }
+#endif
+#else
+#if B_VEC
+    let nq0 = min(n0, u.N - 4u);
+    let nq1 = min(n0 + 4u, u.N - 4u);
+    for (var j = 0u; j < 4u; j++) {
+      bv[j][0] = B[ib(baseB, k + j, nq0) / 4u];
+      bv[j][1] = B[ib(baseB, k + j, nq1) / 4u];
+    }
+#else
+    for (var j = 0u; j < 4u; j++) {
+      bv[j][0] = vec4<f32>(B[ib(baseB, k + j, cols[0])], B[ib(baseB, k + j, cols[1])],
+                           B[ib(baseB, k + j, cols[2])], B[ib(baseB, k + j, cols[3])]);
+      bv[j][1] = vec4<f32>(B[ib(baseB, k + j, cols[4])], B[ib(baseB, k + j, cols[5])],
+                           B[ib(baseB, k + j, cols[6])], B[ib(baseB, k + j, cols[7])]);
+    }
+#endif
+#endif
+
+    for (var j = 0u; j < 4u; j++) {
+      for (var i = 0u; i < 4u; i++) {
+        acc[i][0] = fma(vec4<f32>(a[i][j]), bv[j][0], acc[i][0]);
+        acc[i][1] = fma(vec4<f32>(a[i][j]), bv[j][1], acc[i][1]);
+      }
+    }
+  }
+  for (; k < u.K; k++) {
+    let b0 = vec4<f32>(b1(ib(baseB, k, cols[0])), b1(ib(baseB, k, cols[1])), b1(ib(baseB, k, cols[2])), b1(ib(baseB, k, cols[3])));
+    let b4 = vec4<f32>(b1(ib(baseB, k, cols[4])), b1(ib(baseB, k, cols[5])), b1(ib(baseB, k, cols[6])), b1(ib(baseB, k, cols[7])));
+    for (var i = 0u; i < 4u; i++) {
+      let av = a1(ia(baseA, rows[i], k));
+      acc[i][0] = fma(vec4<f32>(av), b0, acc[i][0]);
+      acc[i][1] = fma(vec4<f32>(av), b4, acc[i][1]);
+    }
+  }
+
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= u.M) { break; }
+    let row = baseC + m * u.N;
+    for (var h = 0u; h < 2u; h++) {
+      let n = n0 + 4u * h;
+      if (n >= u.N) { break; }
+      var v = acc[i][h] * u.alpha;
+#if C_VEC
+#if ACCUMULATE
+      v += C[(row + n) / 4u];
+#endif
+      C[(row + n) / 4u] = v;
+#else
+      for (var q = 0u; q < 4u; q++) {
+        if (n + q < u.N) {
+#if ACCUMULATE
+          C[row + n + q] = v[q] + C[row + n + q];
+#else
+          C[row + n + q] = v[q];
+#endif
+        }
+      }
+#endif
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// Reverse-mode autodiff in the style of micrograd: each result remembers its op, inputs and a
+// backward rule; backward() walks a topological order of that graph in reverse.
+import { keep, shapeStr, Tensor } from '../tensor.js';
+
+/** Gradients for each input, given the gradient of the output; null where an input needs none. */
+export type BackwardRule = (grad: Tensor) => (Tensor | null)[];
+
+export interface GradNode {
+  op: string;
+  inputs: Tensor[];
+  backward: BackwardRule;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording: results have no gradient graph. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Called by every differentiable op after its forward dispatch. */
+export function record(out: Tensor, op: string, inputs: Tensor[], backward: BackwardRule): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, backward };
+  }
+  return out;
+}
+
+/** Marks a tensor as a trainable leaf. */
+export function parameter(t: Tensor, name?: string): Tensor {
+  t.requiresGrad = true;
+  if (name) t.name = name;
+  return keep(t);
+}
+
+export function topoSort(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative post-order so deep graphs cannot overflow the stack.
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.node?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const next = inputs[i]!;
+      if (next.requiresGrad && !seen.has(next)) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+// Gradient accumulation needs add, which lives in the kernels; injected to keep this file op-free.
+let addFn: ((a: Tensor, b: Tensor) => Tensor) | null = null;
+let onesFn: ((shape: readonly number[], like: Tensor) => Tensor) | null = null;
+export function setAutogradOps(add: (a: Tensor, b: Tensor) => Tensor, ones: (shape: readonly number[], like: Tensor) => Tensor): void {
+  addFn = add;
+  onesFn = ones;
+}
+
+/**
+ * Accumulates d(root)/d(leaf) into every leaf's .grad (adding to what is there). The seed
+ * defaults to ones, so a scalar loss needs none. Intermediate gradients are freed as it goes.
+ */
+export function backward(root: Tensor, seed?: Tensor): void {
+  if (!root.requiresGrad) throw new Error(`backward: ${root} does not require grad (no parameter reaches it)`);
+  if (seed && seed.size !== root.size) {
+    throw new Error(`backward: seed ${shapeStr(seed.shape)} does not match output ${shapeStr(root.shape)}`);
+  }
+  noGrad(() => {
+    const order = topoSort(root);
+    const grads = new Map<Tensor, Tensor>();
+    grads.set(root, seed ? seed.view(root.shape) : onesFn!(root.shape, root));
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i]!;
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      if (!t.node) {
+        if (t.grad) {
+          const sum = keep(addFn!(t.grad, g));
+          t.grad.dispose();
+          g.dispose();
+          t.grad = sum;
+        } else t.grad = keep(g);
+        continue;
+      }
+      const inputGrads = t.node.backward(g);
+      t.node.inputs.forEach((input, k) => {
+        let gi = inputGrads[k];
+        if (!gi || !input.requiresGrad) {
+          if (gi && gi !== g) gi.dispose();
+          return;
+        }
+        if (gi === g) gi = g.view(g.shape);
+        if (gi.size !== input.size) {
+          throw new Error(`backward: rule of ${t.node!.op} gave ${shapeStr(gi.shape)} for input ${shapeStr(input.shape)}`);
+        }
+        if (gi.shape.length !== input.shape.length || gi.shape.some((d, j) => d !== input.shape[j])) {
+          const v = gi.view(input.shape);
+          gi.dispose();
+          gi = v;
+        }
+        const prev = grads.get(input);
+        if (prev) {
+          grads.set(input, addFn!(prev, gi));
+          prev.dispose();
+          gi.dispose();
+        } else grads.set(input, gi);
+      });
+      g.dispose();
+    }
+  });
+}
+
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
+}

@@ -1,0 +1,236 @@
+// The runtime every kernel goes through: one device, a buffer pool, a pipeline cache and a
+// recorder that puts consecutive dispatches into one compute pass and submits only at flush().
+import type { AcquiredDevice } from './device.js';
+import { BufferUsage, MapMode } from './flags.js';
+import { BufferPool } from './pool.js';
+import { PipelineCache, type CompiledKernel, type KernelSpec } from './pipelines.js';
+
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+export interface DispatchArgs {
+  /** Packed uniform block, bound at @binding(0) when given; storage bindings follow it. */
+  uniforms?: ArrayBuffer;
+  bindings: Binding[];
+  workgroups: [number, number?, number?];
+}
+
+export interface EngineStats {
+  submits: number;
+  dispatches: number;
+  readbacks: number;
+  uploads: number;
+}
+
+const ARENA_CHUNK = 64 * 1024;
+
+export class Engine {
+  readonly device: GPUDevice;
+  readonly limits: GPUSupportedLimits;
+  readonly features: Set<string>;
+  readonly report: string;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly stats: EngineStats = { submits: 0, dispatches: 0, readbacks: 0, uploads: 0 };
+  /** Largest storage binding in bytes; kernels split work over tensors larger than this. */
+  readonly maxBinding: number;
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  // Uniform blocks of the batch being recorded, copied to the GPU just before submit.
+  private arena: { buffer: GPUBuffer; cpu: Uint8Array<ArrayBuffer>; used: number }[] = [];
+  private arenaIndex = 0;
+  private uniformAlign: number;
+  private staging = new Map<number, GPUBuffer[]>();
+  private destroyed = false;
+  private acquired: AcquiredDevice | null;
+
+  constructor(acquired: AcquiredDevice) {
+    this.acquired = acquired;
+    this.device = acquired.device;
+    this.limits = acquired.device.limits;
+    this.features = acquired.features;
+    this.report = acquired.report;
+    this.maxBinding = this.limits.maxStorageBufferBindingSize;
+    this.pool = new BufferPool(this.device, this.limits.maxBufferSize);
+    this.pipelines = new PipelineCache(this.device);
+    this.uniformAlign = this.limits.minUniformBufferOffsetAlignment;
+    this.device.lost.then((info) => {
+      if (!this.destroyed) console.error(`GPU device lost (${info.reason}): ${info.message}`);
+    });
+  }
+
+  kernel(spec: KernelSpec): CompiledKernel {
+    return this.pipelines.get(spec);
+  }
+
+  private ensureEncoder(): GPUCommandEncoder {
+    if (this.destroyed) throw new Error('Engine: used after destroy()');
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder({ label: 'step' });
+    }
+    return this.encoder;
+  }
+
+  private uniformSlot(data: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number } {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    let chunk = this.arena[this.arenaIndex];
+    if (chunk && chunk.used + size > ARENA_CHUNK) chunk = this.arena[++this.arenaIndex];
+    if (!chunk) {
+      chunk = {
+        buffer: this.device.createBuffer({ size: ARENA_CHUNK, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: 'uniforms' }),
+        cpu: new Uint8Array(ARENA_CHUNK),
+        used: 0,
+      };
+      this.arena[this.arenaIndex] = chunk;
+    }
+    const offset = chunk.used;
+    chunk.cpu.set(new Uint8Array(data), offset);
+    chunk.cpu.fill(0, offset + data.byteLength, offset + size);
+    chunk.used = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
+    return { buffer: chunk.buffer, offset, size };
+  }
+
+  dispatch(kernel: CompiledKernel, args: DispatchArgs): void {
+    const encoder = this.ensureEncoder();
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    if (args.uniforms) entries.push({ binding: binding++, resource: this.uniformSlot(args.uniforms) });
+    for (const b of args.bindings) {
+      const resource = 'buffer' in b ? { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } : { buffer: b };
+      entries.push({ binding: binding++, resource });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.name });
+    if (!this.pass) this.pass = encoder.beginComputePass({ label: 'kernels' });
+    this.pass.setPipeline(kernel.pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = args.workgroups;
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg) {
+      throw new Error(`${kernel.name}: dispatch ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxWg}`);
+    }
+    if (x > 0 && y > 0 && z > 0) this.pass.dispatchWorkgroups(x, y, z);
+    this.stats.dispatches++;
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    const encoder = this.ensureEncoder();
+    this.endPass();
+    encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    for (let i = 0; i <= this.arenaIndex && i < this.arena.length; i++) {
+      const chunk = this.arena[i]!;
+      if (chunk.used) this.device.queue.writeBuffer(chunk.buffer, 0, chunk.cpu, 0, chunk.used);
+      chunk.used = 0;
+    }
+    this.arenaIndex = 0;
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.stats.submits++;
+    const scope = this.device.popErrorScope().then((e) => (e ? new Error(`GPU validation error: ${e.message}`) : null));
+    this.pipelines.pendingChecks.push(scope);
+  }
+
+  /** Flushes, waits for the GPU, and throws the first compilation or validation error seen. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  async checkErrors(): Promise<void> {
+    const checks = this.pipelines.pendingChecks.splice(0);
+    const errors = (await Promise.all(checks)).filter((e): e is Error => e !== null);
+    if (errors.length) throw errors[0];
+  }
+
+  /** Writes data into a buffer in order with the recorded work (flushes first if anything is pending). */
+  upload(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    this.flush();
+    this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+    this.stats.uploads++;
+  }
+
+  /** Copies bytes out of a GPU buffer: one submit, one map. */
+  async read(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.max(256, Math.ceil(bytes / 256) * 256);
+    const free = this.staging.get(size);
+    const staging =
+      free?.pop() ?? this.device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'readback' });
+    this.copy(buffer, offset, staging, 0, Math.ceil(bytes / 4) * 4);
+    this.flush();
+    this.stats.readbacks++;
+    try {
+      await staging.mapAsync(MapMode.READ, 0, size);
+    } catch (e) {
+      await this.checkErrors();
+      throw e;
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    if (!this.staging.has(size)) this.staging.set(size, []);
+    this.staging.get(size)!.push(staging);
+    await this.checkErrors();
+    return out;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.encoder = null;
+    this.pass = null;
+    this.destroyed = true;
+    this.device.destroy();
+    this.acquired = null;
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+}
+
+/** Builds a uniform block field by field (u32, i32, f32), 4 bytes each, in declaration order. */
+export class Uniforms {
+  private view: DataView;
+  private bytes = 0;
+  constructor(capacity = 256) {
+    this.view = new DataView(new ArrayBuffer(capacity));
+  }
+  u32(...values: number[]): this {
+    for (const v of values) this.view.setUint32((this.bytes += 4) - 4, v, true);
+    return this;
+  }
+  i32(...values: number[]): this {
+    for (const v of values) this.view.setInt32((this.bytes += 4) - 4, v, true);
+    return this;
+  }
+  f32(...values: number[]): this {
+    for (const v of values) this.view.setFloat32((this.bytes += 4) - 4, v, true);
+    return this;
+  }
+  /** Pads to a 16-byte boundary, as a following vec4 or array<vec4> member requires. */
+  align16(): this {
+    while (this.bytes % 16) this.u32(0);
+    return this;
+  }
+  build(): ArrayBuffer {
+    return (this.view.buffer as ArrayBuffer).slice(0, Math.max(16, Math.ceil(this.bytes / 16) * 16));
+  }
+}
+
+/** Workgroups for n invocations of size wg, folded into y when x would pass the dispatch limit. */
+export function grid1d(n: number, wg: number, maxPerDim = 65535): [number, number] {
+  const groups = Math.ceil(n / wg);
+  if (groups <= maxPerDim) return [Math.max(groups, 1), 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y];
+}

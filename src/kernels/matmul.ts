@@ -1,0 +1,101 @@
+// Batched matrix multiply with optional transposes; the gradient rules are matmuls too.
+import source from '../../shaders/matmul.wgsl';
+import { Uniforms } from '../gpu/engine.js';
+import { record } from '../autograd/tape.js';
+import { Tensor } from '../tensor.js';
+import { checkF32, opError } from './util.js';
+import { sumTo } from './reduce.js';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+}
+
+interface Dims {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  batchA: number;
+  batchB: number;
+}
+
+function dims(a: Tensor, b: Tensor, o: MatmulOptions): Dims {
+  const bad = (msg: string) => opError('matmul', msg, ['a', a], ['b', b]);
+  if (a.rank < 2 || a.rank > 3 || b.rank < 2 || b.rank > 3) throw bad('operands must be 2-D or 3-D (batched)');
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const [M, Ka] = o.transA ? [ac, ar] : [ar, ac];
+  const [Kb, N] = o.transB ? [bc, br] : [br, bc];
+  if (Ka !== Kb) {
+    throw bad(`inner dimensions differ: ${Ka} vs ${Kb}${o.transA || o.transB ? ` (transA=${!!o.transA}, transB=${!!o.transB})` : ''}`);
+  }
+  const batchA = a.rank === 3 ? a.shape[0]! : 1;
+  const batchB = b.rank === 3 ? b.shape[0]! : 1;
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) throw bad(`batch sizes differ: ${batchA} vs ${batchB}`);
+  return { batch: Math.max(batchA, batchB), M, N, K: Ka, batchA, batchB };
+}
+
+/** C = alpha * op(A) op(B) into a new tensor, or added into `into` (no gradient recorded). */
+export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions = {}, into?: Tensor): Tensor {
+  checkF32('matmul', 'a', a);
+  checkF32('matmul', 'b', b);
+  const d = dims(a, b, o);
+  const engine = a.engine;
+  const outShape = a.rank === 3 || b.rank === 3 ? [d.batch, d.M, d.N] : [d.M, d.N];
+  if (into && (into.size !== d.batch * d.M * d.N)) throw opError('matmul', 'accumulator has the wrong size', ['into', into], ['c', outShape]);
+  for (const [name, t] of [['a', a], ['b', b], ['c', { size: d.batch * d.M * d.N }]] as const) {
+    if (t.size * 4 > engine.maxBinding) {
+      throw opError('matmul', `${name} has ${t.size * 4} bytes, above the ${engine.maxBinding}-byte binding limit; split the batch`, ['a', a], ['b', b]);
+    }
+  }
+  const c = into ?? Tensor.empty(outShape, 'f32', engine);
+  const kernel = engine.kernel({
+    name: 'matmul',
+    wgsl: source,
+    defines: {
+      TRANS_A: !!o.transA,
+      TRANS_B: !!o.transB,
+      A_VEC: (o.transA ? d.M : d.K) % 4 === 0,
+      B_VEC: (o.transB ? d.K : d.N) % 4 === 0,
+      C_VEC: d.N % 4 === 0,
+      ACCUMULATE: !!into,
+    },
+  });
+  const uniforms = new Uniforms(32)
+    .u32(d.M, d.N, d.K, d.batch, d.batchA === 1 ? 0 : d.M * d.K, d.batchB === 1 ? 0 : d.K * d.N, d.M * d.N)
+    .f32(o.alpha ?? 1)
+    .build();
+  engine.dispatch(kernel, {
+    uniforms,
+    bindings: [a.buffer, b.buffer, c.buffer],
+    workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), d.batch],
+  });
+  return c;
+}
+
+/**
+ * op(A) @ op(B) for [M,K]x[K,N] or batched [B,M,K]x[B,K,N] (a batch of 1 broadcasts).
+ * transA / transB read an operand stored transposed without copying it.
+ */
+export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
+  const c = matmulRaw(a, b, o);
+  const { transA = false, transB = false } = o;
+  const alpha = o.alpha ?? 1;
+  return record(c, 'matmul', [a, b], (g) => {
+    let ga: Tensor | null = null;
+    let gb: Tensor | null = null;
+    // With Â = op(A), B̂ = op(B): dÂ = g B̂ᵀ, dB̂ = Âᵀ g; a stored-transposed operand gets the
+    // transpose of that (B̂ gᵀ, gᵀ Â), all as matmuls that read operands in place.
+    if (a.requiresGrad) {
+      ga = transA ? matmulRaw(b, g, { transA: transB, transB: true, alpha }) : matmulRaw(g, b, { transB: !transB, alpha });
+      if (ga.size !== a.size) ga = sumTo(ga, [1, ...a.shape.slice(-2)], true);
+    }
+    if (b.requiresGrad) {
+      gb = transB ? matmulRaw(g, a, { transA: true, transB: transA, alpha }) : matmulRaw(a, g, { transA: !transA, alpha });
+      if (gb.size !== b.size) gb = sumTo(gb, [1, ...b.shape.slice(-2)], true);
+    }
+    return [ga, gb];
+  });
+}

@@ -1,0 +1,39 @@
+import { shapeStr, type Tensor } from '../tensor.js';
+import type { Engine } from '../gpu/engine.js';
+
+/** An error that names the op, the argument and the shapes involved. */
+export function opError(op: string, message: string, ...tensors: [string, Tensor | readonly number[]][]): Error {
+  const shapes = tensors.map(([name, t]) => `${name} ${shapeStr(Array.isArray(t) ? (t as number[]) : (t as Tensor).shape)}`);
+  return new Error(`${op}: ${message}${shapes.length ? ` (${shapes.join(', ')})` : ''}`);
+}
+
+export function checkF32(op: string, name: string, t: Tensor): void {
+  if (t.dtype !== 'f32') throw opError(op, `${name} must be f32, got ${t.dtype}`, [name, t]);
+  if (t.engine !== undefined) t.buffer; // throws a clear error when disposed
+}
+
+/**
+ * Splits [0, total) elements into runs that each fit one storage binding, starting on
+ * 256-byte boundaries as binding offsets require. Most tensors are one run.
+ */
+export function chunks(engine: Engine, total: number, bytesPerElement = 4): [start: number, count: number][] {
+  const per = Math.floor(engine.maxBinding / bytesPerElement / 256) * 256;
+  const out: [number, number][] = [];
+  for (let s = 0; s < total; s += per) out.push([s, Math.min(per, total - s)]);
+  if (!out.length) out.push([0, 0]);
+  return out;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
