@@ -1,6 +1,6 @@
 // Tensors: a shape over a pooled GPU buffer. Storage is reference-counted so reshapes share it.
 import type { Engine } from './gpu/engine.js';
-import type { GradNode } from './autograd/tape.js';
+import { record, type GradNode } from './autograd/tape.js';
 
 export type DType = 'f32' | 'u32';
 
@@ -95,7 +95,8 @@ export class Tensor {
     const resolved = resolveShape(shape, this.size, 'reshape', this.shape);
     this.buffer; // throws if disposed
     this.storage!.refs++;
-    return new Tensor(this.engine, this.storage!, resolved, this.dtype);
+    const out = new Tensor(this.engine, this.storage!, resolved, this.dtype);
+    return record(out, 'view', [this], (g) => [g.view(this.shape)]);
   }
 
   dispose(): void {

@@ -37,9 +37,10 @@ export function record(out: Tensor, op: string, inputs: Tensor[], backward: Back
   return out;
 }
 
-/** Marks a tensor as a trainable leaf. */
+/** Marks a tensor as a trainable leaf (cutting any graph that produced it). */
 export function parameter(t: Tensor, name?: string): Tensor {
   t.requiresGrad = true;
+  t.node = null;
   if (name) t.name = name;
   return keep(t);
 }
@@ -96,6 +97,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
       if (!g) continue;
       grads.delete(t);
       if (!t.node) {
+        t.buffer; // a disposed parameter cannot take a gradient: throws naming it
         if (t.grad) {
           const sum = keep(addFn!(t.grad, g));
           t.grad.dispose();

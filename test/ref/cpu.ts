@@ -12,7 +12,7 @@ export function arr(data: ArrayLike<number>, shape: number[]): Arr {
   return { data: Float64Array.from(data), shape: [...shape] };
 }
 
-/** Deterministic pseudo-random values in [lo, hi), never exactly zero-filled. */
+/** Deterministic pseudo-random float32-representable values in [lo, hi), never zero-filled. */
 export function random(shape: number[], seed: number, lo = -1, hi = 1): Arr {
   let s = (seed * 2654435761) >>> 0 || 1;
   const data = new Float64Array(size(shape));
@@ -20,7 +20,7 @@ export function random(shape: number[], seed: number, lo = -1, hi = 1): Arr {
     s ^= s << 13; s >>>= 0;
     s ^= s >>> 17;
     s ^= s << 5; s >>>= 0;
-    data[i] = lo + ((s >>> 0) / 2 ** 32) * (hi - lo);
+    data[i] = Math.fround(lo + ((s >>> 0) / 2 ** 32) * (hi - lo));
   }
   return { data, shape: [...shape] };
 }

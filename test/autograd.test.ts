@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { useEngine } from './setup/engine.js';
+import { backward, noGrad, ops, parameter, Tensor, tidy, zeroGrad } from '../src/node.js';
+import { topoSort } from '../src/autograd/tape.js';
+
+useEngine();
+
+const close = (got: ArrayLike<number>, want: number[]) => {
+  expect(got.length).toBe(want.length);
+  want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 5));
+};
+
+describe('autograd', () => {
+  it('accumulates the gradient of a node used twice', async () => {
+    const x = parameter(Tensor.fromData([1, -2, 3], [3]));
+    const y = ops.sum(ops.mul(x, x)); // d/dx sum(x*x) = 2x, x appears as both operands
+    backward(y);
+    close(await x.grad!.data(), [2, -4, 6]);
+  });
+
+  it('sums both paths of a diamond', async () => {
+    const x = parameter(Tensor.fromData([0.5, 1.5], [2]));
+    const a = ops.exp(x);
+    const b = ops.mulScalar(a, 3);
+    const c = ops.square(a);
+    const y = ops.sum(ops.add(b, c)); // y = 3e^x + e^{2x}; dy/dx = 3e^x + 2e^{2x}
+    expect(topoSort(y).indexOf(a)).toBeLessThan(topoSort(y).indexOf(b));
+    backward(y);
+    close(await x.grad!.data(), [0.5, 1.5].map((v) => 3 * Math.exp(v) + 2 * Math.exp(2 * v)));
+  });
+
+  it('accumulates across two backward calls until zeroGrad', async () => {
+    const w = parameter(Tensor.fromData([1, 2], [2]));
+    const loss = () => ops.sum(ops.mulScalar(w, 5));
+    backward(loss());
+    backward(loss());
+    close(await w.grad!.data(), [10, 10]);
+    zeroGrad([w]);
+    expect(w.grad).toBeNull();
+    backward(loss());
+    close(await w.grad!.data(), [5, 5]);
+  });
+
+  it('records nothing under noGrad', () => {
+    const w = parameter(Tensor.fromData([1, 2], [2]));
+    const y = noGrad(() => ops.exp(w));
+    expect(y.requiresGrad).toBe(false);
+    expect(y.node).toBeNull();
+    expect(() => backward(ops.sum(y))).toThrow(/does not require grad/);
+  });
+
+  it('gives a clear error for a tensor used after dispose()', () => {
+    const x = parameter(Tensor.fromData([1, 2], [2]), 'x');
+    const y = ops.exp(x);
+    y.dispose();
+    expect(() => ops.sum(y)).toThrow('Tensor [2] used after dispose()');
+    const z = ops.sum(ops.exp(x));
+    x.dispose();
+    expect(() => backward(z)).toThrow('Tensor "x" [2] used after dispose()');
+  });
+
+  it('tidy disposes intermediates but keeps results and parameter gradients', () => {
+    const w = parameter(Tensor.fromData([1, 2, 3], [3]));
+    let inner: Tensor | null = null;
+    const out = tidy(() => {
+      inner = ops.exp(w);
+      const l = ops.sum(inner);
+      backward(l);
+      return l;
+    });
+    expect(inner!.isDisposed).toBe(true);
+    expect(out.isDisposed).toBe(false);
+    expect(w.grad!.isDisposed).toBe(false);
+  });
+
+  it('flows gradients through a reshaping view', async () => {
+    const x = parameter(Tensor.fromData([1, 2, 3, 4, 5, 6], [2, 3]));
+    const v = ops.square(x).view([3, 2]);
+    backward(ops.sum(ops.mul(v, Tensor.fromData([1, 2], [2]))));
+    // v[i,j] = x_flat[2i+j]^2 weighted by (1, 2) on j: d/dx_k = 2 x_k w_(k mod 2)
+    close(await x.grad!.data(), [2, 8, 6, 16, 10, 24]);
+  });
+});
