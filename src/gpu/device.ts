@@ -17,6 +17,11 @@ export interface AcquiredDevice {
   device: GPUDevice;
   features: Set<string>;
   report: string;
+  /**
+   * The storage-binding cap asked for in DeviceOptions. Devices keep limits below the WebGPU
+   * default at the default (Dawn reports 128 MiB for a 1 MiB request), so the engine applies it.
+   */
+  maxBinding?: number;
 }
 
 export const DEFAULT_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
@@ -70,7 +75,9 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
   const requiredFeatures = want.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const features = new Set<string>(requiredFeatures);
-  return { gpu, adapter, device, features, report: adapterReport(adapter, device, features) };
+  const acquired: AcquiredDevice = { gpu, adapter, device, features, report: adapterReport(adapter, device, features) };
+  if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
+  return acquired;
 }
 
 /** One line for logs and benchmark records. */

@@ -50,7 +50,7 @@ export class Engine {
     this.limits = acquired.device.limits;
     this.features = acquired.features;
     this.report = acquired.report;
-    this.maxBinding = this.limits.maxStorageBufferBindingSize;
+    this.maxBinding = Math.min(this.limits.maxStorageBufferBindingSize, acquired.maxBinding ?? Infinity);
     this.pool = new BufferPool(this.device, this.limits.maxBufferSize);
     this.pipelines = new PipelineCache(this.device);
     this.uniformAlign = this.limits.minUniformBufferOffsetAlignment;
