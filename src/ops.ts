@@ -8,6 +8,7 @@ export * from './kernels/reduce.js';
 export * from './kernels/matmul.js';
 export * from './kernels/fill.js';
 export * from './kernels/maxpool2d.js';
+export * from './kernels/upsample.js';
 
 setAutogradOps(
   (a, b) => mapBinary(a, b, 'a + b', 'grad.accumulate'),
