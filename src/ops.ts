@@ -9,6 +9,7 @@ export * from './kernels/matmul.js';
 export * from './kernels/fill.js';
 export * from './kernels/maxpool2d.js';
 export * from './kernels/upsample.js';
+export * from './kernels/reparameterise.js';
 
 setAutogradOps(
   (a, b) => mapBinary(a, b, 'a + b', 'grad.accumulate'),
