@@ -10,6 +10,7 @@ export * from './kernels/fill.js';
 export * from './kernels/maxpool2d.js';
 export * from './kernels/upsample.js';
 export * from './kernels/reparameterise.js';
+export * from './kernels/losses.js';
 
 setAutogradOps(
   (a, b) => mapBinary(a, b, 'a + b', 'grad.accumulate'),
