@@ -11,6 +11,7 @@ export * from './kernels/maxpool2d.js';
 export * from './kernels/upsample.js';
 export * from './kernels/reparameterise.js';
 export * from './kernels/losses.js';
+export * from './kernels/selective.js';
 
 setAutogradOps(
   (a, b) => mapBinary(a, b, 'a + b', 'grad.accumulate'),

@@ -1,0 +1,111 @@
+// DC-IGN's latent clamping (section 3.2) and invariance targeting (3.2.1), reproducing the
+// original Torch modules modules/SelectiveOutputClamp.lua and modules/SelectiveGradientFilter.lua.
+// There, each encoder head (mu and logvar) is Linear -> SelectiveGradientFilter ->
+// SelectiveOutputClamp, and both modules get the same pass-through indices per batch.
+//
+// z is seen as [batch, D] with D the elements per sample; the pass-through range
+// [passStart, passEnd) indexes D (0-based, end exclusive; Torch's {4, dim_hidden} is [3, dim)).
+// An empty range (passStart == passEnd) is the original's `passthrough = nil`.
+import source from '../../shaders/selective.wgsl';
+import { grid1d, Uniforms } from '../gpu/engine.js';
+import { record } from '../autograd/tape.js';
+import { Tensor } from '../tensor.js';
+import { checkF32, chunks, opError } from './util.js';
+
+function layout(op: string, z: Tensor, passStart: number, passEnd: number): { B: number; D: number } {
+  checkF32(op, 'z', z);
+  if (z.rank < 2) throw opError(op, 'z must be [batch, ...]', ['z', z]);
+  const B = z.shape[0]!;
+  const D = B ? z.size / B : 0;
+  if (!Number.isInteger(passStart) || !Number.isInteger(passEnd) || passStart < 0 || passEnd < passStart || passEnd > D) {
+    throw opError(op, `pass-through range [${passStart}, ${passEnd}) is not within [0, ${D}]`, ['z', z]);
+  }
+  if (D * 4 > z.engine.maxBinding) throw opError(op, 'one sample exceeds a storage binding', ['z', z]);
+  return { B, D };
+}
+
+function header(n: number, base: number, D: number, start: number, end: number, count: number, first: number, strength: number): ArrayBuffer {
+  return new Uniforms(32).u32(n, base, D, start, end, count, first).f32(strength).build();
+}
+
+/**
+ * SelectiveOutputClamp: every sample's latents become sample 0's, except the pass-through
+ * range, which keeps each sample's own values (updateOutput). The backward passes the gradient
+ * through unchanged to each sample's own input, clamped latents included (updateGradInput
+ * copies gradOutput): a straight-through rule, not the derivative of the forward, which would
+ * send the clamped latents' gradients to sample 0. Zeroing them is gradientFilter's job.
+ */
+export function selectiveClamp(z: Tensor, passStart: number, passEnd: number): Tensor {
+  const { D } = layout('selectiveClamp', z, passStart, passEnd);
+  const engine = z.engine;
+  const out = Tensor.empty(z.shape, 'f32', engine);
+  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { CLAMP: true } });
+  for (const [start, count] of chunks(engine, z.size)) {
+    if (!count) continue;
+    const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
+    engine.dispatch(kernel, {
+      uniforms: header(count, start, D, passStart, passEnd, 0, 0, 0),
+      bindings: [part(z), { buffer: z.buffer, offset: 0, size: D * 4 }, part(out)],
+      workgroups: grid1d(count, 256),
+    });
+  }
+  return record(out, 'selectiveClamp', [z], (g) => [g]);
+}
+
+export interface GradientFilterOptions {
+  /**
+   * Invariance targeting (force_invariance with invariance_strength): outside the pass-through
+   * range the gradient becomes strength * (z - mean over the batch of z) instead of 0. The
+   * paper found 1/100 to work.
+   */
+  invariance?: number;
+}
+
+/**
+ * SelectiveGradientFilter: the identity forward (a view of z, no copy). The backward keeps the
+ * incoming gradient inside the pass-through range and replaces it outside: by 0, or with
+ * `invariance` by strength * (z_b - mean_b' z_b'), the batch mean over all samples (sample 0
+ * included) per latent, independent of the incoming gradient (updateGradInput). That is the
+ * gradient of (strength / 2) * sum_b |z_b - mean|^2 with the mean held constant, so descending
+ * it pulls the latents that should be invariant towards their batch mean. (The original trains
+ * by ascending the lower bound, with gradients of -loss, so the same numbers there push away
+ * from the mean for a positive strength; here gradients are of a loss to minimise.)
+ */
+export function gradientFilter(z: Tensor, passStart: number, passEnd: number, options: GradientFilterOptions = {}): Tensor {
+  const { B, D } = layout('gradientFilter', z, passStart, passEnd);
+  const strength = options.invariance;
+  if (strength !== undefined && !Number.isFinite(strength)) throw opError('gradientFilter', `invariance must be finite, got ${strength}`, ['z', z]);
+  const out = z.view(z.shape);
+  return record(out, 'gradientFilter', [z], (g) => [filterBackward(g, z, B, D, passStart, passEnd, strength)]);
+}
+
+function filterBackward(g: Tensor, z: Tensor, B: number, D: number, passStart: number, passEnd: number, strength?: number): Tensor {
+  const engine = z.engine;
+  const gi = Tensor.empty(z.shape, 'f32', engine);
+  const invariance = strength !== undefined;
+  let sums: Tensor | null = null;
+  if (invariance && z.size) {
+    sums = Tensor.empty([D], 'f32', engine);
+    const mean = engine.kernel({ name: 'selective', wgsl: source, defines: { MEAN: true } });
+    chunks(engine, z.size).forEach(([start, count], k) => {
+      engine.dispatch(mean, {
+        uniforms: header(D, start, D, passStart, passEnd, count, k === 0 ? 1 : 0, 0),
+        bindings: [{ buffer: z.buffer, offset: start * 4, size: Math.max(count, 1) * 4 }, sums!.buffer],
+        workgroups: grid1d(D, 256),
+      });
+    });
+  }
+  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { FILTER: true, INVARIANCE: invariance } });
+  for (const [start, count] of chunks(engine, z.size)) {
+    if (!count) continue;
+    const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
+    const bindings = sums ? [part(g), part(z), sums.buffer, part(gi)] : [part(g), part(gi)];
+    engine.dispatch(kernel, {
+      uniforms: header(count, start, D, passStart, passEnd, B, 0, strength ?? 0),
+      bindings,
+      workgroups: grid1d(count, 256),
+    });
+  }
+  sums?.dispose();
+  return gi;
+}
