@@ -1,0 +1,93 @@
+// The DC-IGN network (Kulkarni et al. 2015, the original init_network2_150_mv): an encoder of
+// three conv + 2x2 max-pool + ReLU stages and two linear heads (mu, logvar), and a decoder of a
+// linear layer, ReLU, and four nearest-upsample x2 + conv stages with a sigmoid at the end.
+import { relu, sigmoid } from '../kernels/elementwise.js';
+import { maxPool2d } from '../kernels/maxpool2d.js';
+import { upsampleNearest } from '../kernels/upsample.js';
+import { getEngine, shapeStr, type Tensor } from '../tensor.js';
+import type { Engine } from '../gpu/engine.js';
+import { Conv2d, Init, Linear, type Layer } from './layers.js';
+import { shapesOf, type DcignConfig } from './presets.js';
+
+export class Dcign {
+  readonly config: DcignConfig;
+  readonly engine: Engine;
+  readonly encoder: { conv1: Conv2d; conv2: Conv2d; conv3: Conv2d; mu: Linear; logvar: Linear };
+  readonly decoder: { fc: Linear; conv1: Conv2d; conv2: Conv2d; conv3: Conv2d; conv4: Conv2d };
+  private readonly flat: number;
+
+  constructor(config: DcignConfig, seed = 1, engine: Engine = getEngine()) {
+    const { flat } = shapesOf(config);
+    this.config = config;
+    this.engine = engine;
+    this.flat = flat;
+    const init = new Init(engine, seed);
+    const [e1, e2, e3] = config.encoderMaps;
+    const ek = config.encoderKernel;
+    const ep = config.encoderPadding;
+    this.encoder = {
+      conv1: new Conv2d(1, e1, ek, ep, init),
+      conv2: new Conv2d(e1, e2, ek, ep, init),
+      conv3: new Conv2d(e2, e3, ek, ep, init),
+      mu: new Linear(flat, config.latents, init),
+      logvar: new Linear(flat, config.latents, init),
+    };
+    const [bc, bs] = config.decoderBase;
+    const [d1, d2, d3, d4] = config.decoderMaps;
+    const dk = config.decoderKernel;
+    const dp = config.decoderPadding;
+    this.decoder = {
+      fc: new Linear(config.latents, bc * bs * bs, init),
+      conv1: new Conv2d(bc, d1, dk, dp, init),
+      conv2: new Conv2d(d1, d2, dk, dp, init),
+      conv3: new Conv2d(d2, d3, dk, dp, init),
+      conv4: new Conv2d(d3, d4, dk, dp, init),
+    };
+  }
+
+  /** Every parameter under its PyTorch-style name, e.g. `encoder.conv1.weight`. */
+  parameters(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [part, layers] of [['encoder', this.encoder], ['decoder', this.decoder]] as const) {
+      for (const [name, layer] of Object.entries(layers) as [string, Layer][]) {
+        for (const [p, t] of layer.params()) out.set(`${part}.${name}.${p}`, t);
+      }
+    }
+    return out;
+  }
+
+  /** x [N,1,S,S] in [0,1] -> mu and logvar [N, latents] (before any clamping). */
+  encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
+    const S = this.config.imageSize;
+    if (x.rank !== 4 || x.shape[1] !== 1 || x.shape[2] !== S || x.shape[3] !== S) {
+      throw new Error(`Dcign.encode: expected images [N,1,${S},${S}] for preset ${this.config.preset}, got ${shapeStr(x.shape)}`);
+    }
+    const { conv1, conv2, conv3, mu, logvar } = this.encoder;
+    let h = relu(maxPool2d(conv1.forward(x)));
+    h = relu(maxPool2d(conv2.forward(h)));
+    h = relu(maxPool2d(conv3.forward(h)));
+    const flat = h.view([x.shape[0]!, this.flat]);
+    return { mu: mu.forward(flat), logvar: logvar.forward(flat) };
+  }
+
+  /** z [N, latents] -> images [N,1,S,S] in (0,1). */
+  decode(z: Tensor): Tensor {
+    if (z.rank !== 2 || z.shape[1] !== this.config.latents) {
+      throw new Error(`Dcign.decode: expected z [N,${this.config.latents}], got ${shapeStr(z.shape)}`);
+    }
+    const { fc, conv1, conv2, conv3, conv4 } = this.decoder;
+    const [bc, bs] = this.config.decoderBase;
+    let h = relu(fc.forward(z)).view([z.shape[0]!, bc, bs, bs]);
+    h = relu(conv1.forward(upsampleNearest(h, 2)));
+    h = relu(conv2.forward(upsampleNearest(h, 2)));
+    h = relu(conv3.forward(upsampleNearest(h, 2)));
+    return sigmoid(conv4.forward(upsampleNearest(h, 2)));
+  }
+
+  dispose(): void {
+    for (const t of this.parameters().values()) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// Layers with PyTorch-style parameter names and the original code's initialisation.
+import { parameter } from '../autograd/tape.js';
+import { add, relu } from '../kernels/elementwise.js';
+import { randNormal, randUniform } from '../kernels/fill.js';
+import { matmul } from '../kernels/matmul.js';
+import { conv2d } from '../kernels/conv2d.js';
+import type { Engine } from '../gpu/engine.js';
+import type { Tensor } from '../tensor.js';
+import type { Padding } from './presets.js';
+
+/** A layer's parameters by name ('weight', 'bias'). */
+export interface Layer {
+  params(): [string, Tensor][];
+}
+
+// Parameter seeds: one stream per parameter, derived from the model seed and a running index.
+export class Init {
+  private next = 0;
+  constructor(readonly engine: Engine, readonly seed: number) {}
+  key(): number {
+    return this.seed * 1009 + ++this.next;
+  }
+}
+
+/** Torch's SpatialConvolution: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+export class Conv2d implements Layer {
+  weight: Tensor;
+  bias: Tensor;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: number, readonly padding: Padding, init: Init) {
+    const bound = 1 / Math.sqrt(inChannels * kernel * kernel);
+    this.weight = parameter(randUniform([outChannels, inChannels, kernel, kernel], -bound, bound, init.key(), init.engine));
+    this.bias = parameter(randUniform([outChannels], -bound, bound, init.key(), init.engine));
+  }
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { padding: this.padding });
+  }
+  params(): [string, Tensor][] {
+    return [['weight', this.weight], ['bias', this.bias]];
+  }
+}
+
+/**
+ * y = x W^T + b with W [out, in] as PyTorch stores it. The original's LinearCR initialises
+ * weight and bias ~ N(0, 0.01), not Torch's uniform default; we follow the original.
+ */
+export class Linear implements Layer {
+  weight: Tensor;
+  bias: Tensor;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, init: Init, sd = 0.01) {
+    this.weight = parameter(randNormal([outFeatures, inFeatures], init.key(), 0, sd, init.engine));
+    this.bias = parameter(randNormal([outFeatures], init.key(), 0, sd, init.engine));
+  }
+  forward(x: Tensor): Tensor {
+    return add(matmul(x, this.weight, { transB: true }), this.bias);
+  }
+  params(): [string, Tensor][] {
+    return [['weight', this.weight], ['bias', this.bias]];
+  }
+}
+
+export { relu };
