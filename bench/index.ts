@@ -1,12 +1,9 @@
-// `npm run bench -- NAME [--json FILE] [--no-tfjs]`: measured, never asserted.
+// `npm run bench -- NAME [options]`: measured, never asserted. Each bench is one entry in BENCHES.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { initEngine } from '../src/node.js';
+import { initEngine, type Engine } from '../src/node.js';
 import { benchMatmul } from './matmul.js';
-
-const benches: Record<string, string> = {
-  matmul: 'GFLOP/s of our matmul vs tfjs-backend-webgpu at 256^3, 1024^3, 2048^3',
-};
+import { benchKernels, LAYER_NAMES } from './kernels.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -14,29 +11,59 @@ const { values, positionals } = parseArgs({
     json: { type: 'string' },
     'no-tfjs': { type: 'boolean', default: false },
     sizes: { type: 'string' },
+    batch: { type: 'string' },
+    layers: { type: 'string' },
+    'no-check': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
+type Options = typeof values;
+type Result = { rows: unknown[]; text: string; [extra: string]: unknown };
+
+const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+function positiveInt(name: string, s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${s}`);
+  return n;
+}
+
+const BENCHES: Record<string, { about: string; run: (engine: Engine, o: Options) => Promise<Result> }> = {
+  matmul: {
+    about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
+    run: (e, o) => benchMatmul(e, list(o.sizes)?.map(Number), !o['no-tfjs']),
+  },
+  kernels: {
+    about: `every DC-IGN layer (fwd, dx, dw) vs tfjs-backend-webgpu [--batch N] [--layers ${LAYER_NAMES.slice(0, 2).join(',')},...] [--no-check]`,
+    run: (e, o) =>
+      benchKernels(e, {
+        batch: positiveInt('batch', o.batch),
+        layers: list(o.layers),
+        tfjs: !o['no-tfjs'],
+        check: !o['no-check'],
+        log: (line) => console.log(line),
+      }),
+  },
+};
+
 const name = positionals[0];
-if (values.help || !name || !(name in benches)) {
-  console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [--sizes 256,1024]\n');
-  for (const [k, v] of Object.entries(benches)) console.log(`  ${k.padEnd(10)} ${v}`);
-  process.exit(values.help ? 0 : name ? 2 : 0);
+if (values.help || !name || !(name in BENCHES)) {
+  console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [bench options]\n');
+  for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)} ${v.about}`);
+  console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
+  process.exit(values.help || !name ? 0 : 2);
 }
 
 const engine = await initEngine();
 console.log(`adapter: ${engine.report}`);
 const started = new Date().toISOString();
-let result: { rows: unknown[]; text: string };
-switch (name) {
-  case 'matmul':
-  default:
-    result = await benchMatmul(engine, values.sizes?.split(',').map(Number) ?? undefined, !values['no-tfjs']);
-}
-console.log(`\n${result.text}\n`);
+const t0 = performance.now();
+const { rows, text, ...extra } = await BENCHES[name]!.run(engine, values);
+const seconds = (performance.now() - t0) / 1000;
+console.log(`\n${text}\n\n${name}: ${seconds.toFixed(0)} s`);
 if (values.json) {
-  writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, rows: result.rows }, null, 2));
+  writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, seconds, ...extra, rows }, null, 2));
   console.log(`wrote ${values.json}`);
 }
 engine.destroy();
