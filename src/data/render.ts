@@ -1,0 +1,83 @@
+// Renders faces into a GPU tensor [B, 1, H, W] with shaders/face.wgsl: one upload of the
+// per-image records (camera, geometry, albedo), two dispatches, no readback.
+import faceWgsl from '../../shaders/face.wgsl';
+import { Uniforms, type Engine } from '../gpu/engine.js';
+import { getEngine, Tensor } from '../tensor.js';
+import { faceCamera } from './camera.js';
+import {
+  ALB_VEC4S, AMBIENT, BOUND_RADIUS, faceAlbedo, faceGeometry, GEO_VEC4S, HEAD_PIVOT, SHAPE_DIM, TEXTURE_DIM,
+  type FaceParams,
+} from './face-model.js';
+
+/** Floats per image in the renderer's storage buffer (struct Face of shaders/face.wgsl). */
+export const FACE_RECORD_FLOATS = (4 + 2 + GEO_VEC4S + ALB_VEC4S) * 4;
+
+export interface RenderOptions {
+  /** Image side in pixels (square images). */
+  size: number;
+  /** Supersample the pixels at edges (default true); false renders one sample per pixel. */
+  antialias?: boolean;
+}
+
+// Output is display-referred: a mild gamma keeps the faces' shadowed side readable.
+const GAMMA = 1 / 1.6;
+const EDGE_DEPTH = 0.08;
+const EDGE_VALUE = 0.06;
+
+function checkParams(p: FaceParams, i: number): void {
+  const finite = (x: number) => Number.isFinite(x);
+  if (![p.azimuth, p.elevation, p.light].every(finite)) throw new Error(`renderFaces: params[${i}] has a non-finite scene variable`);
+  if (p.shape.length > SHAPE_DIM || p.texture.length > TEXTURE_DIM || ![...p.shape, ...p.texture].every(finite)) {
+    throw new Error(
+      `renderFaces: params[${i}] needs at most ${SHAPE_DIM} finite shape and ${TEXTURE_DIM} texture coefficients ` +
+        `(got ${p.shape.length} and ${p.texture.length})`,
+    );
+  }
+}
+
+/** The storage records for a list of faces, as shaders/face.wgsl reads them. */
+export function packFaces(params: readonly FaceParams[], size: number): Float32Array {
+  const out = new Float32Array(params.length * FACE_RECORD_FLOATS);
+  params.forEach((p, i) => {
+    checkParams(p, i);
+    const cam = faceCamera(p.azimuth, p.elevation, p.light, size);
+    const o = i * FACE_RECORD_FLOATS;
+    out.set(cam.invViewProj, o);
+    out.set([...cam.eye, cam.pixelAngle, ...cam.light, 0], o + 16);
+    out.set(faceGeometry(p.shape), o + 24);
+    out.set(faceAlbedo(p.texture), o + 24 + GEO_VEC4S * 4);
+  });
+  return out;
+}
+
+/** Renders grayscale faces in [0, 1] on black into a new tensor [B, 1, size, size]. */
+export function renderFaces(params: readonly FaceParams[], options: RenderOptions, engine: Engine = getEngine()): Tensor {
+  const { size, antialias = true } = options;
+  if (!Number.isInteger(size) || size < 8 || size > 2048) throw new Error(`renderFaces: size must be an integer in [8, 2048], got ${size}`);
+  const n = params.length;
+  const out = Tensor.empty([n, 1, size, size], 'f32', engine);
+  if (n === 0) return out;
+  const pixels = size * size;
+  if (n * pixels * 4 > engine.maxBinding) {
+    throw new Error(`renderFaces: ${n} images of ${size}x${size} exceed one storage binding (${engine.maxBinding} bytes); render fewer at a time`);
+  }
+  const records = Tensor.fromData(packFaces(params, size), [n, FACE_RECORD_FLOATS], 'f32', engine);
+  const perChunk = Math.max(1, Math.floor(engine.maxBinding / (pixels * 8)));
+  const centre = Tensor.empty([Math.min(n, perChunk), size, size, 2], 'f32', engine);
+  const trace = engine.kernel({ name: 'face', wgsl: faceWgsl, entry: 'trace' });
+  const resolve = engine.kernel({ name: 'face', wgsl: faceWgsl, entry: 'resolve' });
+  const tiles = Math.ceil(size / 8);
+  for (let first = 0; first < n; first += perChunk) {
+    const count = Math.min(perChunk, n - first);
+    const uniforms = new Uniforms(64)
+      .u32(size, size, first, antialias ? 1 : 0)
+      .f32(...HEAD_PIVOT, BOUND_RADIUS, AMBIENT, EDGE_DEPTH, EDGE_VALUE, GAMMA)
+      .build();
+    engine.dispatch(trace, { uniforms, bindings: [records.buffer, centre.buffer], workgroups: [tiles, tiles, count] });
+    engine.dispatch(resolve, { uniforms, bindings: [records.buffer, centre.buffer, out.buffer], workgroups: [tiles, tiles, count] });
+  }
+  // Safe before the GPU has run: the pool hands these buffers out again only to work recorded later.
+  records.dispose();
+  centre.dispose();
+  return out;
+}
