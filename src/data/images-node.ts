@@ -1,0 +1,65 @@
+// Node-only image I/O: decode PNG/JPEG files (pngjs, jpeg-js) for the model, write grayscale
+// PNGs. Browser code uses src/data/images.ts with its own decoding (canvas, createImageBitmap).
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import type { Engine } from '../gpu/engine.js';
+import { getEngine, Tensor } from '../tensor.js';
+import { toBytes, toModelImage, type GrayImage, type RawImage } from './images.js';
+
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
+
+/** Decodes a PNG or JPEG (by its signature, not its name) to RGBA. */
+export function decodeImage(bytes: Uint8Array, name = 'image'): RawImage {
+  const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+  try {
+    if (isPng) {
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      return { data: png.data, width: png.width, height: png.height, channels: 4 };
+    }
+    if (isJpeg) {
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 200 });
+      return { data: img.data, width: img.width, height: img.height, channels: 4 };
+    }
+  } catch (e) {
+    throw new Error(`${name}: cannot decode: ${(e as Error).message}`);
+  }
+  throw new Error(`${name}: not a PNG or JPEG file`);
+}
+
+export function loadImage(path: string, size: number): Float32Array {
+  return toModelImage(decodeImage(readFileSync(path), path), size);
+}
+
+export interface LoadedImages {
+  /** File names, sorted, in the order of the tensor's rows. */
+  names: string[];
+  /** [N, 1, size, size] grayscale in [0, 1]. */
+  images: Tensor;
+}
+
+/** Loads every PNG/JPEG of a folder (sorted by name) as model input: grayscale, centre-cropped, resized. */
+export function loadImageFolder(dir: string, size: number, engine: Engine = getEngine()): LoadedImages {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (e) {
+    throw new Error(`loadImageFolder: cannot read folder ${dir}: ${(e as Error).message}`);
+  }
+  const names = entries
+    .filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()) && statSync(join(dir, f)).isFile())
+    .sort();
+  if (!names.length) throw new Error(`loadImageFolder: no ${IMAGE_EXTENSIONS.join('/')} files in ${dir}`);
+  const data = new Float32Array(names.length * size * size);
+  names.forEach((name, i) => data.set(loadImage(join(dir, name), size), i * size * size));
+  return { names, images: Tensor.fromData(data, [names.length, 1, size, size], 'f32', engine) };
+}
+
+/** Writes a grayscale image with values in [0, 1] as an 8-bit grayscale PNG. */
+export function writeGrayPng(path: string, image: GrayImage): void {
+  const png = new PNG({ width: image.width, height: image.height, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  (png as unknown as { data: Buffer }).data = Buffer.from(toBytes(image.data));
+  writeFileSync(path, PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false }));
+}
