@@ -7,6 +7,7 @@ export * from './kernels/elementwise.js';
 export * from './kernels/reduce.js';
 export * from './kernels/matmul.js';
 export * from './kernels/fill.js';
+export * from './kernels/conv2d.js';
 export * from './kernels/maxpool2d.js';
 export * from './kernels/upsample.js';
 export * from './kernels/reparameterise.js';

@@ -1,0 +1,301 @@
+// 2-D convolution (NCHW, cross-correlation as in PyTorch) and its gradients, four kernels chosen
+// by define: CONV (the forward, and also the input gradient), DW (weight gradient), DW_SUM
+// (adds split-K partials of DW) and DB (bias gradient).
+//
+// CONV is an implicit GEMM, M = output channels, N = output pixels, K = input channels x taps,
+// in the register-blocked style of matmul.wgsl: an invocation owns OB output channels x PX
+// consecutive pixels of one output row. For every input channel and kernel row it loads the
+// row's run of RUN = (PX-1)*SX + KW inputs once and reuses each value for every tap that reads
+// it, so x costs RUN loads per OB*PX*KW multiply-adds. The output-channel block comes from the
+// workgroup id, so the weights are the same in every invocation of a workgroup and the lanes
+// differ only in the pixels they read. With SUBGROUPS (at least 8 lanes) each lane loads one
+// weight in eight and subgroupBroadcast hands them round: lavapipe turns every storage load into
+// a branchy per-lane loop, uniform address or not, so this cuts the weight loads eightfold.
+// No invocation returns before the K loop (subgroup operations need every lane): lanes past the
+// edge compute with clamped indices and only the stores are guarded. Zero padding is a select on
+// a per-row flag and per-column flags computed once, so the K loop has no other bounds checks.
+//
+// The innermost loops, the CONV_TAPS and DW_TAPS substitutions, come fully unrolled from
+// src/kernels/conv2d.ts (subgroupBroadcast takes only constant lane ids; straight-line code
+// keeps the run and the accumulators in registers). CONV_TAPS is, for one (c, kernel row a):
+//   for t < RUN:        x[t] = select(0, X[row + col[t]], rowOk && colOk[t])
+//   for b < KW, o < OB: w = Wt[min(m0 + o, M - 1) * wM + wa + b * wCol]
+//     for q < PX:       acc[o][q] += w * x[q * SX + b]
+//
+// The input gradient runs the same kernel over dy with the weights read transposed and flipped
+// through signed strides. With stride s it runs once per output phase (py, px) in [0,s)^2:
+// dx[py + s*ty, px + s*tx] needs only the taps i = py+p (mod s), j likewise, which is a stride-1
+// correlation of dy with that sub-kernel, flipped. Hence the general addressing below: output
+// pixel (ty, tx) of the GEMM lands at (oyBase + oyStep*ty, oxBase + oxStep*tx) of the output
+// plane, and tap (a, b) reads weight w0 + a*wRow + b*wCol of the channel pair's slice.
+//
+// Tensors are bound as windows that start on an aligned byte offset at or before a chunk's first
+// image; inBase/outBase (xBase/dyBase) are the element offsets of that image in the windows.
+
+#if SUBGROUPS
+enable subgroups;
+#endif
+
+#if CONV
+struct U {
+  inC: u32,     // K channels (x channels forward, dy channels for the input gradient)
+  inH: u32,
+  inW: u32,
+  inImg: u32,   // elements per image of the input
+  inBase: u32,
+  outC: u32,    // M
+  tilesX: u32,  // GEMM output pixels per row
+  blocksX: u32, // ceil(tilesX / PX)
+  blocks: u32,  // blocksX * GEMM output rows
+  outPlane: u32,
+  outW: u32,
+  outImg: u32,
+  outBase: u32,
+  sy: u32,      // input rows between consecutive output rows
+  taps: u32,    // kernel rows (0: the output is bias or zero)
+  padY: i32,    // input row of output row 0, tap 0, negated
+  padX: i32,
+  wM: u32,      // weight stride between output channels
+  wK: u32,      // weight stride between input channels
+  w0: u32,      // weight of tap (0, 0) within a channel pair's slice
+  wRow: i32,
+  wCol: i32,
+  oyBase: u32,
+  oyStep: u32,
+  oxBase: u32,
+  oxStep: u32,
+}
+
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> Wt: array<f32>;
+#if HAS_BIAS
+@group(0) @binding(3) var<storage, read> Bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+#else
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+#endif
+
+const SX = {{SX}}u;
+const PX = {{PX}}u;
+const OB = {{OB}}u;
+const RUN = {{RUN}}u;
+override WG: u32 = 64u;
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>
+#if SUBGROUPS
+  , @builtin(subgroup_invocation_id) sl: u32
+#endif
+) {
+  let blk = wid.x * WG + lid.x;
+  let bc = min(blk, u.blocks - 1u);
+  let ty = bc / u.blocksX;
+  let tx0 = (bc % u.blocksX) * PX;
+  let m0 = wid.y * OB;
+  let n = wid.z;
+  let H = i32(u.inH);
+  let W = i32(u.inW);
+  let iy0 = i32(ty * u.sy) - u.padY;
+  let ix0 = i32(tx0 * SX) - u.padX;
+
+  var col: array<u32, RUN>;
+  var colOk: array<bool, RUN>;
+  for (var t = 0u; t < RUN; t++) {
+    let ix = ix0 + i32(t);
+    colOk[t] = ix >= 0 && ix < W;
+    col[t] = u32(clamp(ix, 0, W - 1));
+  }
+
+  var acc: array<array<f32, PX>, OB>;
+  let plane = u.inH * u.inW;
+  var xc = u.inBase + n * u.inImg;
+  var wc = u.w0;
+  for (var c = 0u; c < u.inC; c++) {
+    for (var a = 0u; a < u.taps; a++) {
+      let iy = iy0 + i32(a);
+      let rowOk = iy >= 0 && iy < H;
+      let row = xc + u32(clamp(iy, 0, H - 1)) * u.inW;
+      let wa = i32(wc) + i32(a) * u.wRow;
+{{CONV_TAPS}}
+    }
+    xc += plane;
+    wc += u.wK;
+  }
+
+  if (blk >= u.blocks) { return; }
+  let oy = u.oyBase + ty * u.oyStep;
+  for (var o = 0u; o < OB; o++) {
+    let m = m0 + o;
+    if (m >= u.outC) { break; }
+#if HAS_BIAS
+    let bias = Bias[m];
+#else
+    let bias = 0.0;
+#endif
+    let rowOut = u.outBase + n * u.outImg + m * u.outPlane + oy * u.outW + u.oxBase;
+    for (var q = 0u; q < PX; q++) {
+      let tx = tx0 + q;
+      if (tx < u.tilesX) { Y[rowOut + tx * u.oxStep] = acc[o][q] + bias; }
+    }
+  }
+}
+#endif
+
+#if DW
+// dw[o, c, i, j] = sum over images n and output pixels (oy, ox) of dy[n, o, oy, ox] * x[n, c,
+// oy*s - padY + i, ox*s - padX + j]: a GEMM with M = O, N = C*kh*kw and K = images x pixels.
+// An invocation owns OB output channels x one (c, i) x all KW taps j. It walks K a row of dy at a
+// time, PX pixels per step: the dy values come from the workgroup's channel block and the
+// uniform loop position, so they are the same in every lane (shared by subgroupBroadcast as
+// CONV's weights are), and each lane loads its run of (PX-1)*s + KW inputs once for PX*KW
+// products per channel. DW_TAPS is, for one step at pixel ox0 of row (n, oy):
+//   for t < RUN:        x[t] = X[xrow + ix0 + t] (zero outside the input)
+//   for q < PX, o < OB: d = DY[dyrow + min(o0 + o, O - 1) * plane + ox0 + q] (zero past the row)
+//     for j < KW:       acc[o][j] += d * x[q * s + j]
+// K is split into segments of flattened (image, output row) rows, one per workgroup z, each
+// writing its own partial slice (DW_SUM adds them in a fixed order: deterministic, no atomics).
+struct U {
+  C: u32,
+  H: u32,
+  W: u32,
+  xImg: u32,
+  xBase: u32,
+  O: u32,
+  Ho: u32,
+  Wo: u32,
+  dyImg: u32,
+  dyBase: u32,
+  sy: u32,
+  padY: i32,
+  padX: i32,
+  kh: u32,
+  lanes: u32,   // C * kh
+  rows: u32,    // images in this chunk x Ho
+  rowsPerSeg: u32,
+  dwSize: u32,  // O * C * kh * KW: the stride between partial slices
+}
+
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> DY: array<f32>;
+@group(0) @binding(3) var<storage, read_write> P: array<f32>;
+
+const KW = {{KW}}u;
+const SX = {{SX}}u;
+const PX = {{PX}}u;
+const OB = {{OB}}u;
+override WG: u32 = 64u;
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>
+#if SUBGROUPS
+  , @builtin(subgroup_invocation_id) sl: u32
+#endif
+) {
+  let lane = wid.x * WG + lid.x;
+  let lc = min(lane, u.lanes - 1u);
+  let c = lc / u.kh;
+  let i = lc % u.kh;
+  let o0 = wid.y * OB;
+  let seg = wid.z;
+  let r0 = seg * u.rowsPerSeg;
+  let r1 = min(r0 + u.rowsPerSeg, u.rows);
+  let H = i32(u.H);
+  let W = i32(u.W);
+  let plane = u.Ho * u.Wo;
+
+  var acc: array<array<f32, KW>, OB>;
+  for (var r = r0; r < r1; r++) {
+    let n = r / u.Ho;
+    let oy = r % u.Ho;
+    let iy = i32(oy * u.sy) - u.padY + i32(i);
+    let rowOk = iy >= 0 && iy < H;
+    let xrow = u.xBase + n * u.xImg + c * u.H * u.W + u32(clamp(iy, 0, H - 1)) * u.W;
+    let dyrow = u.dyBase + n * u.dyImg + oy * u.Wo;
+    for (var ox0 = 0u; ox0 < u.Wo; ox0 += PX) {
+      let ix0 = i32(ox0 * SX) - u.padX;
+{{DW_TAPS}}
+    }
+  }
+
+  if (lane >= u.lanes) { return; }
+  for (var o = 0u; o < OB; o++) {
+    let m = o0 + o;
+    if (m >= u.O) { break; }
+    let at = seg * u.dwSize + ((m * u.C + c) * u.kh + i) * KW;
+    for (var j = 0u; j < KW; j++) {
+#if ACCUMULATE
+      P[at + j] = P[at + j] + acc[o][j];
+#else
+      P[at + j] = acc[o][j];
+#endif
+    }
+  }
+}
+#endif
+
+#if DW_SUM
+// out[e] (+)= sum over s of P[s * size + e], s in order.
+struct U {
+  size: u32,
+  segs: u32,
+}
+
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> P: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * 256u;
+  if (e >= u.size) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < u.segs; k++) { s += P[k * u.size + e]; }
+#if ACCUMULATE
+  s += Out[e];
+#endif
+  Out[e] = s;
+}
+#endif
+
+#if DB
+// db[o] (+)= sum over the chunk's images and pixels of dy[n, o, :, :]: one workgroup per
+// channel, a strided sum per lane, then a fixed-shape tree (deterministic).
+struct U {
+  O: u32,
+  plane: u32,
+  images: u32,
+  img: u32,
+  base: u32,
+}
+
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> DY: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DB: array<f32>;
+
+var<workgroup> part: array<f32, 64>;
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let o = wid.x;
+  var s = 0.0;
+  for (var n = 0u; n < u.images; n++) {
+    let base = u.base + n * u.img + o * u.plane;
+    for (var p = lid.x; p < u.plane; p += 64u) { s += DY[base + p]; }
+  }
+  part[lid.x] = s;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h >>= 1u) {
+    if (lid.x < h) { part[lid.x] += part[lid.x + h]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+#if ACCUMULATE
+    DB[o] = DB[o] + part[0];
+#else
+    DB[o] = part[0];
+#endif
+  }
+}
+#endif

@@ -1,0 +1,443 @@
+// 2-D convolution (NCHW input, PyTorch [O, C, kh, kw] weights, cross-correlation) with fused
+// bias, and its three gradients. Every kernel walks the batch in chunks whose tensors each fit one
+// storage binding, so activations larger than a binding (20 x 96 x 146 x 146 floats) just work.
+import source from '../../shaders/conv2d.wgsl';
+import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
+import { record } from '../autograd/tape.js';
+import { shapeStr, Tensor } from '../tensor.js';
+import { checkF32, opError } from './util.js';
+
+export type Conv2dPadding = number | 'valid' | 'same';
+
+export interface Conv2dOptions {
+  /** Step between output pixels, both axes. Default 1. */
+  stride?: number;
+  /**
+   * Zero padding on every side, or 'valid' (0), or 'same' (stride 1 only: the output keeps the
+   * input's size; an even kernel pads one more at the bottom and right, as PyTorch does).
+   */
+  padding?: Conv2dPadding;
+}
+
+/** Everything the kernels need to know about one convolution's shapes. */
+export interface Conv2dGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  /** Zero rows above / columns left of the input (the far sides follow from Ho, Wo). */
+  padTop: number;
+  padLeft: number;
+  Ho: number;
+  Wo: number;
+}
+
+type Shaped = Tensor | readonly number[];
+const shapeOf = (t: Shaped) => (t instanceof Tensor ? t.shape : t);
+
+/** Checks shapes and options and derives the output size; errors name the op and the shapes. */
+export function conv2dGeometry(op: string, x: Shaped, w: Shaped, o: Conv2dOptions = {}): Conv2dGeometry {
+  const xs = shapeOf(x);
+  const ws = shapeOf(w);
+  const named: [string, Shaped][] = [['x', x], ['w', w]];
+  const bad = (msg: string) => opError(op, msg, ...named);
+  if (xs.length !== 4) throw bad(`x must be 4-D NCHW, got rank ${xs.length}`);
+  if (ws.length !== 4) throw bad(`w must be 4-D [out channels, in channels, kh, kw], got rank ${ws.length}`);
+  const [N, C, H, W] = xs as [number, number, number, number];
+  const [O, Cw, kh, kw] = ws as [number, number, number, number];
+  if (Cw !== C) throw bad(`x has ${C} channels but w expects ${Cw}`);
+  if (N < 1 || C < 1 || H < 1 || W < 1 || O < 1 || kh < 1 || kw < 1) throw bad('every dimension must be at least 1');
+  const stride = o.stride ?? 1;
+  if (!Number.isInteger(stride) || stride < 1) throw bad(`stride must be a positive integer, got ${stride}`);
+  const padding = o.padding ?? 0;
+  let padTop: number;
+  let padLeft: number;
+  let Ho: number;
+  let Wo: number;
+  if (padding === 'same') {
+    if (stride !== 1) throw bad(`padding 'same' needs stride 1, got stride ${stride}`);
+    padTop = Math.floor((kh - 1) / 2);
+    padLeft = Math.floor((kw - 1) / 2);
+    Ho = H;
+    Wo = W;
+  } else {
+    const p = padding === 'valid' ? 0 : padding;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 0) {
+      throw bad(`padding must be a non-negative integer, 'valid' or 'same', got ${JSON.stringify(padding)}`);
+    }
+    if (H + 2 * p < kh || W + 2 * p < kw) {
+      throw bad(`the ${kh}x${kw} kernel is larger than the padded ${H + 2 * p}x${W + 2 * p} input (padding ${p})`);
+    }
+    padTop = padLeft = p;
+    Ho = Math.floor((H + 2 * p - kh) / stride) + 1;
+    Wo = Math.floor((W + 2 * p - kw) / stride) + 1;
+  }
+  return { N, C, H, W, O, kh, kw, stride, padTop, padLeft, Ho, Wo };
+}
+
+// ---- binding windows ----------------------------------------------------------------------
+
+interface Window {
+  binding: Binding;
+  base: number;
+}
+
+/** Elements [start, start+count) of t, bound from the aligned byte offset at or before start. */
+function window(engine: Engine, t: Tensor, start: number, count: number): Window {
+  const align = engine.limits.minStorageBufferOffsetAlignment;
+  const offset = Math.floor((start * 4) / align) * align;
+  return { binding: { buffer: t.buffer, offset, size: Math.max((start + count) * 4 - offset, 4) }, base: start - offset / 4 };
+}
+
+/**
+ * Runs of whole images such that each tensor's window (perImage elements of each tensor per
+ * image, alignment slack included) fits one storage binding. Most batches are one run.
+ */
+function batchChunks(op: string, engine: Engine, N: number, named: [string, Tensor][], perImage: number[]): [number, number][] {
+  const slack = engine.limits.minStorageBufferOffsetAlignment;
+  const largest = Math.max(...perImage);
+  const per = Math.floor((engine.maxBinding - slack) / (largest * 4));
+  if (per < 1) {
+    throw opError(op, `one image takes ${largest * 4} bytes, above the ${engine.maxBinding}-byte storage binding limit`, ...named);
+  }
+  const out: [number, number][] = [];
+  for (let n = 0; n < N; n += per) out.push([n, Math.min(per, N - n)]);
+  return out;
+}
+
+/** t's own elements: a pooled buffer may be larger than the tensor (and than a binding). */
+function whole(t: Tensor): Binding {
+  return { buffer: t.buffer, offset: 0, size: Math.max(t.size, 1) * 4 };
+}
+
+function checkWhole(op: string, engine: Engine, t: Tensor, name: string): void {
+  if (t.size * 4 > engine.maxBinding) {
+    throw opError(op, `${name} has ${t.size * 4} bytes, above the ${engine.maxBinding}-byte storage binding limit`, [name, t]);
+  }
+}
+
+function sameEngine(op: string, ...named: [string, Tensor | null][]): Engine {
+  const ts = named.filter((n): n is [string, Tensor] => n[1] !== null);
+  const engine = ts[0]![1].engine;
+  if (ts.some(([, t]) => t.engine !== engine)) throw opError(op, 'tensors live on different engines', ...ts);
+  return engine;
+}
+
+function expectShape(op: string, name: string, t: Tensor, shape: readonly number[]): void {
+  if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw opError(op, `${name} must have shape ${shapeStr(shape)}`, [name, t]);
+  }
+}
+
+// ---- the implicit GEMM (forward and input gradient) ---------------------------------------
+
+// Register blocks, measured on lavapipe (the paper's layers): with shared loads 8 channels x 8
+// pixels for the forward and input gradient, 16 channels x 4 pixels for the weight gradient
+// (its accumulators are channels x taps). Without subgroups every lane loads every operand and
+// 4 channels x 8 pixels is the better balance. Narrow outputs take fewer channels.
+function convBlock(M: number, sg: boolean): { OB: number; PX: number } {
+  return { OB: Math.min(M, sg ? 8 : 4), PX: 8 };
+}
+
+function dwBlock(O: number, sg: boolean): { OB: number; PX: number } {
+  return sg ? { OB: Math.min(O, 16), PX: 4 } : { OB: Math.min(O, 4), PX: 8 };
+}
+
+interface ConvPass {
+  op: string;
+  input: Tensor;
+  weights: Tensor;
+  bias: Tensor | null;
+  out: Tensor;
+  /** Images of input and output. */
+  N: number;
+  K: number;
+  inH: number;
+  inW: number;
+  M: number;
+  tilesY: number;
+  tilesX: number;
+  outH: number;
+  outW: number;
+  sy: number;
+  sx: number;
+  taps: number;
+  kwTaps: number;
+  padY: number;
+  padX: number;
+  wM: number;
+  wK: number;
+  w0: number;
+  wRow: number;
+  wCol: number;
+  oyBase: number;
+  oyStep: number;
+  oxBase: number;
+  oxStep: number;
+}
+
+// ---- generated inner loops -----------------------------------------------------------------
+// The shader's innermost loops are emitted here fully unrolled: subgroupBroadcast takes only
+// constant lane ids, and straight-line code keeps the input run and the accumulators in
+// registers. Names: x{t} the input run, w{o}_{b} / d{o}_{q} the shared operand, acc[o][k].
+
+/**
+ * Whether a subgroup of at least 8 lanes can share loads: on lavapipe every storage load is a
+ * per-lane branchy loop, even at a uniform address inside a loop, so one load per lane and a
+ * broadcast costs an eighth of the loads.
+ */
+function subgroups8(engine: Engine): boolean {
+  return engine.features.has('subgroups') && (engine.device.adapterInfo?.subgroupMinSize ?? 0) >= 8;
+}
+
+/** Loads `count` values, value e from `load(e)` (a WGSL expression in e), as name(e). */
+function shared(L: string[], count: number, sg: boolean, prefix: string, load: (e: string) => string): (e: number) => string {
+  if (!sg) return (e) => load(`${e}u`);
+  for (let k = 0; k < Math.ceil(count / 8); k++) {
+    L.push(`      let ${prefix}e${k} = min(sl + ${8 * k}u, ${count - 1}u);`);
+    L.push(`      let ${prefix}r${k} = ${load(`${prefix}e${k}`)};`);
+  }
+  return (e) => `subgroupBroadcast(${prefix}r${e >> 3}, ${e & 7}u)`;
+}
+
+/** CONV: one (input channel, kernel row) step of OB channels x PX pixels x KW taps. */
+function convTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): string {
+  const RUN = (PX - 1) * SX + KW;
+  const L: string[] = [];
+  for (let t = 0; t < RUN; t++) L.push(`      let x${t} = select(0.0, X[row + col[${t}]], rowOk && colOk[${t}]);`);
+  // Weight e = o * KW + b of the block: channel min(m0 + o, M - 1), tap (a, b).
+  const w = shared(L, OB * KW, sg, 'w', (e) => `Wt[min(m0 + ${e} / ${KW}u, u.outC - 1u) * u.wM + u32(wa + i32(${e} % ${KW}u) * u.wCol)]`);
+  for (let b = 0; b < KW; b++) {
+    for (let o = 0; o < OB; o++) {
+      L.push(`      let w${o}_${b} = ${w(o * KW + b)};`);
+      for (let q = 0; q < PX; q++) L.push(`      acc[${o}][${q}] = fma(w${o}_${b}, x${q * SX + b}, acc[${o}][${q}]);`);
+    }
+  }
+  return L.join('\n');
+}
+
+/** DW: one step of PX output pixels of one row for OB channels x KW taps of one (c, i). */
+function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): string {
+  const RUN = (PX - 1) * SX + KW;
+  const L: string[] = [];
+  for (let t = 0; t < RUN; t++) {
+    L.push(`      let xi${t} = ix0 + ${t};`);
+    L.push(`      let x${t} = select(0.0, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
+  }
+  // dy value e = o * PX + q: channel min(o0 + o, O - 1), pixel ox0 + q (zero past the row).
+  const d = shared(L, OB * PX, sg, 'd', (e) =>
+    `select(0.0, DY[dyrow + min(o0 + ${e} / ${PX}u, u.O - 1u) * plane + min(ox0 + ${e} % ${PX}u, u.Wo - 1u)], ox0 + ${e} % ${PX}u < u.Wo)`);
+  for (let q = 0; q < PX; q++) {
+    for (let o = 0; o < OB; o++) {
+      L.push(`      let d${o}_${q} = ${d(o * PX + q)};`);
+      for (let j = 0; j < KW; j++) L.push(`      acc[${o}][${j}] = fma(d${o}_${q}, x${q * SX + j}, acc[${o}][${j}]);`);
+    }
+  }
+  return L.join('\n');
+}
+
+function convPass(p: ConvPass): void {
+  const engine = p.input.engine;
+  const sg = subgroups8(engine);
+  const { OB, PX } = convBlock(p.M, sg);
+  const KW = Math.max(p.kwTaps, 1);
+  const blocksX = Math.ceil(p.tilesX / PX);
+  const blocks = blocksX * p.tilesY;
+  if (blocks === 0) return;
+  const WG = Math.min(64, Math.ceil(blocks / 8) * 8);
+  const groupsX = Math.ceil(blocks / WG);
+  const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (groupsX > maxWg) throw opError(p.op, `an output plane of ${p.tilesY}x${p.tilesX} pixels needs more than ${maxWg} workgroups`, ['x', p.input]);
+  const kernel = engine.kernel({
+    name: 'conv2d',
+    // The defines determine the generated loops, so they keep the pipeline key exact.
+    wgsl: source.replace('{{CONV_TAPS}}', convTaps(KW, p.sx, PX, OB, sg)),
+    defines: { CONV: true, HAS_BIAS: p.bias !== null, SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW },
+    overrides: { WG },
+  });
+  const inImg = p.K * p.inH * p.inW;
+  const outImg = p.M * p.outH * p.outW;
+  const named: [string, Tensor][] = [['input', p.input], ['output', p.out]];
+  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, [inImg, outImg])) {
+    const xin = window(engine, p.input, n0 * inImg, nb * inImg);
+    const yout = window(engine, p.out, n0 * outImg, nb * outImg);
+    const uniforms = new Uniforms(128)
+      .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
+      .i32(p.padY, p.padX)
+      .u32(p.wM, p.wK, p.w0)
+      .i32(p.wRow, p.wCol)
+      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep)
+      .build();
+    const bindings: Binding[] = [xin.binding, whole(p.weights)];
+    if (p.bias) bindings.push(whole(p.bias));
+    bindings.push(yout.binding);
+    engine.dispatch(kernel, { uniforms, bindings, workgroups: [groupsX, Math.ceil(p.M / OB), nb] });
+  }
+}
+
+/** The forward without recording a gradient. */
+export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkF32(op, 'x', x);
+  checkF32(op, 'w', w);
+  if (bias) checkF32(op, 'bias', bias);
+  const g = conv2dGeometry(op, x, w, o);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.O)) {
+    throw opError(op, `bias must have shape [${g.O}] (one per output channel)`, ['x', x], ['w', w], ['bias', bias]);
+  }
+  const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);
+  checkWhole(op, engine, w, 'w');
+  const y = Tensor.empty([g.N, g.O, g.Ho, g.Wo], 'f32', engine);
+  convPass({
+    op, input: x, weights: w, bias, out: y, N: g.N,
+    K: g.C, inH: g.H, inW: g.W, M: g.O, tilesY: g.Ho, tilesX: g.Wo, outH: g.Ho, outW: g.Wo,
+    sy: g.stride, sx: g.stride, taps: g.kh, kwTaps: g.kw, padY: g.padTop, padX: g.padLeft,
+    wM: g.C * g.kh * g.kw, wK: g.kh * g.kw, w0: 0, wRow: g.kw, wCol: 1,
+    oyBase: 0, oyStep: 1, oxBase: 0, oxStep: 1,
+  });
+  return y;
+}
+
+/**
+ * dx = the transposed convolution of dy: per output phase (py, px) a stride-1 correlation of dy
+ * with the flipped sub-kernel of taps i = py + padTop (mod s), j likewise.
+ */
+export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], o: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d.gradInput';
+  checkF32(op, 'dy', dy);
+  checkF32(op, 'w', w);
+  const g = conv2dGeometry(op, xShape, w, o);
+  expectShape(op, 'dy', dy, [g.N, g.O, g.Ho, g.Wo]);
+  const engine = sameEngine(op, ['dy', dy], ['w', w]);
+  checkWhole(op, engine, w, 'w');
+  const dx = Tensor.empty([g.N, g.C, g.H, g.W], 'f32', engine);
+  const s = g.stride;
+  for (let py = 0; py < s; py++) {
+    for (let px = 0; px < s; px++) {
+      const tilesY = Math.ceil((g.H - py) / s);
+      const tilesX = Math.ceil((g.W - px) / s);
+      if (tilesY <= 0 || tilesX <= 0) continue;
+      const ry = (py + g.padTop) % s;
+      const rx = (px + g.padLeft) % s;
+      const A = ry < g.kh ? Math.ceil((g.kh - ry) / s) : 0;
+      const B = rx < g.kw ? Math.ceil((g.kw - rx) / s) : 0;
+      const live = A > 0 && B > 0; // a phase no tap reaches gets zeros
+      const offY = Math.floor((py + g.padTop) / s);
+      const offX = Math.floor((px + g.padLeft) / s);
+      convPass({
+        op, input: dy, weights: w, bias: null, out: dx, N: g.N,
+        K: g.O, inH: g.Ho, inW: g.Wo, M: g.C, tilesY, tilesX, outH: g.H, outW: g.W,
+        sy: 1, sx: 1, taps: live ? A : 0, kwTaps: live ? B : 1, padY: A - 1 - offY, padX: B - 1 - offX,
+        wM: g.kh * g.kw, wK: g.C * g.kh * g.kw,
+        w0: live ? (ry + s * (A - 1)) * g.kw + rx + s * (B - 1) : 0, wRow: -s * g.kw, wCol: -s,
+        oyBase: py, oyStep: s, oxBase: px, oxStep: s,
+      });
+    }
+  }
+  return dx;
+}
+
+// ---- weight and bias gradients ------------------------------------------------------------
+
+// Split-K target: enough workgroups that every core (or GPU unit) has several, without partial
+// slices outgrowing a small scratch buffer.
+const DW_TARGET_GROUPS = 256;
+const DW_SCRATCH_BYTES = 32 << 20;
+
+/** dw[o,c,i,j] = sum over n, oy, ox of dy[n,o,oy,ox] * x[n,c,oy*s-padTop+i,ox*s-padLeft+j]. */
+export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[], o: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d.gradWeight';
+  checkF32(op, 'x', x);
+  checkF32(op, 'dy', dy);
+  const g = conv2dGeometry(op, x, wShape, o);
+  expectShape(op, 'dy', dy, [g.N, g.O, g.Ho, g.Wo]);
+  const engine = sameEngine(op, ['x', x], ['dy', dy]);
+  const dw = Tensor.empty([g.O, g.C, g.kh, g.kw], 'f32', engine);
+  checkWhole(op, engine, dw, 'dw');
+  const sg = subgroups8(engine);
+  const { OB, PX } = dwBlock(g.O, sg);
+  const lanes = g.C * g.kh;
+  const WG = Math.min(64, Math.ceil(lanes / 8) * 8);
+  const groupsX = Math.ceil(lanes / WG);
+  const groupsY = Math.ceil(g.O / OB);
+  const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', x], ['w', wShape]);
+  const dwSize = dw.size;
+  const defines = { DW: true, SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB };
+  const wgsl = source.replace('{{DW_TAPS}}', dwTaps(g.kw, g.stride, PX, OB, sg));
+  const xImg = g.C * g.H * g.W;
+  const dyImg = g.O * g.Ho * g.Wo;
+  const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
+  const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
+  let scratch: Tensor | null = null;
+  chunks.forEach(([n0, nb], k) => {
+    const rows = nb * g.Ho;
+    const want = Math.ceil(DW_TARGET_GROUPS / (groupsX * groupsY));
+    const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
+    const segs = Math.ceil(rows / rowsPerSeg);
+    const direct = segs === 1;
+    const accumulate = k > 0;
+    if (!direct && !scratch) scratch = Tensor.empty([maxSegs * dwSize], 'f32', engine);
+    const xw = window(engine, x, n0 * xImg, nb * xImg);
+    const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
+    const kernel = engine.kernel({ name: 'conv2d', wgsl, defines: { ...defines, ACCUMULATE: direct && accumulate }, overrides: { WG } });
+    const uniforms = new Uniforms(96)
+      .u32(g.C, g.H, g.W, xImg, xw.base, g.O, g.Ho, g.Wo, dyImg, dyw.base, g.stride)
+      .i32(g.padTop, g.padLeft)
+      .u32(g.kh, lanes, rows, rowsPerSeg, dwSize)
+      .build();
+    const target = direct ? whole(dw) : { buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 };
+    engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, target], workgroups: [groupsX, groupsY, segs] });
+    if (!direct) {
+      const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true, ACCUMULATE: accumulate } });
+      engine.dispatch(sum, {
+        uniforms: new Uniforms(16).u32(dwSize, segs).build(),
+        bindings: [{ buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 }, whole(dw)],
+        workgroups: grid1d(dwSize, 256),
+      });
+    }
+  });
+  (scratch as Tensor | null)?.dispose();
+  return dw;
+}
+
+/** db[o] = sum of dy[:, o, :, :]. */
+export function conv2dGradBias(dy: Tensor): Tensor {
+  const op = 'conv2d.gradBias';
+  checkF32(op, 'dy', dy);
+  if (dy.rank !== 4) throw opError(op, 'dy must be 4-D NCHW', ['dy', dy]);
+  const engine = dy.engine;
+  const [N, O, Ho, Wo] = dy.shape as [number, number, number, number];
+  if (O > engine.limits.maxComputeWorkgroupsPerDimension) throw opError(op, 'too many channels for one dispatch', ['dy', dy]);
+  const db = Tensor.empty([O], 'f32', engine);
+  const img = O * Ho * Wo;
+  batchChunks(op, engine, N, [['dy', dy]], [img]).forEach(([n0, nb], k) => {
+    const win = window(engine, dy, n0 * img, nb * img);
+    const kernel = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DB: true, ACCUMULATE: k > 0 } });
+    engine.dispatch(kernel, {
+      uniforms: new Uniforms(32).u32(O, Ho * Wo, nb, img, win.base).build(),
+      bindings: [win.binding, whole(db)],
+      workgroups: [O],
+    });
+  });
+  return db;
+}
+
+/**
+ * 2-D convolution: x [N,C,H,W], w [O,C,kh,kw], bias [O] or null -> [N,O,Ho,Wo] with
+ * Ho = floor((H + 2p - kh) / stride) + 1. Gradients for x, w and bias are computed only for
+ * those that require one.
+ */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  const y = conv2dRaw(x, w, bias, o);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return record(y, 'conv2d', inputs, (g) => [
+    x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null,
+    w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o) : null,
+    ...(bias ? [bias.requiresGrad ? conv2dGradBias(g) : null] : []),
+  ]);
+}
