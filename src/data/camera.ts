@@ -7,7 +7,7 @@ import { HEAD_PIVOT, LIGHT_ELEVATION } from './face-model.js';
 /** Distance of the camera from the pivot, in head units (decimetres): a 90 cm portrait lens. */
 export const CAMERA_DISTANCE = 9;
 /** Half the height of the view at the pivot's depth, in head units. */
-export const VIEW_HALF_EXTENT = 1.5;
+export const VIEW_HALF_EXTENT = 1.58;
 export const FOVY = 2 * Math.atan(VIEW_HALF_EXTENT / CAMERA_DISTANCE);
 
 export interface FaceCamera {

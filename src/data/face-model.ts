@@ -89,8 +89,8 @@ export function faceShape(shape: readonly number[]): Record<GeoField, V4> {
   const cf = ex(0.12 * s(16));
   const nr = 0.41 * ex(0.09 * s(22));
   const g = {
-    cranC: [0, 0.42 + 0.03 * s(2), -0.1 - 0.05 * s(21), 0],
-    cranR: [0.75 * breadth, 0.9 * ex(0.06 * s(2)), 0.98 * ex(0.06 * s(1)), 0],
+    cranC: [0, 0.42 + 0.015 * s(2), -0.1 - 0.04 * s(21), 0],
+    cranR: [0.75 * breadth, 0.9 * ex(0.035 * s(2)), 0.98 * ex(0.05 * s(1)), 0],
     // maxilla and mid-face
     faceC: [0, ly(-0.33), 0.3 + 0.04 * s(23), 0],
     faceR: [0.62 * breadth, 0.62 * fl, 0.6 * depth, 0],
