@@ -17,6 +17,8 @@ export interface AcquiredDevice {
   device: GPUDevice;
   features: Set<string>;
   report: string;
+  /** A CPU implementation (lavapipe, SwiftShader, WARP): presets and benchmarks size themselves down. */
+  software: boolean;
   /**
    * The storage-binding cap asked for in DeviceOptions. Devices keep limits below the WebGPU
    * default at the default (Dawn reports 128 MiB for a 1 MiB request), so the engine applies it.
@@ -75,9 +77,23 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
   const requiredFeatures = want.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const features = new Set<string>(requiredFeatures);
-  const acquired: AcquiredDevice = { gpu, adapter, device, features, report: adapterReport(adapter, device, features) };
+  const acquired: AcquiredDevice = {
+    gpu,
+    adapter,
+    device,
+    features,
+    report: adapterReport(adapter, device, features),
+    software: isSoftwareAdapter(adapter),
+  };
   if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
   return acquired;
+}
+
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).info;
+  if (info?.isFallbackAdapter || (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
+  const text = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.device ?? ''} ${info?.description ?? ''}`.toLowerCase();
+  return /llvmpipe|lavapipe|swiftshader|software|warp/.test(text);
 }
 
 /** One line for logs and benchmark records. */

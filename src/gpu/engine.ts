@@ -28,6 +28,8 @@ export class Engine {
   readonly limits: GPUSupportedLimits;
   readonly features: Set<string>;
   readonly report: string;
+  /** Running on a CPU implementation of WebGPU. */
+  readonly software: boolean;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
   readonly stats: EngineStats = { submits: 0, dispatches: 0, readbacks: 0, uploads: 0 };
@@ -50,6 +52,7 @@ export class Engine {
     this.limits = acquired.device.limits;
     this.features = acquired.features;
     this.report = acquired.report;
+    this.software = acquired.software;
     this.maxBinding = Math.min(this.limits.maxStorageBufferBindingSize, acquired.maxBinding ?? Infinity);
     this.pool = new BufferPool(this.device, this.limits.maxBufferSize);
     this.pipelines = new PipelineCache(this.device);

@@ -1,0 +1,180 @@
+// `npm run train -- [options]`: trains DC-IGN on faces the engine renders itself.
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { initEngine } from '../node.js';
+import { PRESETS } from '../model/presets.js';
+import { NonFiniteLossError, Trainer, type TrainOptions } from '../train/trainer.js';
+import { MODEL_FILE } from '../train/state.js';
+import { FaceBatches } from '../train/batches.js';
+
+const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 1500, tiny: 300 };
+
+const HELP = `Train DC-IGN (Kulkarni et al. 2015) on faces rendered on the GPU.
+
+usage: npm run train -- [options]
+
+  --preset NAME          paper | small | tiny (default: paper on a hardware adapter, small on a software one)
+  --steps N              total steps to train (default: paper ${DEFAULT_STEPS.paper}, small ${DEFAULT_STEPS.small}, tiny ${DEFAULT_STEPS.tiny})
+  --batch N              images per batch (default 20, as the paper)
+  --lr X                 RMSProp step size (default 5e-4)
+  --seed N               seeds the weights, the batches and the noise (default 1)
+  --out DIR              output folder (default runs/PRESET-DATE-TIME)
+  --resume DIR           continue the run saved in DIR (writes there unless --out is given)
+  --procedure P          clamped (section 3.2, default) | random (section 3.1: random batches, no clamping)
+  --shape-bias K         SHAPE batches with probability (K+1)/(K+4) (default 0: uniform over the four kinds)
+  --invariance S         invariance targeting strength (section 3.2.1; the paper suggests 0.01; default 0: off)
+  --log-every N          log losses every N steps (default 10); a log step is the only one that reads back
+  --sample-every N       write an input-over-reconstruction grid every N steps (default 250; 0: only at the end)
+  --checkpoint-every N   write a checkpoint every N steps (default 500)
+  -h, --help             this text
+
+Writes DIR/${MODEL_FILE} (weights, preset and step in its metadata), DIR/train-state-*.safetensors
+(optimizer state for --resume), DIR/log.jsonl (step, kind, bce, kl, seconds) and DIR/samples/*.png.
+Ctrl-C saves a checkpoint and exits; a second Ctrl-C exits at once (the last checkpoint stays good).
+
+examples:
+  npm run train                                   # the default preset for this machine's adapter
+  npm run train -- --preset small --steps 3000 --invariance 0.01 --out runs/small-inv
+  npm run train -- --resume runs/small-inv --steps 6000`;
+
+function int(name: string, v: string | undefined, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values: a } = parseArgs({
+    options: {
+      preset: { type: 'string' },
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'string' },
+      procedure: { type: 'string' },
+      'shape-bias': { type: 'string' },
+      invariance: { type: 'string' },
+      'log-every': { type: 'string' },
+      'sample-every': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (a.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (a.preset && !PRESETS[a.preset]) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${a.preset}"`);
+  if (a.procedure && a.procedure !== 'clamped' && a.procedure !== 'random') throw new Error(`--procedure must be clamped or random, got "${a.procedure}"`);
+  if (a.resume && !existsSync(join(a.resume, MODEL_FILE))) throw new Error(`--resume ${a.resume}: no ${MODEL_FILE} there`);
+
+  const engine = await initEngine();
+  console.log(`adapter: ${engine.report}`);
+  let preset = a.preset;
+  if (!preset && !a.resume) {
+    preset = engine.software ? 'small' : 'paper';
+    console.log(`preset: ${preset} (chosen for a ${engine.software ? 'software' : 'hardware'} adapter; --preset to change)`);
+  }
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  const options: TrainOptions = {
+    preset: preset ?? '',
+    steps: int('steps', a.steps, 1) ?? DEFAULT_STEPS[preset ?? 'small']!,
+    batch: int('batch', a.batch, 2) ?? 20,
+    lr: num('lr', a.lr) ?? 5e-4,
+    seed: int('seed', a.seed) ?? 1,
+    out: a.out ?? a.resume ?? join('runs', `${preset}-${stamp}`),
+    procedure: (a.procedure as TrainOptions['procedure']) ?? 'clamped',
+    shapeBias: num('shape-bias', a['shape-bias']) ?? 0,
+    invariance: num('invariance', a.invariance) ?? 0,
+    logEvery: int('log-every', a['log-every'], 1) ?? 10,
+    sampleEvery: int('sample-every', a['sample-every']) ?? 250,
+    checkpointEvery: int('checkpoint-every', a['checkpoint-every'], 1) ?? 500,
+  };
+  if (options.shapeBias < 0) throw new Error(`--shape-bias must be >= 0, got ${options.shapeBias}`);
+
+  const trainer = a.resume
+    ? Trainer.resume(engine, a.resume, { ...options, preset: preset ?? '' }, (o, imageSize) => new FaceBatches(engine, { ...o, imageSize }))
+    : Trainer.create(engine, options, new FaceBatches(engine, { ...options, imageSize: PRESETS[options.preset]!.imageSize }));
+  const o = trainer.options;
+  if (a.resume && a.steps === undefined) o.steps = Math.max(o.steps, trainer.step);
+  console.log(
+    `${a.resume ? `resuming at step ${trainer.step}` : 'training'}: preset ${trainer.model.config.preset}, ${o.steps} steps of batch ${o.batch}, ` +
+      `procedure ${o.procedure}${o.invariance ? `, invariance ${o.invariance}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''} -> ${o.out}`,
+  );
+  if (trainer.step >= o.steps) {
+    console.log(`nothing to do: the run is already at step ${trainer.step}; raise --steps to continue`);
+    return 0;
+  }
+
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) {
+      console.error('\nsecond interrupt: exiting now; the last checkpoint is intact');
+      process.exit(130);
+    }
+    stopRequested = true;
+    console.error('\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to exit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const tty = process.stderr.isTTY;
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'step {value}/{total} |{bar}| {rate} steps/s, eta {eta_formatted}, loss/image {loss} ({kind})',
+      hideCursor: true,
+      noTTYOutput: !tty,
+      notTTYSchedule: 10000,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(o.steps, trainer.step, { rate: '-', loss: '-', kind: '-' });
+  const t0 = performance.now();
+  const step0 = trainer.step;
+  try {
+    await trainer.run({
+      shouldStop: () => stopRequested,
+      onStep: (s) => bar.update(s, { rate: ((s - step0) / ((performance.now() - t0) / 1000)).toFixed(2) }),
+      onLog: (r) => bar.update(r.step, { loss: ((r.bce + r.kl) / o.batch).toFixed(1), kind: r.kind }),
+    });
+  } catch (e) {
+    bar.stop();
+    if (e instanceof NonFiniteLossError) {
+      console.error(`error: ${e.message}`);
+      return 3;
+    }
+    throw e;
+  } finally {
+    bar.stop();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(
+    `${stopRequested ? 'stopped' : 'done'} at step ${trainer.step} in ${seconds.toFixed(0)} s ` +
+      `(${((trainer.step - step0) / seconds).toFixed(2)} steps/s); checkpoint: ${join(o.out, MODEL_FILE)}`,
+  );
+  trainer.dispose();
+  engine.destroy();
+  return stopRequested ? 130 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  },
+);

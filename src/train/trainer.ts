@@ -1,0 +1,165 @@
+// The training loop (Node): batches from the face renderer, one submit per step, readbacks only
+// at log, sample and checkpoint steps, atomic checkpoints, a clean stop on request or on NaN.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Engine } from '../gpu/engine.js';
+import { Dcign } from '../model/dcign.js';
+import { getPreset } from '../model/presets.js';
+import { noGrad } from '../autograd/tape.js';
+import { tidy, type Tensor } from '../tensor.js';
+import { RMSProp } from './optim.js';
+import { trainStep } from './step.js';
+import type { Procedure } from './schedule.js';
+import type { BatchType } from '../data/batches.js';
+import { loadCheckpoint, saveCheckpoint } from './state.js';
+import type { BatchSource } from './batches.js';
+import { writeGrid } from './png.js';
+
+export interface TrainOptions {
+  preset: string;
+  steps: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  out: string;
+  procedure: Procedure;
+  shapeBias: number;
+  invariance: number;
+  logEvery: number;
+  sampleEvery: number;
+  checkpointEvery: number;
+}
+
+export interface LogRecord {
+  step: number;
+  kind: BatchType;
+  bce: number;
+  kl: number;
+  /** Seconds since the run (or the resumed run) started. */
+  seconds: number;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(step: number, bce: number, kl: number, lastGood: number | null) {
+    super(
+      `the loss became non-finite at step ${step} (bce ${bce}, kl ${kl}); stopping. ` +
+        (lastGood === null ? 'No checkpoint had been written yet.' : `The last good checkpoint (step ${lastGood}) is kept.`) +
+        ' Try a lower --lr.',
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+export interface TrainHooks {
+  onLog?(r: LogRecord): void;
+  onStep?(step: number): void;
+  onCheckpoint?(step: number): void;
+  /** Checked after every step; true stops the run after a checkpoint. */
+  shouldStop?(): boolean;
+}
+
+export class Trainer {
+  readonly model: Dcign;
+  readonly optimizer: RMSProp;
+  step: number;
+  private lastCheckpoint: number | null = null;
+  private sampleImages: Tensor | null = null;
+  private readonly started = performance.now();
+
+  private constructor(readonly engine: Engine, readonly options: TrainOptions, model: Dcign, step: number, private source: BatchSource) {
+    this.model = model;
+    this.step = step;
+    this.optimizer = new RMSProp([...model.parameters().values()], { lr: options.lr });
+    mkdirSync(options.out, { recursive: true });
+  }
+
+  static create(engine: Engine, options: TrainOptions, source: BatchSource): Trainer {
+    return new Trainer(engine, options, new Dcign(getPreset(options.preset), options.seed, engine), 0, source);
+  }
+
+  /** Continues the run saved in `dir` (options other than steps and out come from the checkpoint). */
+  static resume(engine: Engine, dir: string, options: TrainOptions, source: (o: TrainOptions, imageSize: number) => BatchSource): Trainer {
+    const r = loadCheckpoint(dir, engine, options.preset);
+    const merged = { ...options, ...(r.options as Partial<TrainOptions>), steps: options.steps, out: options.out };
+    const t = new Trainer(engine, merged, r.model, r.step, source(merged, r.model.config.imageSize));
+    t.optimizer.loadState({ t: r.t, m: r.moments.m.map((a) => a.data), v: r.moments.v.map((a) => a.data) });
+    t.lastCheckpoint = r.step;
+    return t;
+  }
+
+  /** Runs until options.steps (or a stop request); returns the records it logged. */
+  async run(hooks: TrainHooks = {}): Promise<LogRecord[]> {
+    const o = this.options;
+    const logged: LogRecord[] = [];
+    while (this.step < o.steps) {
+      const step = this.step; // 0-based index of the step being taken
+      let kind: BatchType = 'random';
+      const losses = tidy(() => {
+        const batch = this.source.batch(step);
+        kind = batch.type;
+        // 'random' batches vary everything: the section 3.1 procedure clamps nothing.
+        return trainStep(this.model, this.optimizer, batch.images, kind === 'random' ? 'shape' : kind, {
+          procedure: kind === 'random' ? 'random' : o.procedure,
+          invariance: o.invariance || undefined,
+          seed: o.seed,
+          step,
+        });
+      });
+      this.engine.flush();
+      this.step = step + 1;
+      const done = this.step;
+      const stop = hooks.shouldStop?.() ?? false;
+      const last = done === o.steps || stop;
+      const checkpointDue = last || done % o.checkpointEvery === 0;
+      if (checkpointDue || done % o.logEvery === 0 || done === 1) {
+        const [bce, kl] = await Promise.all([losses.bce.data(), losses.kl.data()]);
+        const r: LogRecord = { step: done, kind, bce: bce[0]!, kl: kl[0]!, seconds: (performance.now() - this.started) / 1000 };
+        if (!Number.isFinite(r.bce) || !Number.isFinite(r.kl)) {
+          losses.bce.dispose();
+          losses.kl.dispose();
+          throw new NonFiniteLossError(done, r.bce, r.kl, this.lastCheckpoint);
+        }
+        appendFileSync(join(o.out, 'log.jsonl'), JSON.stringify(r) + '\n');
+        logged.push(r);
+        hooks.onLog?.(r);
+      }
+      losses.bce.dispose();
+      losses.kl.dispose();
+      if (o.sampleEvery > 0 && (done % o.sampleEvery === 0 || last)) await this.writeSamples();
+      if (checkpointDue) await this.checkpoint();
+      hooks.onStep?.(done);
+      if (stop) break;
+    }
+    return logged;
+  }
+
+  async checkpoint(): Promise<void> {
+    const { out, ...rest } = this.options;
+    await saveCheckpoint(out, this.model, this.optimizer, { step: this.step, options: { ...rest } });
+    this.lastCheckpoint = this.step;
+  }
+
+  /** A fixed held-out batch: inputs over reconstructions from the posterior means. */
+  async writeSamples(): Promise<string> {
+    const count = Math.min(8, this.options.batch);
+    if (!this.sampleImages) this.sampleImages = this.source.heldOut(count);
+    const recon = noGrad(() =>
+      tidy(() => {
+        const { mu } = this.model.encode(this.sampleImages!);
+        return this.model.decode(mu);
+      }),
+    );
+    const [inputs, outputs] = await Promise.all([this.sampleImages.data(), recon.data()]);
+    recon.dispose();
+    const S = this.model.config.imageSize;
+    const path = join(this.options.out, 'samples', `step-${String(this.step).padStart(7, '0')}.png`);
+    writeGrid(path, [inputs, outputs], count, S);
+    return path;
+  }
+
+  dispose(): void {
+    this.sampleImages?.dispose();
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}
