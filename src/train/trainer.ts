@@ -13,7 +13,8 @@ import type { Procedure } from './schedule.js';
 import type { BatchType } from '../data/batches.js';
 import { loadCheckpoint, saveCheckpoint } from './state.js';
 import type { BatchSource } from './batches.js';
-import { writeGrid } from './png.js';
+import { contactSheet } from '../data/images.js';
+import { writeGrayPng } from '../data/images-node.js';
 
 export interface TrainOptions {
   preset: string;
@@ -152,8 +153,12 @@ export class Trainer {
     const [inputs, outputs] = await Promise.all([this.sampleImages.data(), recon.data()]);
     recon.dispose();
     const S = this.model.config.imageSize;
+    const both = new Float32Array(2 * count * S * S);
+    both.set(inputs);
+    both.set(outputs, count * S * S);
+    mkdirSync(join(this.options.out, 'samples'), { recursive: true });
     const path = join(this.options.out, 'samples', `step-${String(this.step).padStart(7, '0')}.png`);
-    writeGrid(path, [inputs, outputs], count, S);
+    writeGrayPng(path, contactSheet(both, 2 * count, S, count));
     return path;
   }
 
