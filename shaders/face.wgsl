@@ -7,10 +7,9 @@
 struct Params {
   width: u32,
   height: u32,
-  first: u32,      // index of the chunk's first image in `faces` and `out`
+  image: u32,      // this image's index in `out`
+  slot: u32,       // and in `centre`
   adaptive: u32,   // 0: centre sample only
-  pivot: vec3f,    // bounding sphere centre, head frame
-  bound: f32,      // bounding sphere radius
   ambient: f32,
   edgeDepth: f32,
   edgeValue: f32,
@@ -31,6 +30,7 @@ struct Geo {
   earC: vec4f, earR: vec4f, lobeC: vec4f, lobeR: vec4f, bowlC: vec4f, bowlR: vec4f,
   neckA: vec4f, neckB: vec4f,
   eyeBound: vec4f, noseBound: vec4f, mouthBound: vec4f, earBound: vec4f,
+  boxMin: vec4f, boxMax: vec4f,
 }
 
 struct Face {
@@ -43,16 +43,19 @@ struct Face {
   alb2: vec4f,   // eyebrow thickness, ear/neck tone, sclera, -
 }
 
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> faces: array<Face>;
-@group(0) @binding(2) var<storage, read_write> centre: array<vec2f>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// One dispatch per image: the image's record sits in the uniform block, which lavapipe reads
+// as scalars shared by all lanes, instead of a copy kept live in every lane's registers.
+struct Block {
+  p: Params,
+  f: Face,
+}
 
-// The current image's record, copied once per invocation: the tracer reads it hundreds of times.
-var<private> F: Face;
+@group(0) @binding(0) var<uniform> U: Block;
+@group(0) @binding(1) var<storage, read_write> centre: array<vec2f>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-const MAX_STEPS = 72u;
-const SHADOW_STEPS = 24u;
+const MAX_STEPS = 48u;
+const SHADOW_STEPS = 16u;
 
 fn sdEll(p: vec3f, r: vec3f) -> f32 {
   // First-order ellipsoid distance: exact on the surface, a bound nearby, cheap.
@@ -80,51 +83,58 @@ fn smax(a: f32, b: f32, k: f32) -> f32 {
   return -smin(-a, -b, k);
 }
 
+// Carves ellipsoid r at p out of a field. Inside a flat ellipsoid the first-order distance
+// overestimates, which lets the march step through thin walls (the ear's rim); damping the
+// carved term keeps the surface and makes the step safe.
+fn carve(d: f32, p: vec3f, r: vec3f, k: f32) -> f32 {
+  return smax(d, -0.6 * sdEll(p, r), k);
+}
+
 fn sdf(p: vec3f) -> f32 {
   // Paired parts are evaluated once on the mirrored point: the head is exactly symmetric.
   let q = vec3f(abs(p.x), p.y, p.z);
   // Broad paired parts blend across the midline: a smooth |x| there avoids a crease.
   let qs = vec3f(sqrt(p.x * p.x + 0.0016), p.y, p.z);
-  var d = sdEll(p - F.g.cranC.xyz, F.g.cranR.xyz);
-  d = smin(d, sdEll(p - F.g.faceC.xyz, F.g.faceR.xyz), 0.3);
-  d = smin(d, sdTaper(qs, F.g.jawA, F.g.jawB), 0.25);
-  d = smin(d, sdEll(p - F.g.chinC.xyz, F.g.chinR.xyz), 0.15);
-  d = smin(d, sdEll(qs - F.g.cbC.xyz, F.g.cbR.xyz), 0.15);
-  d = smin(d, sdEll(qs - F.g.chkC.xyz, F.g.chkR.xyz), 0.2);
+  var d = sdEll(p - U.f.g.cranC.xyz, U.f.g.cranR.xyz);
+  d = smin(d, sdEll(p - U.f.g.faceC.xyz, U.f.g.faceR.xyz), 0.3);
+  d = smin(d, sdTaper(qs, U.f.g.jawA, U.f.g.jawB), 0.25);
+  d = smin(d, sdEll(p - U.f.g.chinC.xyz, U.f.g.chinR.xyz), 0.15);
+  d = smin(d, sdEll(qs - U.f.g.cbC.xyz, U.f.g.cbR.xyz), 0.15);
+  d = smin(d, sdEll(qs - U.f.g.chkC.xyz, U.f.g.chkR.xyz), 0.2);
   // The neck ends in a flat, rounded-edged cut, like a bust's.
-  d = smin(d, smax(sdTaper(p, F.g.neckA, F.g.neckB), F.g.neckB.y - p.y, 0.1), 0.25);
+  d = smin(d, smax(sdTaper(p, U.f.g.neckA, U.f.g.neckB), U.f.g.neckB.y - p.y, 0.1), 0.25);
 
   // Eyes: brow ridge, socket, lids with an almond opening, eyeball.
-  let e = q - F.g.eye.xyz;
-  if (length(q - F.g.eyeBound.xyz) - F.g.eyeBound.w < d + 0.15) {
-    d = smin(d, sdEll(qs - F.g.browC.xyz, F.g.browR.xyz), 0.15);
-    d = smax(d, -sdEll(q - F.g.sockC.xyz, F.g.sockR.xyz), 0.08);
+  let e = q - U.f.g.eye.xyz;
+  if (length(q - U.f.g.eyeBound.xyz) - U.f.g.eyeBound.w < d + 0.15) {
+    d = smin(d, sdEll(qs - U.f.g.browC.xyz, U.f.g.browR.xyz), 0.15);
+    d = carve(d, q - U.f.g.sockC.xyz, U.f.g.sockR.xyz, 0.08);
     let le = length(e);
-    let u = e.x / F.g.lid.x;
-    let opening = max(abs(e.y) - F.g.lid.y * max(1.0 - u * u, 0.0), -e.z) * 0.7;
-    d = smin(d, max(le - F.g.eye.w - F.g.lid.z, -opening), 0.03);
-    d = min(d, le - F.g.eye.w);
+    let u = e.x / U.f.g.lid.x;
+    let opening = max(abs(e.y) - U.f.g.lid.y * max(1.0 - u * u, 0.0), -e.z) * 0.7;
+    d = smin(d, max(le - U.f.g.eye.w - U.f.g.lid.z, -opening), 0.03);
+    d = min(d, le - U.f.g.eye.w);
   }
 
   // Nose: bridge-to-tip tapered capsule, the body under it, alae, nostrils.
-  if (length(q - F.g.noseBound.xyz) - F.g.noseBound.w < d + 0.08) {
-    d = smin(d, sdTaper(p, F.g.noseA, F.g.noseB), 0.08);
-    d = smin(d, sdEll(p - F.g.bodyC.xyz, F.g.bodyR.xyz), 0.08);
-    d = smin(d, sdEll(q - F.g.alaC.xyz, F.g.alaR.xyz), 0.04);
-    d = smax(d, -sdEll(q - F.g.nosC.xyz, F.g.nosR.xyz), 0.02);
+  if (length(q - U.f.g.noseBound.xyz) - U.f.g.noseBound.w < d + 0.08) {
+    d = smin(d, sdTaper(p, U.f.g.noseA, U.f.g.noseB), 0.08);
+    d = smin(d, sdEll(p - U.f.g.bodyC.xyz, U.f.g.bodyR.xyz), 0.08);
+    d = smin(d, sdEll(q - U.f.g.alaC.xyz, U.f.g.alaR.xyz), 0.04);
+    d = carve(d, q - U.f.g.nosC.xyz, U.f.g.nosR.xyz, 0.02);
   }
 
   // Mouth: two lips and the slit between them.
-  if (length(q - F.g.mouthBound.xyz) - F.g.mouthBound.w < d + 0.07) {
-    d = smin(d, sdEll(p - F.g.lipUC.xyz, F.g.lipUR.xyz), 0.07);
-    d = smin(d, sdEll(p - F.g.lipLC.xyz, F.g.lipLR.xyz), 0.07);
-    d = smax(d, -sdEll(p - F.g.slitC.xyz, F.g.slitR.xyz), 0.015);
+  if (length(q - U.f.g.mouthBound.xyz) - U.f.g.mouthBound.w < d + 0.07) {
+    d = smin(d, sdEll(p - U.f.g.lipUC.xyz, U.f.g.lipUR.xyz), 0.07);
+    d = smin(d, sdEll(p - U.f.g.lipLC.xyz, U.f.g.lipLR.xyz), 0.07);
+    d = carve(d, p - U.f.g.slitC.xyz, U.f.g.slitR.xyz, 0.015);
   }
 
   // Ears: helix and lobe, hollowed by the concha.
-  if (length(q - F.g.earBound.xyz) - F.g.earBound.w < d + 0.05) {
-    var a = smin(sdEll(q - F.g.earC.xyz, F.g.earR.xyz), sdEll(q - F.g.lobeC.xyz, F.g.lobeR.xyz), 0.05);
-    a = smax(a, -sdEll(q - F.g.bowlC.xyz, F.g.bowlR.xyz), 0.03);
+  if (length(q - U.f.g.earBound.xyz) - U.f.g.earBound.w < d + 0.05) {
+    var a = smin(sdEll(q - U.f.g.earC.xyz, U.f.g.earR.xyz), sdEll(q - U.f.g.lobeC.xyz, U.f.g.lobeR.xyz), 0.05);
+    a = carve(a, q - U.f.g.bowlC.xyz, U.f.g.bowlR.xyz, 0.03);
     d = smin(d, a, 0.05);
   }
   return d;
@@ -132,12 +142,12 @@ fn sdf(p: vec3f) -> f32 {
 
 fn albedo(p: vec3f) -> f32 {
   let q = vec3f(abs(p.x), p.y, p.z);
-  let a0 = F.alb0;
-  let a1 = F.alb1;
-  let a2 = F.alb2;
-  let e = q - F.g.eye.xyz;
+  let a0 = U.f.alb0;
+  let a1 = U.f.alb1;
+  let a2 = U.f.alb2;
+  let e = q - U.f.g.eye.xyz;
   let le = length(e);
-  if (le < F.g.eye.w + 0.003) {
+  if (le < U.f.g.eye.w + 0.003) {
     // Eyeball looking straight ahead: sclera, iris, pupil by the angle from the gaze axis.
     let c = e.z / le;
     var v = mix(a2.z, a0.w, smoothstep(0.86, 0.875, c));
@@ -145,32 +155,42 @@ fn albedo(p: vec3f) -> f32 {
   }
   var v = a0.x * (1.0 + a1.y * clamp(p.y, -1.0, 1.0));
   // Lips.
-  let lip = min(sdEll(p - F.g.lipUC.xyz, F.g.lipUR.xyz), sdEll(p - F.g.lipLC.xyz, F.g.lipLR.xyz));
+  let lip = min(sdEll(p - U.f.g.lipUC.xyz, U.f.g.lipUR.xyz), sdEll(p - U.f.g.lipLC.xyz, U.f.g.lipLR.xyz));
   v *= mix(1.0, a0.y, 1.0 - smoothstep(0.0, 0.015, lip));
   // Eyebrows: an arc over each eye on the front of the head.
-  let bx = (q.x - F.g.eye.x + 0.02) / 0.17;
-  let by = p.y - (F.g.eye.y + 0.2 - 0.07 * bx * bx + 0.015 * bx);
+  let bx = (q.x - U.f.g.eye.x + 0.02) / 0.17;
+  let by = p.y - (U.f.g.eye.y + 0.2 - 0.07 * bx * bx + 0.015 * bx);
   let brow = (1.0 - smoothstep(0.025 * a2.x, 0.04 * a2.x, abs(by) - 0.01 * bx)) * (1.0 - smoothstep(0.85, 1.15, abs(bx)))
-    * smoothstep(F.g.eye.z - 0.05, F.g.eye.z + 0.05, q.z);
+    * smoothstep(U.f.g.eye.z - 0.05, U.f.g.eye.z + 0.05, q.z);
   v *= mix(1.0, a0.z, brow);
   // Cheek colour, darker under the eyes, beard shadow.
-  let ck = q - F.g.chkC.xyz - vec3f(0.0, 0.08, 0.2);
+  let ck = q - U.f.g.chkC.xyz - vec3f(0.0, 0.08, 0.2);
   v *= 1.0 - a1.x * exp(-dot(ck, ck) * 30.0);
-  let ue = q - F.g.eye.xyz - vec3f(0.0, -0.13, 0.1);
+  let ue = q - U.f.g.eye.xyz - vec3f(0.0, -0.13, 0.1);
   v *= 1.0 - a1.z * exp(-dot(ue * vec3f(1.0, 2.0, 1.0), ue * vec3f(1.0, 2.0, 1.0)) * 60.0);
-  let bd = smoothstep(F.g.noseB.y - 0.15, F.g.noseB.y - 0.3, p.y) * smoothstep(0.0, 0.4, p.z);
+  let bd = smoothstep(U.f.g.noseB.y - 0.12, U.f.g.noseB.y - 0.4, p.y) * smoothstep(0.15, 0.6, p.z);
   v *= 1.0 - a1.w * bd;
   // Ears and neck.
-  let side = smoothstep(0.6, 0.75, q.x) + smoothstep(F.g.chinC.y, F.g.chinC.y - 0.25, p.y) * smoothstep(0.2, -0.2, p.z);
+  let side = smoothstep(0.6, 0.75, q.x) + smoothstep(U.f.g.chinC.y, U.f.g.chinC.y - 0.25, p.y) * smoothstep(0.2, -0.2, p.z);
   v *= 1.0 - a2.y * min(side, 1.0);
   return clamp(v, 0.05, 1.0);
 }
 
 fn rayDir(px: vec2f) -> vec3f {
-  let ndc = vec2f(2.0 * px.x / f32(P.width) - 1.0, 1.0 - 2.0 * px.y / f32(P.height));
-  let a = F.inv * vec4f(ndc, -1.0, 1.0);
-  let b = F.inv * vec4f(ndc, 1.0, 1.0);
+  let ndc = vec2f(2.0 * px.x / f32(U.p.width) - 1.0, 1.0 - 2.0 * px.y / f32(U.p.height));
+  let a = U.f.inv * vec4f(ndc, -1.0, 1.0);
+  let b = U.f.inv * vec4f(ndc, 1.0, 1.0);
   return normalize(b.xyz / b.w - a.xyz / a.w);
+}
+
+// Entry and exit parameters of a ray through the head's bounding box (entry clamped to 0).
+fn boxSpan(ro: vec3f, rd: vec3f) -> vec2f {
+  let inv = 1.0 / rd;
+  let a = (U.f.g.boxMin.xyz - ro) * inv;
+  let b = (U.f.g.boxMax.xyz - ro) * inv;
+  let lo = min(a, b);
+  let hi = max(a, b);
+  return vec2f(max(max(lo.x, lo.y), max(lo.z, 0.0)), min(hi.x, min(hi.y, hi.z)));
 }
 
 fn axis(k: u32) -> vec3f {
@@ -203,9 +223,7 @@ fn lighting(p: vec3f, l: vec3f) -> vec4f {
       lit = max(dot(n, l), 0.0);
       if (lit <= 0.0) { return vec4f(n, 0.0); }
       sp = p + n * 0.01;
-      let so = sp - P.pivot;
-      let sb = dot(so, l);
-      sexit = -sb + sqrt(max(sb * sb - (dot(so, so) - P.bound * P.bound), 0.0));
+      sexit = boxSpan(sp, l).y;
     } else {
       res = min(res, 10.0 * d / st);
       st += clamp(d, 0.02, 0.3);
@@ -219,65 +237,86 @@ fn lighting(p: vec3f, l: vec3f) -> vec4f {
 
 // (value, depth) of the ray through pixel position px; depth -1 when the ray misses.
 fn shade(px: vec2f) -> vec2f {
-  let ro = F.eye.xyz;
+  let ro = U.f.eye.xyz;
   let rd = rayDir(px);
-  let oc = ro - P.pivot;
-  let b = dot(oc, rd);
-  let disc = b * b - (dot(oc, oc) - P.bound * P.bound);
-  if (disc <= 0.0) { return vec2f(0.0, -1.0); }
-  let sq = sqrt(disc);
-  var t = max(-b - sq, 0.0);
-  let tmax = -b + sq;
+  let span = boxSpan(ro, rd);
+  if (span.x >= span.y) { return vec2f(0.0, -1.0); }
+  var t = span.x;
+  let tmax = span.y;
   var hit = false;
   for (var i = 0u; i < MAX_STEPS; i++) {
     let d = sdf(ro + rd * t);
-    if (d < 0.5 * F.eye.w * t) { hit = true; break; }
+    if (d < 0.5 * U.f.eye.w * t) { hit = true; break; }
     t += d * 0.9;
     if (t > tmax) { break; }
   }
   if (!hit) { return vec2f(0.0, -1.0); }
   let p = ro + rd * t;
-  let lit = lighting(p, F.light.xyz).w;
-  let v = albedo(p) * (P.ambient + (1.0 - P.ambient) * lit);
-  return vec2f(pow(v, P.gamma), t);
+  let lit = lighting(p, U.f.light.xyz).w;
+  let v = albedo(p) * (U.p.ambient + (1.0 - U.p.ambient) * lit);
+  return vec2f(pow(v, U.p.gamma), t);
 }
 
 @compute @workgroup_size(8, 8, 1)
 fn trace(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x >= P.width || gid.y >= P.height) { return; }
-  F = faces[P.first + gid.z];
-  let i = (gid.z * P.height + gid.y) * P.width + gid.x;
+  if (gid.x >= U.p.width || gid.y >= U.p.height) { return; }
+  let i = (U.p.slot * U.p.height + gid.y) * U.p.width + gid.x;
   centre[i] = shade(vec2f(f32(gid.x) + 0.5, f32(gid.y) + 0.5));
 }
 
 fn differs(a: vec2f, b: vec2f) -> bool {
   if ((a.y < 0.0) != (b.y < 0.0)) { return true; }
-  return abs(a.x - b.x) > P.edgeValue || (a.y > 0.0 && abs(a.y - b.y) > P.edgeDepth);
+  return abs(a.x - b.x) > U.p.edgeValue || (a.y > 0.0 && abs(a.y - b.y) > U.p.edgeDepth);
 }
 
+// Edge pixels of the tile, compacted so that the lanes share their subsamples evenly: without
+// it an 8-lane vector with one edge pixel would run four full rays on every lane.
+var<workgroup> edgeList: array<u32, 64>;
+var<workgroup> edgeCount: atomic<u32>;
+var<workgroup> subValue: array<f32, 256>;
+
 @compute @workgroup_size(8, 8, 1)
-fn resolve(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x >= P.width || gid.y >= P.height) { return; }
-  let row = gid.z * P.height;
-  let i = (row + gid.y) * P.width + gid.x;
-  let c = centre[i];
-  var edge = false;
-  if (P.adaptive != 0u) {
-    if (gid.x > 0u) { edge = edge || differs(c, centre[i - 1u]); }
-    if (gid.x + 1u < P.width) { edge = edge || differs(c, centre[i + 1u]); }
-    if (gid.y > 0u) { edge = edge || differs(c, centre[i - P.width]); }
-    if (gid.y + 1u < P.height) { edge = edge || differs(c, centre[i + P.width]); }
-  }
-  var v = c.x;
-  if (edge) {
-    // A 2x2 grid around the centre sample (symmetric, as the mirror test needs), centre included.
-    F = faces[P.first + gid.z];
-    let px = vec2f(f32(gid.x) + 0.5, f32(gid.y) + 0.5);
-    for (var k = 0u; k < 4u; k++) {
-      let o = vec2f(select(-0.25, 0.25, (k & 1u) != 0u), select(-0.25, 0.25, k >= 2u));
-      v += shade(px + o).x;
+fn resolve(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32,
+           @builtin(workgroup_id) wid: vec3u) {
+  if (li == 0u) { atomicStore(&edgeCount, 0u); }
+  workgroupBarrier();
+  let inside = gid.x < U.p.width && gid.y < U.p.height;
+  let i = (U.p.slot * U.p.height + gid.y) * U.p.width + gid.x;
+  var c = vec2f(0.0);
+  var slot = 0xffffffffu;
+  if (inside) {
+    c = centre[i];
+    var edge = false;
+    if (U.p.adaptive != 0u) {
+      if (gid.x > 0u) { edge = edge || differs(c, centre[i - 1u]); }
+      if (gid.x + 1u < U.p.width) { edge = edge || differs(c, centre[i + 1u]); }
+      if (gid.y > 0u) { edge = edge || differs(c, centre[i - U.p.width]); }
+      if (gid.y + 1u < U.p.height) { edge = edge || differs(c, centre[i + U.p.width]); }
     }
-    v *= 0.2;
+    if (edge) {
+      slot = atomicAdd(&edgeCount, 1u);
+      edgeList[slot] = li;
+    }
   }
-  out[P.first * P.width * P.height + i] = clamp(v, 0.0, 1.0);
+  workgroupBarrier();
+  let n = atomicLoad(&edgeCount);
+  if (n > 0u) {
+      // A 2x2 grid around the centre sample: symmetric, as the mirror test needs.
+    for (var k = li; k < 4u * n; k += 64u) {
+      let e = edgeList[k / 4u];
+      let s = k % 4u;
+      let px = vec2f(f32(wid.x * 8u + e % 8u) + 0.5, f32(wid.y * 8u + e / 8u) + 0.5);
+      let o = vec2f(select(-0.25, 0.25, (s & 1u) != 0u), select(-0.25, 0.25, s >= 2u));
+      subValue[k] = shade(px + o).x;
+    }
+  }
+  workgroupBarrier();
+  if (!inside) { return; }
+  var v = c.x;
+  if (slot != 0xffffffffu) {
+    // Summed in subsample order, whatever order the slots were handed out in.
+    let b = 4u * slot;
+    v = (v + subValue[b] + subValue[b + 1u] + subValue[b + 2u] + subValue[b + 3u]) * 0.2;
+  }
+  out[((U.p.image * U.p.height) + gid.y) * U.p.width + gid.x] = clamp(v, 0.0, 1.0);
 }

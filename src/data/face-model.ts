@@ -50,8 +50,6 @@ type V3 = [number, number, number];
 
 /** Pivot of the head's rotation and centre of the frame, in the head frame. */
 export const HEAD_PIVOT: V3 = [0, 0, 0.05];
-/** A sphere around the pivot that holds every face the model can make. */
-export const BOUND_RADIUS = 1.8;
 
 type V4 = [number, number, number, number];
 
@@ -64,6 +62,7 @@ export const GEO_FIELDS = [
   'earC', 'earR', 'lobeC', 'lobeR', 'bowlC', 'bowlR',
   'neckA', 'neckB',
   'eyeBound', 'noseBound', 'mouthBound', 'earBound',
+  'boxMin', 'boxMax',
 ] as const;
 export type GeoField = (typeof GEO_FIELDS)[number];
 
@@ -78,7 +77,7 @@ export function faceShape(shape: readonly number[]): Record<GeoField, V4> {
   const depth = ex(0.07 * s(23));
   const breadth = ex(0.07 * s(0));
   const eyeX = 0.32 + 0.022 * s(11);
-  const eyeZ = 0.63 - 0.03 * s(13);
+  const eyeZ = 0.615 - 0.03 * s(13);
   const tipY = ly(-0.15 - 0.06 * s(7));
   const tipZ = 1.12 + 0.07 * s(8);
   const nw = ex(0.1 * s(9));
@@ -110,7 +109,7 @@ export function faceShape(shape: readonly number[]): Record<GeoField, V4> {
     eye: [eyeX, eyeY, eyeZ, 0.125],
     sockC: [eyeX, eyeY + 0.02, eyeZ + 0.17 - 0.02 * s(13), 0],
     sockR: [0.17, 0.13, 0.16, 0],
-    lid: [0.135 * ex(0.05 * s(12)), 0.05 * ex(0.15 * s(12)), 0.015, 0],
+    lid: [0.13 * ex(0.05 * s(12)), 0.043 * ex(0.15 * s(12)), 0.012, 0],
     // nose: bridge from the nasion to the tip, the body under it, alae, nostrils
     noseA: [0, 0.26, 0.82 + 0.03 * s(10), 0.05 * ex(0.18 * s(10))],
     noseB: [0, tipY, tipZ, 0.07 * nw],
@@ -150,8 +149,29 @@ export function faceShape(shape: readonly number[]): Record<GeoField, V4> {
     return [c[0]!, c[1]!, c[2]!, r + margin];
   };
   const lidSphere: [V4, number] = [g.eye, g.eye[3] + g.lid[2]];
+  // The tracer's bounding box: every primitive (paired ones on both sides), grown by the
+  // largest bulge of a smooth union (k / 4, k <= 0.3).
+  const lo = [Infinity, Infinity, Infinity];
+  const hi = [-Infinity, -Infinity, -Infinity];
+  const add = (c: readonly number[], r: readonly number[]) => {
+    for (const sx of c[0] === 0 ? [1] : [1, -1]) {
+      for (let k = 0; k < 3; k++) {
+        const ck = k === 0 ? sx * c[0]! : c[k]!;
+        lo[k] = Math.min(lo[k]!, ck - r[k]!);
+        hi[k] = Math.max(hi[k]!, ck + r[k]!);
+      }
+    }
+  };
+  for (const [c, r] of [['cranC', 'cranR'], ['faceC', 'faceR'], ['chinC', 'chinR'], ['cbC', 'cbR'], ['chkC', 'chkR'], ['browC', 'browR'],
+    ['bodyC', 'bodyR'], ['alaC', 'alaR'], ['lipUC', 'lipUR'], ['lipLC', 'lipLR'], ['earC', 'earR'], ['lobeC', 'lobeR']] as const) {
+    add(g[c], g[r]);
+  }
+  for (const k of ['jawA', 'jawB', 'noseA', 'noseB', 'neckA', 'neckB', 'eye'] as const) add(g[k], [g[k][3], g[k][3], g[k][3]]);
+  const m = 0.08;
   return {
     ...g,
+    boxMin: [lo[0]! - m, lo[1]! - m, lo[2]! - m, 0],
+    boxMax: [hi[0]! + m, hi[1]! + m, hi[2]! + m, 0],
     eyeBound: bound([ell(g.browC, g.browR), ell(g.sockC, g.sockR), lidSphere]),
     noseBound: bound([...cap(g.noseA, g.noseB), ell(g.bodyC, g.bodyR), ell(g.alaC, g.alaR), ell(g.nosC, g.nosR)]),
     mouthBound: bound([ell(g.lipUC, g.lipUR), ell(g.lipLC, g.lipLR), ell(g.slitC, g.slitR)]),
@@ -184,7 +204,7 @@ export function faceAlbedo(texture: readonly number[]): Float32Array {
     Math.max(0, 0.15 * t(7)),
     1 + 0.2 * t(8),
     0.07 * t(9),
-    0.82,
+    0.72,
     0,
   ]);
 }

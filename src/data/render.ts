@@ -1,16 +1,18 @@
-// Renders faces into a GPU tensor [B, 1, H, W] with shaders/face.wgsl: one upload of the
-// per-image records (camera, geometry, albedo), two dispatches, no readback.
+// Renders faces into a GPU tensor [B, 1, H, W] with shaders/face.wgsl: two dispatches per
+// image, each with the image's record (camera, geometry, albedo) in its uniform block; no readback.
 import faceWgsl from '../../shaders/face.wgsl';
 import { Uniforms, type Engine } from '../gpu/engine.js';
 import { getEngine, Tensor } from '../tensor.js';
 import { faceCamera } from './camera.js';
 import {
-  ALB_VEC4S, AMBIENT, BOUND_RADIUS, faceAlbedo, faceGeometry, GEO_VEC4S, HEAD_PIVOT, SHAPE_DIM, TEXTURE_DIM,
+  ALB_VEC4S, AMBIENT, faceAlbedo, faceGeometry, GEO_VEC4S, SHAPE_DIM, TEXTURE_DIM,
   type FaceParams,
 } from './face-model.js';
 
 /** Floats per image in the renderer's storage buffer (struct Face of shaders/face.wgsl). */
 export const FACE_RECORD_FLOATS = (4 + 2 + GEO_VEC4S + ALB_VEC4S) * 4;
+// struct Block of shaders/face.wgsl: Params (48 bytes) then the record.
+const UNIFORM_BYTES = 48 + FACE_RECORD_FLOATS * 4;
 
 export interface RenderOptions {
   /** Image side in pixels (square images). */
@@ -22,7 +24,7 @@ export interface RenderOptions {
 // Output is display-referred: a mild gamma keeps the faces' shadowed side readable.
 const GAMMA = 1 / 1.6;
 const EDGE_DEPTH = 0.08;
-const EDGE_VALUE = 0.06;
+const EDGE_VALUE = 0.1;
 
 function checkParams(p: FaceParams, i: number): void {
   const finite = (x: number) => Number.isFinite(x);
@@ -61,7 +63,7 @@ export function renderFaces(params: readonly FaceParams[], options: RenderOption
   if (n * pixels * 4 > engine.maxBinding) {
     throw new Error(`renderFaces: ${n} images of ${size}x${size} exceed one storage binding (${engine.maxBinding} bytes); render fewer at a time`);
   }
-  const records = Tensor.fromData(packFaces(params, size), [n, FACE_RECORD_FLOATS], 'f32', engine);
+  const records = packFaces(params, size);
   const perChunk = Math.max(1, Math.floor(engine.maxBinding / (pixels * 8)));
   const centre = Tensor.empty([Math.min(n, perChunk), size, size, 2], 'f32', engine);
   const trace = engine.kernel({ name: 'face', wgsl: faceWgsl, entry: 'trace' });
@@ -69,15 +71,19 @@ export function renderFaces(params: readonly FaceParams[], options: RenderOption
   const tiles = Math.ceil(size / 8);
   for (let first = 0; first < n; first += perChunk) {
     const count = Math.min(perChunk, n - first);
-    const uniforms = new Uniforms(64)
-      .u32(size, size, first, antialias ? 1 : 0)
-      .f32(...HEAD_PIVOT, BOUND_RADIUS, AMBIENT, EDGE_DEPTH, EDGE_VALUE, GAMMA)
-      .build();
-    engine.dispatch(trace, { uniforms, bindings: [records.buffer, centre.buffer], workgroups: [tiles, tiles, count] });
-    engine.dispatch(resolve, { uniforms, bindings: [records.buffer, centre.buffer, out.buffer], workgroups: [tiles, tiles, count] });
+    const blocks = Array.from({ length: count }, (_, slot) =>
+      new Uniforms(UNIFORM_BYTES)
+        .u32(size, size, first + slot, slot, antialias ? 1 : 0)
+        .f32(AMBIENT, EDGE_DEPTH, EDGE_VALUE, GAMMA)
+        .align16()
+        .f32(...records.subarray((first + slot) * FACE_RECORD_FLOATS, (first + slot + 1) * FACE_RECORD_FLOATS))
+        .build(),
+    );
+    // All centres first, so that every resolve finds its neighbours traced.
+    for (const uniforms of blocks) engine.dispatch(trace, { uniforms, bindings: [centre.buffer], workgroups: [tiles, tiles] });
+    for (const uniforms of blocks) engine.dispatch(resolve, { uniforms, bindings: [centre.buffer, out.buffer], workgroups: [tiles, tiles] });
   }
-  // Safe before the GPU has run: the pool hands these buffers out again only to work recorded later.
-  records.dispose();
+  // Safe before the GPU has run: the pool hands the buffer out again only to work recorded later.
   centre.dispose();
   return out;
 }
