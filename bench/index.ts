@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { initEngine, type Engine } from '../src/node.js';
 import { benchMatmul } from './matmul.js';
 import { benchKernels, LAYER_NAMES } from './kernels.js';
+import { benchFaces } from './faces.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -45,6 +46,10 @@ const BENCHES: Record<string, { about: string; run: (engine: Engine, o: Options)
         log: (line) => console.log(line),
       }),
   },
+  faces: {
+    about: 'face renderer ms per batch and images/s at 150 and 64 px [--sizes 150,64] [--batch N]',
+    run: (e, o) => benchFaces(e, { sizes: list(o.sizes)?.map(Number), batch: positiveInt('batch', o.batch) }),
+  },
 };
 
 const name = positionals[0];
@@ -61,7 +66,7 @@ const started = new Date().toISOString();
 const t0 = performance.now();
 const { rows, text, ...extra } = await BENCHES[name]!.run(engine, values);
 const seconds = (performance.now() - t0) / 1000;
-console.log(`\n${text}\n\n${name}: ${seconds.toFixed(0)} s`);
+console.log(`\n${text}\n\n${name}: ${seconds.toFixed(1)} s`);
 if (values.json) {
   writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, seconds, ...extra, rows }, null, 2));
   console.log(`wrote ${values.json}`);
