@@ -99,7 +99,7 @@ fn sdf(p: vec3f) -> f32 {
   d = smin(d, sdEll(p - U.f.g.faceC.xyz, U.f.g.faceR.xyz), 0.3);
   d = smin(d, sdTaper(qs, U.f.g.jawA, U.f.g.jawB), 0.25);
   d = smin(d, sdEll(p - U.f.g.chinC.xyz, U.f.g.chinR.xyz), 0.15);
-  d = smin(d, sdEll(qs - U.f.g.cbC.xyz, U.f.g.cbR.xyz), 0.15);
+  d = smin(d, sdEll(qs - U.f.g.cbC.xyz, U.f.g.cbR.xyz), 0.22);
   d = smin(d, sdEll(qs - U.f.g.chkC.xyz, U.f.g.chkR.xyz), 0.2);
   // The neck ends in a flat, rounded-edged cut, like a bust's.
   d = smin(d, smax(sdTaper(p, U.f.g.neckA, U.f.g.neckB), U.f.g.neckB.y - p.y, 0.1), 0.25);

@@ -98,8 +98,8 @@ export function faceShape(shape: readonly number[]): Record<GeoField, V4> {
     jawB: [0.2 + 0.03 * s(6), ly(-0.96), 0.52 + 0.05 * s(5), 0.16],
     chinC: [0, ly(-0.93), 0.62 + 0.06 * s(5), 0],
     chinR: [0.25 * ex(0.15 * s(6)), 0.19, 0.24, 0],
-    cbC: [(0.5 + 0.03 * s(15)) * breadth, 0.04, 0.33 + 0.05 * s(15), 0],
-    cbR: [0.19, 0.17, 0.4, 0],
+    cbC: [(0.5 + 0.02 * s(15)) * breadth, 0.04, 0.33 + 0.03 * s(15), 0],
+    cbR: [0.17, 0.17, 0.4, 0],
     // soft tissue of the cheeks
     chkC: [0.3 * breadth, ly(-0.3), 0.5 * depth, 0],
     chkR: [0.26 * cf, 0.28 * cf, 0.3 * cf, 0],
