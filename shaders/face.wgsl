@@ -197,14 +197,13 @@ fn axis(k: u32) -> vec3f {
   return vec3f(select(0.0, 1.0, k == 0u), select(0.0, 1.0, k == 1u), select(0.0, 1.0, k == 2u));
 }
 
-// Normal and soft shadow at a surface point in one loop around a single sdf() call: lavapipe
-// inlines every call site, and the field is large, so fewer copies mean a much faster compile.
-// Steps 0-5 are central differences (symmetric under x -> -x, so mirrored faces shade alike);
-// then the shadow ray marches towards the light. Returns (normal, light factor).
-fn lighting(p: vec3f, l: vec3f) -> vec4f {
+// Direct light reaching surface point p from direction l (0 to 1): the normal and a soft shadow
+// in one loop around a single sdf() call, because lavapipe inlines every call site of the
+// (large) field. Steps 0-5 are central differences (symmetric under x -> -x, so mirrored faces
+// shade alike); then the shadow ray marches towards the light.
+fn lighting(p: vec3f, l: vec3f) -> f32 {
   const H = 0.002;
   var grad = vec3f(0.0);
-  var n = vec3f(0.0, 0.0, 1.0);
   var lit = 0.0;
   var res = 1.0;
   var st = 0.03;
@@ -219,9 +218,9 @@ fn lighting(p: vec3f, l: vec3f) -> vec4f {
         q = p + axis((k + 1u) % 3u) * select(H, -H, k + 1u >= 3u);
         continue;
       }
-      n = normalize(grad);
+      let n = normalize(grad);
       lit = max(dot(n, l), 0.0);
-      if (lit <= 0.0) { return vec4f(n, 0.0); }
+      if (lit <= 0.0) { return 0.0; }
       sp = p + n * 0.01;
       sexit = boxSpan(sp, l).y;
     } else {
@@ -232,7 +231,7 @@ fn lighting(p: vec3f, l: vec3f) -> vec4f {
     q = sp + l * st;
   }
   let s = clamp(res, 0.0, 1.0);
-  return vec4f(n, lit * s * s * (3.0 - 2.0 * s));
+  return lit * s * s * (3.0 - 2.0 * s);
 }
 
 // (value, depth) of the ray through pixel position px; depth -1 when the ray misses.
@@ -246,13 +245,14 @@ fn shade(px: vec2f) -> vec2f {
   var hit = false;
   for (var i = 0u; i < MAX_STEPS; i++) {
     let d = sdf(ro + rd * t);
+    // A hit within half a pixel's footprint: finer would only cost steps.
     if (d < 0.5 * U.f.eye.w * t) { hit = true; break; }
     t += d * 0.9;
     if (t > tmax) { break; }
   }
   if (!hit) { return vec2f(0.0, -1.0); }
   let p = ro + rd * t;
-  let lit = lighting(p, U.f.light.xyz).w;
+  let lit = lighting(p, U.f.light.xyz);
   let v = albedo(p) * (U.p.ambient + (1.0 - U.p.ambient) * lit);
   return vec2f(pow(v, U.p.gamma), t);
 }
@@ -301,7 +301,7 @@ fn resolve(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_
   workgroupBarrier();
   let n = atomicLoad(&edgeCount);
   if (n > 0u) {
-      // A 2x2 grid around the centre sample: symmetric, as the mirror test needs.
+    // A 2x2 grid around the centre sample: symmetric, as the mirror test needs.
     for (var k = li; k < 4u * n; k += 64u) {
       let e = edgeList[k / 4u];
       let s = k % 4u;
