@@ -42,7 +42,7 @@ const WANTED_LIMITS = [
 ] as const;
 
 export class NoAdapterError extends Error {
-  constructor(detail: string) {
+  constructor(readonly detail: string) {
     super(
       `No WebGPU adapter is available (${detail}).\n` +
         'On Linux without a GPU install Mesa\'s software Vulkan driver (lavapipe):\n' +

@@ -9,6 +9,8 @@ export interface NodeDeviceOptions extends DeviceOptions {
 
 let globalsInstalled = false;
 
+const reason = (e: unknown) => (e instanceof NoAdapterError ? e.detail : (e as Error).message.split('\n')[0]);
+
 /** Vulkan first (lavapipe on machines without a GPU), then Mesa's GLES through EGL at compatibility level. */
 export async function acquireNodeDevice(options: NodeDeviceOptions = {}): Promise<AcquiredDevice> {
   if (!globalsInstalled) {
@@ -23,14 +25,14 @@ export async function acquireNodeDevice(options: NodeDeviceOptions = {}): Promis
   try {
     return await acquireDevice(create(dawn), options);
   } catch (e) {
-    failures.push(`${dawn.join(' ') || 'default backend'}: ${(e as Error).message.split('\n')[0]}`);
+    failures.push(`${dawn.join(' ') || 'default backend'}: ${reason(e)}`);
     if (explicitBackend) throw new NoAdapterError(failures.join('; '));
   }
   process.env.EGL_PLATFORM ??= 'surfaceless';
   try {
     return await acquireDevice(create([...dawn, 'backend=opengles']), { ...options, featureLevel: 'compatibility' });
   } catch (e) {
-    failures.push(`opengles: ${(e as Error).message.split('\n')[0]}`);
+    failures.push(`opengles: ${reason(e)}`);
   }
   throw new NoAdapterError(failures.join('; '));
 }
