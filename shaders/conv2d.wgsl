@@ -64,17 +64,14 @@ struct U {
   oyStep: u32,
   oxBase: u32,
   oxStep: u32,
+  hasBias: u32, // else Bias is bound to any buffer of at least outC elements and ignored
 }
 
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> Wt: array<f32>;
-#if HAS_BIAS
 @group(0) @binding(3) var<storage, read> Bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
-#endif
 
 const SX = {{SX}}u;
 const PX = {{PX}}u;
@@ -128,11 +125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var o = 0u; o < OB; o++) {
     let m = m0 + o;
     if (m >= u.outC) { break; }
-#if HAS_BIAS
-    let bias = Bias[m];
-#else
-    let bias = 0.0;
-#endif
+    let bias = select(0.0, Bias[m], u.hasBias != 0u);
     let rowOut = u.outBase + n * u.outImg + m * u.outPlane + oy * u.outW + u.oxBase;
     for (var q = 0u; q < PX; q++) {
       let tx = tx0 + q;
@@ -225,21 +218,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (m >= u.O) { break; }
     let at = seg * u.dwSize + ((m * u.C + c) * u.kh + i) * KW;
     for (var j = 0u; j < KW; j++) {
-#if ACCUMULATE
-      P[at + j] = P[at + j] + acc[o][j];
-#else
       P[at + j] = acc[o][j];
-#endif
     }
   }
 }
 #endif
 
 #if DW_SUM
-// out[e] (+)= sum over s of P[s * size + e], s in order.
+// out[e] (+)= sum over s of P[s * size + e], s in order (+ where accumulate is set).
 struct U {
   size: u32,
   segs: u32,
+  accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -252,9 +242,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (e >= u.size) { return; }
   var s = 0.0;
   for (var k = 0u; k < u.segs; k++) { s += P[k * u.size + e]; }
-#if ACCUMULATE
-  s += Out[e];
-#endif
+  if (u.accumulate != 0u) { s += Out[e]; }
   Out[e] = s;
 }
 #endif
@@ -268,6 +256,7 @@ struct U {
   images: u32,
   img: u32,
   base: u32,
+  accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -291,11 +280,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
   if (lid.x == 0u) {
-#if ACCUMULATE
-    DB[o] = DB[o] + part[0];
-#else
-    DB[o] = part[0];
-#endif
+    DB[o] = select(0.0, DB[o], u.accumulate != 0u) + part[0];
   }
 }
 #endif

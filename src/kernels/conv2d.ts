@@ -94,15 +94,16 @@ function window(engine: Engine, t: Tensor, start: number, count: number): Window
 }
 
 /**
- * Runs of whole images such that each tensor's window (perImage elements of each tensor per
- * image, alignment slack included) fits one storage binding. Most batches are one run.
+ * Runs of whole images such that each tensor's window (perImage elements of each named tensor
+ * per image, alignment slack included) fits one storage binding. Most batches are one run.
  */
-function batchChunks(op: string, engine: Engine, N: number, named: [string, Tensor][], perImage: number[]): [number, number][] {
+function batchChunks(op: string, engine: Engine, N: number, named: [string, Tensor | readonly number[]][], perImage: number[]): [number, number][] {
   const slack = engine.limits.minStorageBufferOffsetAlignment;
-  const largest = Math.max(...perImage);
-  const per = Math.floor((engine.maxBinding - slack) / (largest * 4));
+  const largest = perImage.indexOf(Math.max(...perImage));
+  // The forward's workgroup z is the image within a chunk.
+  const per = Math.min(Math.floor((engine.maxBinding - slack) / (perImage[largest]! * 4)), engine.limits.maxComputeWorkgroupsPerDimension);
   if (per < 1) {
-    throw opError(op, `one image takes ${largest * 4} bytes, above the ${engine.maxBinding}-byte storage binding limit`, ...named);
+    throw opError(op, `one image of ${named[largest]![0]} takes ${perImage[largest]! * 4} bytes, above the ${engine.maxBinding}-byte storage binding limit`, ...named);
   }
   const out: [number, number][] = [];
   for (let n = 0; n < N; n += per) out.push([n, Math.min(per, N - n)]);
@@ -135,24 +136,39 @@ function expectShape(op: string, name: string, t: Tensor, shape: readonly number
 
 // ---- the implicit GEMM (forward and input gradient) ---------------------------------------
 
-// Register blocks, measured on lavapipe (the paper's layers): with shared loads 8 channels x 8
-// pixels for the forward and input gradient, 16 channels x 4 pixels for the weight gradient
-// (its accumulators are channels x taps). Without subgroups every lane loads every operand and
-// 4 channels x 8 pixels is the better balance. Narrow outputs take fewer channels.
-function convBlock(M: number, sg: boolean): { OB: number; PX: number } {
-  return { OB: Math.min(M, sg ? 8 : 4), PX: 8 };
+// Register blocks. Each variant is a pipeline, and lavapipe's LLVM takes about 0.3 s to compile
+// a 4 x 4 block but 2-5 s for 8 x 8 (register allocation with that many live accumulators), so
+// - convolutions of fewer than SMALL_MACS multiply-adds (tests, toy models) take 4 channels x 4
+//   pixels: quick to compile, and their run time is negligible whatever the block;
+// - larger ones take the blocks measured fastest on the paper's layers: with shared loads 8
+//   channels x 8 pixels for the implicit GEMM, and 4 x 8 for the weight gradient (8 x 8 is
+//   10-20% faster there but twice as slow to compile); without subgroups every lane loads every
+//   operand and 4 x 8 balances loads against registers.
+// One output channel (the decoder's last layer) gets a one-channel block; other narrow outputs
+// leave part of the block idle rather than add variants.
+const SMALL_MACS = 1e7;
+const macs = (g: Conv2dGeometry) => g.N * g.O * g.Ho * g.Wo * g.C * g.kh * g.kw;
+
+function convBlock(M: number, work: number, sg: boolean): { OB: number; PX: number } {
+  if (M === 1) return { OB: 1, PX: 8 };
+  if (work < SMALL_MACS) return { OB: 4, PX: 4 };
+  return { OB: sg ? 8 : 4, PX: 8 };
 }
 
-function dwBlock(O: number, sg: boolean): { OB: number; PX: number } {
-  return sg ? { OB: Math.min(O, 16), PX: 4 } : { OB: Math.min(O, 4), PX: 8 };
+function dwBlock(O: number): { OB: number; PX: number } {
+  return { OB: O === 1 ? 1 : 4, PX: 8 };
 }
 
 interface ConvPass {
   op: string;
+  /** Names of input and output in errors. */
+  names: [string, string];
   input: Tensor;
   weights: Tensor;
   bias: Tensor | null;
   out: Tensor;
+  /** Multiply-adds of the whole op (all passes), which picks the register block. */
+  macs: number;
   /** Images of input and output. */
   N: number;
   K: number;
@@ -243,12 +259,12 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
 function convPass(p: ConvPass): void {
   const engine = p.input.engine;
   const sg = subgroups8(engine);
-  const { OB, PX } = convBlock(p.M, sg);
+  const { OB, PX } = convBlock(p.M, p.macs, sg);
   const KW = Math.max(p.kwTaps, 1);
   const blocksX = Math.ceil(p.tilesX / PX);
   const blocks = blocksX * p.tilesY;
   if (blocks === 0) return;
-  const WG = Math.min(64, Math.ceil(blocks / 8) * 8);
+  const WG = 64; // tiny planes leave lanes idle rather than add a variant
   const groupsX = Math.ceil(blocks / WG);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg) throw opError(p.op, `an output plane of ${p.tilesY}x${p.tilesX} pixels needs more than ${maxWg} workgroups`, ['x', p.input]);
@@ -256,12 +272,11 @@ function convPass(p: ConvPass): void {
     name: 'conv2d',
     // The defines determine the generated loops, so they keep the pipeline key exact.
     wgsl: source.replace('{{CONV_TAPS}}', convTaps(KW, p.sx, PX, OB, sg)),
-    defines: { CONV: true, HAS_BIAS: p.bias !== null, SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW },
-    overrides: { WG },
+    defines: { CONV: true, SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW },
   });
   const inImg = p.K * p.inH * p.inW;
   const outImg = p.M * p.outH * p.outW;
-  const named: [string, Tensor][] = [['input', p.input], ['output', p.out]];
+  const named: [string, Tensor][] = [[p.names[0], p.input], [p.names[1], p.out]];
   for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, [inImg, outImg])) {
     const xin = window(engine, p.input, n0 * inImg, nb * inImg);
     const yout = window(engine, p.out, n0 * outImg, nb * outImg);
@@ -270,11 +285,10 @@ function convPass(p: ConvPass): void {
       .i32(p.padY, p.padX)
       .u32(p.wM, p.wK, p.w0)
       .i32(p.wRow, p.wCol)
-      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep)
+      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0)
       .build();
-    const bindings: Binding[] = [xin.binding, whole(p.weights)];
-    if (p.bias) bindings.push(whole(p.bias));
-    bindings.push(yout.binding);
+    // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
+    const bindings: Binding[] = [xin.binding, whole(p.weights), whole(p.bias ?? p.weights), yout.binding];
     engine.dispatch(kernel, { uniforms, bindings, workgroups: [groupsX, Math.ceil(p.M / OB), nb] });
   }
 }
@@ -293,7 +307,7 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
   checkWhole(op, engine, w, 'w');
   const y = Tensor.empty([g.N, g.O, g.Ho, g.Wo], 'f32', engine);
   convPass({
-    op, input: x, weights: w, bias, out: y, N: g.N,
+    op, names: ['x', 'y'], input: x, weights: w, bias, out: y, macs: macs(g), N: g.N,
     K: g.C, inH: g.H, inW: g.W, M: g.O, tilesY: g.Ho, tilesX: g.Wo, outH: g.Ho, outW: g.Wo,
     sy: g.stride, sx: g.stride, taps: g.kh, kwTaps: g.kw, padY: g.padTop, padX: g.padLeft,
     wM: g.C * g.kh * g.kw, wK: g.kh * g.kw, w0: 0, wRow: g.kw, wCol: 1,
@@ -329,7 +343,7 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
       const offY = Math.floor((py + g.padTop) / s);
       const offX = Math.floor((px + g.padLeft) / s);
       convPass({
-        op, input: dy, weights: w, bias: null, out: dx, N: g.N,
+        op, names: ['dy', 'dx'], input: dy, weights: w, bias: null, out: dx, macs: macs(g), N: g.N,
         K: g.O, inH: g.Ho, inW: g.Wo, M: g.C, tilesY, tilesX, outH: g.H, outW: g.W,
         sy: 1, sx: 1, taps: live ? A : 0, kwTaps: live ? B : 1, padY: A - 1 - offY, padX: B - 1 - offX,
         wM: g.kh * g.kw, wK: g.C * g.kh * g.kw,
@@ -359,9 +373,10 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   const dw = Tensor.empty([g.O, g.C, g.kh, g.kw], 'f32', engine);
   checkWhole(op, engine, dw, 'dw');
   const sg = subgroups8(engine);
-  const { OB, PX } = dwBlock(g.O, sg);
+  const { OB, PX } = dwBlock(g.O);
   const lanes = g.C * g.kh;
-  const WG = Math.min(64, Math.ceil(lanes / 8) * 8);
+  // 8 lanes (one lavapipe vector) where 64 would be mostly idle, as for a one-channel input.
+  const WG = lanes <= 8 ? 8 : 64;
   const groupsX = Math.ceil(lanes / WG);
   const groupsY = Math.ceil(g.O / OB);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
@@ -374,17 +389,18 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
   const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
   let scratch: Tensor | null = null;
-  chunks.forEach(([n0, nb], k) => {
+  for (const [k, [n0, nb]] of chunks.entries()) {
     const rows = nb * g.Ho;
     const want = Math.ceil(DW_TARGET_GROUPS / (groupsX * groupsY));
     const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
     const segs = Math.ceil(rows / rowsPerSeg);
-    const direct = segs === 1;
-    const accumulate = k > 0;
+    // One pass writes dw itself; otherwise partial slices go to scratch and DW_SUM adds them up
+    // (and, after the first chunk, what dw already holds).
+    const direct = segs === 1 && chunks.length === 1;
     if (!direct && !scratch) scratch = Tensor.empty([maxSegs * dwSize], 'f32', engine);
     const xw = window(engine, x, n0 * xImg, nb * xImg);
     const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
-    const kernel = engine.kernel({ name: 'conv2d', wgsl, defines: { ...defines, ACCUMULATE: direct && accumulate }, overrides: { WG } });
+    const kernel = engine.kernel({ name: 'conv2d', wgsl, defines, overrides: { WG } });
     const uniforms = new Uniforms(96)
       .u32(g.C, g.H, g.W, xImg, xw.base, g.O, g.Ho, g.Wo, dyImg, dyw.base, g.stride)
       .i32(g.padTop, g.padLeft)
@@ -393,15 +409,15 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
     const target = direct ? whole(dw) : { buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 };
     engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, target], workgroups: [groupsX, groupsY, segs] });
     if (!direct) {
-      const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true, ACCUMULATE: accumulate } });
+      const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true } });
       engine.dispatch(sum, {
-        uniforms: new Uniforms(16).u32(dwSize, segs).build(),
+        uniforms: new Uniforms(16).u32(dwSize, segs, k > 0 ? 1 : 0).build(),
         bindings: [{ buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 }, whole(dw)],
         workgroups: grid1d(dwSize, 256),
       });
     }
-  });
-  (scratch as Tensor | null)?.dispose();
+  }
+  scratch?.dispose();
   return dw;
 }
 
@@ -417,9 +433,9 @@ export function conv2dGradBias(dy: Tensor): Tensor {
   const img = O * Ho * Wo;
   batchChunks(op, engine, N, [['dy', dy]], [img]).forEach(([n0, nb], k) => {
     const win = window(engine, dy, n0 * img, nb * img);
-    const kernel = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DB: true, ACCUMULATE: k > 0 } });
+    const kernel = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DB: true } });
     engine.dispatch(kernel, {
-      uniforms: new Uniforms(32).u32(O, Ho * Wo, nb, img, win.base).build(),
+      uniforms: new Uniforms(32).u32(O, Ho * Wo, nb, img, win.base, k > 0 ? 1 : 0).build(),
       bindings: [win.binding, whole(db)],
       workgroups: [O],
     });

@@ -1,0 +1,266 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useEngine } from './setup/engine.js';
+import { gradCheck } from './setup/gradcheck.js';
+import { expectClose } from './setup/expect.js';
+import { backward, initEngine, parameter, setEngine, Tensor, tidy, type Engine } from '../src/node.js';
+import {
+  conv2d,
+  conv2dGradBias,
+  conv2dGradInput,
+  conv2dGradWeight,
+  conv2dRaw,
+  type Conv2dOptions,
+} from '../src/kernels/conv2d.js';
+import * as ref from './ref/conv.js';
+import { random, sampleIndices, size, type Arr } from './ref/cpu.js';
+
+const ctx = useEngine();
+
+// Every value here is a float32 sum of K products of numbers in [-1, 1] (K = C*kh*kw for the
+// forward, O*kh*kw/s^2 for dx, N*Ho*Wo for dw and db), against a float64 reference. Rounding
+// error grows like sqrt(K): the worst seen over every case below is 3.2e-6 * sqrt(K) (the
+// forward of the 96->96 7x7 layer), so the tolerance is 2e-5 * sqrt(K) absolute plus 1e-5
+// relative. Finite differences (central, h = 1e-6, of the float64 forward) are exact to ~1e-8
+// here, so the gradients meet the same tolerance against them.
+const tolFor = (K: number) => ({ atol: 2e-5 * Math.sqrt(K), rtol: 1e-5 });
+
+interface Case {
+  x: number[];
+  w: number[];
+  o: Conv2dOptions;
+  bias?: boolean;
+}
+
+// Ragged shapes: odd channel counts, spatial sizes that leave partial 8-pixel blocks, output
+// channel counts that leave partial 8- and 16-channel blocks, every stride/padding path
+// (including a kernel smaller than the stride, where some dx phases get no taps).
+const small: Case[] = [
+  { x: [2, 3, 9, 9], w: [5, 3, 3, 3], o: { padding: 1 } },
+  { x: [2, 5, 13, 11], w: [7, 5, 5, 5], o: { stride: 2, padding: 2 } },
+  { x: [1, 7, 17, 17], w: [3, 7, 7, 7], o: { padding: 'same' } },
+  { x: [3, 3, 9, 13], w: [1, 3, 1, 1], o: { stride: 2 } },
+  { x: [2, 2, 10, 10], w: [4, 2, 4, 4], o: { padding: 'same' } },
+  { x: [2, 3, 9, 9], w: [5, 3, 2, 2], o: { stride: 3, padding: 1 } },
+  { x: [1, 5, 17, 13], w: [9, 5, 5, 3], o: { padding: 'valid' } },
+  { x: [2, 7, 13, 17], w: [17, 7, 3, 5], o: { stride: 2, padding: 1 } },
+  { x: [1, 3, 9, 9], w: [5, 3, 7, 7], o: { padding: 0 }, bias: false },
+  { x: [1, 3, 5, 150], w: [3, 3, 3, 5], o: { padding: 1 } }, // several workgroups along a row
+];
+
+const caseName = (c: Case) => `x [${c.x}] w [${c.w}] ${JSON.stringify(c.o)}${c.bias === false ? ' no bias' : ''}`;
+
+function inputs(c: Case, seed: number): Arr[] {
+  const list = [random(c.x, seed), random(c.w, seed + 1)];
+  if (c.bias !== false) list.push(random([c.w[0]!], seed + 2));
+  return list;
+}
+
+function check(c: Case, seed: number): Promise<void> {
+  const g = ref.convGeom(c.x, c.w, c.o);
+  const K = Math.max(g.C * g.kh * g.kw, (g.O * g.kh * g.kw) / (g.s * g.s), g.N * g.Ho * g.Wo);
+  return gradCheck({
+    gpu: ([x, w, b]) => conv2d(x!, w!, b ?? null, c.o),
+    cpu: ([x, w, b]) => ref.conv2d(x!, w!, b ?? null, c.o),
+    analytic: ([x, w, b], R) => [
+      ref.conv2dGradInput(R, w!, x!.shape, c.o),
+      ref.conv2dGradWeight(x!, R, w!.shape, c.o),
+      ...(b ? [ref.conv2dGradBias(R)] : []),
+    ],
+    inputs: inputs(c, seed),
+    tol: tolFor(K),
+    fdSamples: 12,
+    seed,
+  });
+}
+
+describe('conv2d: ragged shapes against the float64 reference and finite differences', () => {
+  small.forEach((c, i) => it(caseName(c), () => check(c, 10 * i + 1)));
+
+  it('computes only the gradients that are needed', async () => {
+    const c = small[1]!;
+    const [xa, wa, ba] = inputs(c, 5);
+    for (const needs of [[true, false, false], [false, true, false], [false, false, true], [true, true, true]]) {
+      const ts = [xa!, wa!, ba!].map((a, k) => {
+        const t = Tensor.fromData(a.data, a.shape);
+        return needs[k] ? parameter(t) : t;
+      });
+      const before = ctx.engine.stats.dispatches;
+      const g = ref.convGeom(c.x, c.w, c.o);
+      const seed = [g.N, g.O, g.Ho, g.Wo];
+      tidy(() => backward(conv2d(ts[0]!, ts[1]!, ts[2]!, c.o), Tensor.fromData(new Float32Array(size(seed)).fill(1), seed)));
+      const dispatched = ctx.engine.stats.dispatches - before;
+      ts.forEach((t, k) => expect(t.grad === null, `input ${k} gradient`).toBe(!needs[k]));
+      // forward 1; dx one per stride phase (4), dw 1 or 2 (split-K), db 1
+      const most = 1 + (needs[0] ? 4 : 0) + (needs[1] ? 2 : 0) + (needs[2] ? 1 : 0);
+      expect(dispatched).toBeLessThanOrEqual(most);
+      ts.forEach((t) => {
+        t.grad?.dispose();
+        t.dispose();
+      });
+    }
+  });
+
+  it('gives bit-identical gradients when run twice (no atomics)', async () => {
+    const c: Case = { x: [3, 5, 21, 19], w: [6, 5, 3, 3], o: { padding: 1 } };
+    const [xa, wa, ba] = inputs(c, 77);
+    const run = async () => {
+      const [x, w, b] = [xa!, wa!, ba!].map((a) => parameter(Tensor.fromData(a.data, a.shape)));
+      tidy(() => backward(conv2d(x!, w!, b!, c.o), Tensor.fromData(random([3, 6, 21, 19], 78).data, [3, 6, 21, 19])));
+      const out = [await x!.grad!.data(), await w!.grad!.data(), await b!.grad!.data()];
+      for (const t of [x!, w!, b!]) {
+        t.grad!.dispose();
+        t.dispose();
+      }
+      return out;
+    };
+    const a = await run();
+    const b = await run();
+    a.forEach((g, k) => expect(Buffer.from(g.buffer).equals(Buffer.from(b[k]!.buffer)), `gradient ${k}`).toBe(true));
+  });
+});
+
+// ---- the DC-IGN layers ------------------------------------------------------------------------
+
+// The network of the paper's code (init_network2_150): 5x5 encoder convs, each followed by 2x2
+// max pooling (150 -> 146 -> 73 -> 69 -> 34 -> 30 -> 15), and a decoder of nearest 2x upsampling
+// then a 'valid' 7x7 conv (15 -> 30 -> 24 -> 48 -> 42 -> 84 -> 78 -> 156 -> 150). Batches are
+// cut to 1 or 2; each result is compared at an even sample of its elements, the reference being
+// computed only there.
+const paper: [string, number, number, number, number, number][] = [
+  // name, batch, C, O, k, H
+  ['encoder conv1 1->96 5x5 on 150x150', 2, 1, 96, 5, 150],
+  ['encoder conv2 96->48 5x5 on 73x73', 2, 96, 48, 5, 73],
+  ['encoder conv3 48->24 5x5 on 34x34', 2, 48, 24, 5, 34],
+  ['decoder conv1 24->48 7x7 on 30x30', 2, 24, 48, 7, 30],
+  ['decoder conv2 48->96 7x7 on 48x48', 2, 48, 96, 7, 48],
+  ['decoder conv3 96->96 7x7 on 84x84', 1, 96, 96, 7, 84],
+  ['decoder conv4 96->1 7x7 on 156x156', 2, 96, 1, 7, 156],
+];
+
+describe('conv2d: DC-IGN layer shapes, sampled', () => {
+  for (const [name, N, C, O, k, H] of paper) {
+    it(name, async () => {
+      const Ho = H - k + 1;
+      const x = random([N, C, H, H], H + C);
+      const w = random([O, C, k, k], O + k);
+      const b = random([O], 3);
+      const dy = random([N, O, Ho, Ho], H + O);
+      const [X, W, B, DY] = [x, w, b, dy].map((a) => Tensor.fromData(a.data, a.shape));
+      const outs = [conv2dRaw(X!, W!, B!), conv2dGradInput(DY!, W!, x.shape), conv2dGradWeight(X!, DY!, w.shape), conv2dGradBias(DY!)];
+      const [y, dx, dw, db] = await Promise.all(outs.map((t) => t.data()));
+      const at = (got: Float32Array, idx: number[]) => idx.map((i) => got[i]!);
+
+      const iy = sampleIndices(size([N, O, Ho, Ho]), 1500);
+      expectClose(at(y!, iy), ref.conv2dAt(x, w, b, {}, iy), tolFor(C * k * k).atol, tolFor(C * k * k).rtol, 'forward');
+      const ix = sampleIndices(x.data.length, 1500);
+      expectClose(at(dx!, ix), ref.conv2dGradInputAt(dy, w, x.shape, {}, ix), tolFor(O * k * k).atol, tolFor(O * k * k).rtol, 'dx');
+      const iw = sampleIndices(w.data.length, 400);
+      expectClose(at(dw!, iw), ref.conv2dGradWeightAt(x, dy, w.shape, {}, iw), tolFor(N * Ho * Ho).atol, tolFor(N * Ho * Ho).rtol, 'dw');
+      expectClose(db!, ref.conv2dGradBias(dy).data, tolFor(N * Ho * Ho).atol, tolFor(N * Ho * Ho).rtol, 'db');
+      for (const t of [X, W, B, DY, ...outs]) t!.dispose();
+    });
+  }
+});
+
+// ---- tensors larger than one storage binding ------------------------------------------------
+
+describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await initEngine({ maxStorageBufferBindingSize: 1 << 20 });
+    setEngine(ctx.engine);
+  });
+  afterAll(() => {
+    engine.destroy();
+    setEngine(ctx.engine);
+  });
+
+  // The first case: images of 270400 bytes of x and 338000 of y (1.35 and 1.69 MB in all), in
+  // chunks of 3 + 2 images; the second (few enough multiply-adds for the small register block):
+  // images of 202800 bytes of x and dx, in chunks of 5 + 2. Every window after the first starts
+  // off the 256-byte alignment, and dw and db add up over the chunks.
+  const cases: Case[] = [
+    { x: [5, 16, 65, 65], w: [20, 16, 3, 3], o: { padding: 1 } },
+    { x: [7, 3, 130, 130], w: [4, 3, 5, 5], o: { stride: 2, padding: 'valid' } },
+  ];
+  cases.forEach((c, i) =>
+    it(caseName(c), async () => {
+      expect(engine.maxBinding).toBe(1 << 20);
+      const [xa, wa, ba] = inputs(c, 100 + i);
+      const [x, w, b] = [xa!, wa!, ba!].map((a) => parameter(Tensor.fromData(a.data, a.shape, 'f32', engine)));
+      const want = ref.conv2d(xa!, wa!, ba!, c.o);
+      expect(Math.max(want.data.length, x!.size) * 4).toBeGreaterThan(engine.maxBinding);
+      const R = random(want.shape, 200 + i);
+      const y = tidy(() => {
+        const out = conv2d(x!, w!, b!, c.o);
+        backward(out, Tensor.fromData(R.data, R.shape, 'f32', engine));
+        return out;
+      });
+      const K = wa!.shape[1]! * wa!.shape[2]! * wa!.shape[3]!;
+      expectClose(await y.data(), want.data, tolFor(K).atol, tolFor(K).rtol, 'forward');
+      const g = ref.convGeom(xa!.shape, wa!.shape, c.o);
+      const KdX = (g.O * g.kh * g.kw) / (g.s * g.s);
+      expectClose(await x!.grad!.data(), ref.conv2dGradInput(R, wa!, xa!.shape, c.o).data, tolFor(KdX).atol, tolFor(KdX).rtol, 'dx');
+      const Kdw = g.N * g.Ho * g.Wo;
+      expectClose(await w!.grad!.data(), ref.conv2dGradWeight(xa!, R, wa!.shape, c.o).data, tolFor(Kdw).atol, tolFor(Kdw).rtol, 'dw');
+      expectClose(await b!.grad!.data(), ref.conv2dGradBias(R).data, tolFor(Kdw).atol, tolFor(Kdw).rtol, 'db');
+      for (const t of [x!, w!, b!]) {
+        t.grad!.dispose();
+        t.dispose();
+      }
+      y.dispose();
+    }),
+  );
+
+  it('throws naming the op when one image exceeds a binding', () => {
+    const x = Tensor.fromData(new Float32Array(2 * 300 * 300 * 3), [2, 3, 300, 300], 'f32', engine);
+    const w = Tensor.fromData(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3], 'f32', engine);
+    expect(() => conv2d(x, w, null)).toThrow(
+      'conv2d: one image of y takes 1420864 bytes, above the 1048576-byte storage binding limit (x [2,3,300,300], y [2,4,298,298])',
+    );
+    x.dispose();
+    w.dispose();
+  });
+});
+
+// ---- without subgroups --------------------------------------------------------------------
+
+describe('conv2d: without the subgroups feature (every lane loads every operand)', () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await initEngine({ wantFeatures: [] });
+  });
+  afterAll(() => {
+    engine.destroy();
+    setEngine(ctx.engine);
+  });
+
+  it('has no subgroups', () => expect(engine.features.has('subgroups')).toBe(false));
+  [small[7]!, small[2]!].forEach((c, i) => it(caseName(c), () => check(c, 300 + i)));
+});
+
+// ---- errors ---------------------------------------------------------------------------------
+
+describe('conv2d: errors name the op, the argument and the shapes', () => {
+  const t = (shape: number[]) => Tensor.fromData(new Float32Array(size(shape)), shape);
+
+  it('rejects bad ranks, channels, sizes and options', () => {
+    const x = t([2, 3, 9, 9]);
+    const w = t([4, 3, 3, 3]);
+    expect(() => conv2d(t([3, 9, 9]), w)).toThrow('conv2d: x must be 4-D NCHW, got rank 3 (x [3,9,9], w [4,3,3,3])');
+    expect(() => conv2d(x, t([4, 3, 3]))).toThrow('conv2d: w must be 4-D [out channels, in channels, kh, kw], got rank 3 (x [2,3,9,9], w [4,3,3])');
+    expect(() => conv2d(x, t([4, 2, 3, 3]))).toThrow('conv2d: x has 3 channels but w expects 2 (x [2,3,9,9], w [4,2,3,3])');
+    expect(() => conv2d(x, t([4, 3, 13, 13]), null, { padding: 1 })).toThrow(
+      'conv2d: the 13x13 kernel is larger than the padded 11x11 input (padding 1) (x [2,3,9,9], w [4,3,13,13])',
+    );
+    expect(() => conv2d(x, w, null, { stride: 0 })).toThrow('conv2d: stride must be a positive integer, got 0 (x [2,3,9,9], w [4,3,3,3])');
+    expect(() => conv2d(x, w, null, { stride: 1.5 })).toThrow('stride must be a positive integer, got 1.5');
+    expect(() => conv2d(x, w, null, { padding: -1 })).toThrow(`conv2d: padding must be a non-negative integer, 'valid' or 'same', got -1`);
+    expect(() => conv2d(x, w, null, { padding: 'full' as never })).toThrow(`padding must be a non-negative integer, 'valid' or 'same', got "full"`);
+    expect(() => conv2d(x, w, null, { stride: 2, padding: 'same' })).toThrow(`conv2d: padding 'same' needs stride 1, got stride 2`);
+    expect(() => conv2d(x, w, t([3]))).toThrow('conv2d: bias must have shape [4] (one per output channel) (x [2,3,9,9], w [4,3,3,3], bias [3])');
+    expect(() => conv2dGradInput(t([2, 4, 8, 8]), w, [2, 3, 9, 9])).toThrow('conv2d.gradInput: dy must have shape [2,4,7,7] (dy [2,4,8,8])');
+    expect(() => conv2dGradWeight(x, t([2, 4, 7, 6]), [4, 3, 3, 3])).toThrow('conv2d.gradWeight: dy must have shape [2,4,7,7] (dy [2,4,7,6])');
+    expect(() => conv2dGradBias(t([4, 7, 7]))).toThrow('conv2d.gradBias: dy must be 4-D NCHW (dy [4,7,7])');
+  });
+});
