@@ -1,6 +1,7 @@
 // `npm run bench -- NAME [options]`: measured, never asserted. Each bench is one entry in BENCHES.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { initEngine, type Engine } from '../src/node.js';
 import { benchMatmul } from './matmul.js';
 import { benchKernels, LAYER_NAMES } from './kernels.js';
@@ -63,12 +64,16 @@ if (values.help || !name || !(name in BENCHES)) {
 const engine = await initEngine();
 console.log(`adapter: ${engine.report}`);
 const started = new Date().toISOString();
+// Other work on the machine skews wall-clock numbers: the 1-minute load average goes on record.
+const load = (): number => Number(loadavg()[0]!.toFixed(2));
+const loadStart = load();
 const t0 = performance.now();
 const { rows, text, ...extra } = await BENCHES[name]!.run(engine, values);
 const seconds = (performance.now() - t0) / 1000;
-console.log(`\n${text}\n\n${name}: ${seconds.toFixed(1)} s`);
+const loadEnd = load();
+console.log(`\n${text}\n\n${name}: ${seconds.toFixed(1)} s; 1-min load average ${loadStart} at start, ${loadEnd} at end`);
 if (values.json) {
-  writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, seconds, ...extra, rows }, null, 2));
+  writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, seconds, loadAverage: { start: loadStart, end: loadEnd }, ...extra, rows }, null, 2));
   console.log(`wrote ${values.json}`);
 }
 engine.destroy();
