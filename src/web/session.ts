@@ -1,0 +1,138 @@
+// The page's GPU side: one engine, the loaded model, and every encode, decode and face render.
+// All GPU work goes through one queue, so a slider that fires while a readback is pending never
+// records into the same submit as another caller's work or reuses its buffers early.
+import { noGrad, Tensor, type Engine } from '../browser.js';
+import { decodeModel } from '../model/checkpoint.js';
+import type { Dcign } from '../model/dcign.js';
+import { renderFaces, type FaceParams } from '../data/index.js';
+
+export interface ModelInfo {
+  name: string;
+  preset: string;
+  imageSize: number;
+  latents: number;
+  step: number | null;
+  bytes: number;
+}
+
+export interface Encoded {
+  mu: Float32Array;
+  logvar: Float32Array;
+  ms: number;
+}
+
+export class Session {
+  private model: Dcign | null = null;
+  info: ModelInfo | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly engine: Engine) {}
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Replaces the model with the checkpoint in `bytes`; throws (keeping the old one) if it does not load. */
+  load(bytes: Uint8Array, name: string): Promise<ModelInfo> {
+    return this.serial(async () => {
+      const { model, metadata } = decodeModel(bytes, name, this.engine);
+      await this.engine.checkErrors();
+      this.model?.dispose();
+      this.model = model;
+      const step = metadata.step === undefined ? null : Number(metadata.step);
+      this.info = {
+        name,
+        preset: model.config.preset,
+        imageSize: model.config.imageSize,
+        latents: model.config.latents,
+        step: Number.isFinite(step) ? step : null,
+        bytes: bytes.length,
+      };
+      return this.info;
+    });
+  }
+
+  private need(): Dcign {
+    if (!this.model) throw new Error('no checkpoint is loaded');
+    return this.model;
+  }
+
+  /** One image (size x size, values in [0, 1]) to mu and logvar; ms covers upload, encoder and readback. */
+  encode(image: Float32Array): Promise<Encoded> {
+    return this.serial(async () => {
+      const model = this.need();
+      const S = model.config.imageSize;
+      const t0 = performance.now();
+      const x = Tensor.fromData(image, [1, 1, S, S], 'f32', this.engine);
+      const { mu, logvar } = noGrad(() => model.encode(x));
+      try {
+        const [m, v] = await Promise.all([mu.data(), logvar.data()]);
+        return { mu: m, logvar: v, ms: performance.now() - t0 };
+      } finally {
+        x.dispose();
+        mu.dispose();
+        logvar.dispose();
+      }
+    });
+  }
+
+  /** One latent vector to an image (size x size in (0, 1)); ms covers upload, decoder and readback. */
+  decode(z: Float32Array): Promise<{ image: Float32Array; ms: number }> {
+    return this.serial(async () => {
+      const model = this.need();
+      const t0 = performance.now();
+      const zt = Tensor.fromData(z, [1, model.config.latents], 'f32', this.engine);
+      const out = noGrad(() => model.decode(zt));
+      try {
+        const image = await out.data();
+        return { image, ms: performance.now() - t0 };
+      } finally {
+        zt.dispose();
+        out.dispose();
+      }
+    });
+  }
+
+  /** A face from the training renderer, read back for display and for the encoder. */
+  renderFace(params: FaceParams, size: number): Promise<{ image: Float32Array; ms: number }> {
+    return this.serial(async () => {
+      const t0 = performance.now();
+      const t = renderFaces([params], { size }, this.engine);
+      try {
+        const image = await t.data();
+        return { image, ms: performance.now() - t0 };
+      } finally {
+        t.dispose();
+      }
+    });
+  }
+}
+
+/** Runs the newest request only: calls made while one is running collapse into one that runs next. */
+export class Latest<A> {
+  private running = false;
+  private pending: { arg: A } | null = null;
+
+  constructor(private readonly work: (arg: A) => Promise<void>, private readonly onError: (e: unknown) => void) {}
+
+  request(arg: A): void {
+    this.pending = { arg };
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.pending) {
+      const { arg } = this.pending;
+      this.pending = null;
+      try {
+        await this.work(arg);
+      } catch (e) {
+        this.onError(e);
+      }
+    }
+    this.running = false;
+  }
+}
