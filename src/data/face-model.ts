@@ -188,8 +188,9 @@ export function faceGeometry(shape: readonly number[]): Float32Array {
 export const GEO_VEC4S = faceGeometry([]).length / 4;
 
 /**
- * Albedo record (struct Alb): base skin, lip, eyebrow, iris; cheek, vertical gradient, under-eye,
- * beard; eyebrow thickness, ear/neck tone, sclera, spare. Values stay inside [0.05, 1].
+ * Albedo record for shaders/face.wgsl (alb0..alb2 of struct Face): skin albedo, lip, eyebrow and
+ * iris albedo (lip and eyebrow as factors on the skin); cheek darkening, forehead-to-chin gradient,
+ * under-eye darkening, beard darkening; eyebrow thickness, ear/neck darkening, sclera, spare.
  */
 export function faceAlbedo(texture: readonly number[]): Float32Array {
   const t = (i: number) => soft(texture[i], 3);
@@ -201,7 +202,7 @@ export function faceAlbedo(texture: readonly number[]): Float32Array {
     0.07 * t(4),
     0.06 * t(5),
     0.1 + 0.04 * t(6),
-    Math.max(0, 0.15 * t(7)),
+    0.075 * (t(7) + Math.hypot(t(7), 0.5)), // a smooth max(0, 0.15 t): only some faces have a beard
     1 + 0.2 * t(8),
     0.07 * t(9),
     0.72,

@@ -9,7 +9,7 @@ import {
   type FaceParams,
 } from './face-model.js';
 
-/** Floats per image in the renderer's storage buffer (struct Face of shaders/face.wgsl). */
+/** Floats per image record (struct Face of shaders/face.wgsl). */
 export const FACE_RECORD_FLOATS = (4 + 2 + GEO_VEC4S + ALB_VEC4S) * 4;
 // struct Block of shaders/face.wgsl: Params (48 bytes) then the record.
 const UNIFORM_BYTES = 48 + FACE_RECORD_FLOATS * 4;
@@ -23,6 +23,8 @@ export interface RenderOptions {
 
 // Output is display-referred: a mild gamma keeps the faces' shadowed side readable.
 const GAMMA = 1 / 1.6;
+// A pixel is supersampled when a neighbour's centre sample is a miss where it hits, lies more
+// than EDGE_DEPTH (8 mm) deeper or shallower, or differs by more than EDGE_VALUE in value.
 const EDGE_DEPTH = 0.08;
 const EDGE_VALUE = 0.1;
 
@@ -37,7 +39,7 @@ function checkParams(p: FaceParams, i: number): void {
   }
 }
 
-/** The storage records for a list of faces, as shaders/face.wgsl reads them. */
+/** The records (camera, geometry, albedo) of a list of faces, as shaders/face.wgsl reads them. */
 export function packFaces(params: readonly FaceParams[], size: number): Float32Array {
   const out = new Float32Array(params.length * FACE_RECORD_FLOATS);
   params.forEach((p, i) => {
