@@ -1,0 +1,221 @@
+// `npm run demo [-- --checkpoint FILE] [--port N]`: serves the browser page (dist/web) and a
+// checkpoint on localhost with node:http. Also the server and the Chromium launcher that the web
+// test and the browser benchmark use.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { Browser } from 'playwright-core';
+import { buildWeb, repoRoot } from '../../scripts/build-web.js';
+
+const HELP = `Serve the DC-IGN browser page and a checkpoint on localhost.
+
+usage: npm run demo [-- --checkpoint FILE] [--port N] [--screenshot FILE.png]
+
+  --checkpoint FILE   a model.safetensors written by npm run train (default: the newest
+                      runs/*/model.safetensors; with none, the page opens without one and
+                      takes a dropped file)
+  --port N            port on 127.0.0.1 (default 8080; 0 picks a free one)
+  --screenshot FILE   open the page in headless Chromium (/usr/bin/chromium), wait for the
+                      first reconstruction, write a PNG of the page and exit
+  --help              this text
+
+The page is built into dist/web first when it is missing (npm run build:web rebuilds it).
+
+example:
+  npm run train -- --preset small --steps 2000 --out runs/small
+  npm run demo -- --checkpoint runs/small/model.safetensors`;
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.svg': 'image/svg+xml',
+  '.safetensors': 'application/octet-stream',
+};
+
+export interface DemoServer {
+  /** The page, with ?checkpoint= when a checkpoint is served. */
+  url: string;
+  origin: string;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  /** The folder served at / (dist/web). */
+  dir: string;
+  checkpoint?: string | null;
+  /** 0 picks a free port. */
+  port?: number;
+}
+
+// A run's checkpoint is always model.safetensors; the run folder's name tells them apart on the page.
+function checkpointRoute(file: string): string {
+  const name = basename(file) === 'model.safetensors' ? `${basename(dirname(resolve(file)))}.safetensors` : basename(file);
+  return `/checkpoints/${encodeURIComponent(name)}`;
+}
+
+export async function serveDemo(options: ServeOptions): Promise<DemoServer> {
+  const dir = resolve(options.dir);
+  const checkpoint = options.checkpoint ? resolve(options.checkpoint) : null;
+  const route = checkpoint ? checkpointRoute(checkpoint) : null;
+  const send = (res: ServerResponse, file: string, method: string) => {
+    const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+    res.writeHead(200, { 'content-type': type, 'content-length': statSync(file).size, 'cache-control': 'no-cache' });
+    if (method === 'HEAD') return void res.end();
+    createReadStream(file).pipe(res);
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      res.writeHead(400).end('bad request');
+      return;
+    }
+    if (route && path === decodeURIComponent(route)) return send(res, checkpoint!, method);
+    const file = resolve(dir, `.${path.endsWith('/') ? `${path}index.html` : path}`);
+    // Nothing outside the served folder, whatever the path says.
+    if ((file !== dir && !file.startsWith(dir + sep)) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
+      return;
+    }
+    send(res, file, method);
+  };
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (e) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(String((e as Error).message));
+    }
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      fail(e.code === 'EADDRINUSE' ? new Error(`port ${options.port} is in use; pick another with --port N (0: any free port)`) : e),
+    );
+    server.listen(options.port ?? 8080, '127.0.0.1', () => ok());
+  });
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    origin,
+    url: `${origin}/${route ? `?checkpoint=${encodeURIComponent(route)}` : ''}`,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
+
+/** The newest runs/*\/model.safetensors under `root`, or null. */
+export function newestCheckpoint(root: string): string | null {
+  const runs = join(root, 'runs');
+  if (!existsSync(runs)) return null;
+  let best: { file: string; mtime: number } | null = null;
+  for (const d of readdirSync(runs)) {
+    const file = join(runs, d, 'model.safetensors');
+    if (!existsSync(file)) continue;
+    const mtime = statSync(file).mtimeMs;
+    if (!best || mtime > best.mtime) best = { file, mtime };
+  }
+  return best?.file ?? null;
+}
+
+// ---- Chromium -------------------------------------------------------------------------------
+
+/** Debian's Chromium; nothing here ever downloads a browser. */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+
+export function chromiumMissing(path = CHROMIUM_PATH): string | null {
+  if (existsSync(path)) return null;
+  return (
+    `${path} is missing. The browser test and benchmark use Debian's Chromium, which runs WebGPU on SwiftShader:\n` +
+    '  sudo apt-get install -y chromium\n' +
+    '(sudo bash .ci/install-system.sh installs it too). No tool here downloads a browser of its own.'
+  );
+}
+
+export async function launchChromium(): Promise<Browser> {
+  const missing = chromiumMissing();
+  if (missing) throw new Error(missing);
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}
+
+/** Opens `url`, waits for the first reconstruction and writes a PNG of the whole page. */
+export async function screenshotPage(url: string, file: string): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1180, height: 800 } });
+    await page.goto(url);
+    await page.waitForFunction(() => Number(document.body.dataset.encodes) >= 1 || document.body.dataset.error, null, { timeout: 120_000 });
+    const error = await page.evaluate(() => document.body.dataset.error);
+    if (error) throw new Error(`the page reports: ${error}`);
+    await page.screenshot({ path: file, fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      checkpoint: { type: 'string' },
+      port: { type: 'string', default: '8080' },
+      screenshot: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void console.log(HELP);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in [0, 65535], got ${values.port}`);
+  const root = repoRoot();
+  const dir = join(root, 'dist/web');
+  if (!existsSync(join(dir, 'index.html')) || !existsSync(join(dir, 'app.js'))) {
+    console.log('dist/web is missing: building it (npm run build:web)');
+    await buildWeb({ log: (l) => console.log(l) });
+  }
+  let checkpoint = values.checkpoint ?? null;
+  if (checkpoint && !existsSync(checkpoint)) throw new Error(`--checkpoint ${checkpoint}: no such file`);
+  if (!checkpoint) {
+    checkpoint = newestCheckpoint(root);
+    if (checkpoint) console.log(`checkpoint: ${relative(process.cwd(), checkpoint)} (the newest in runs/; --checkpoint FILE picks another)`);
+    else {
+      console.log(
+        'no checkpoint: runs/ has no model.safetensors. Make one (seconds for tiny, minutes for small) with\n' +
+          '  npm run train -- --preset tiny --steps 300 --out runs/tiny\n' +
+          'and restart, or drop a .safetensors file on the page.',
+      );
+    }
+  }
+  const server = await serveDemo({ dir, checkpoint, port });
+  if (values.screenshot) {
+    await screenshotPage(server.url, values.screenshot);
+    console.log(`wrote ${values.screenshot}`);
+    await server.close();
+    return;
+  }
+  console.log(`\nDC-IGN page: ${server.url}\n(Chrome or Edge 113+; on Linux Chromium needs --enable-unsafe-webgpu. Ctrl-C stops.)`);
+  process.on('SIGINT', () => void server.close().then(() => process.exit(0)));
+}
+
+// Run as a command only when this file (or its bundle in .cache/run) is the entry point.
+if (process.argv[1] && /demo\.(ts|mjs)$/.test(process.argv[1]) && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: Error) => {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  });
+}
