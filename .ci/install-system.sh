@@ -19,5 +19,5 @@ fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
 # GLES fallback adapter and the browser used by the web test.
-$SUDO apt-get install -y -qq libegl1 libegl-mesa0 libgles2 >/dev/null
+$SUDO apt-get install -y -qq libegl1 libegl-mesa0 libgles2 chromium >/dev/null
 echo "install-system: $(dpkg-query -W -f='${Package} ${Version}\n' mesa-vulkan-drivers)"

@@ -1,0 +1,183 @@
+// The browser page end to end in Debian's Chromium (WebGPU on SwiftShader): build the bundle,
+// serve it with a checkpoint trained here, encode a fixed image in the page and compare its mu
+// with Node's `npm run encode` path on the same checkpoint and image; move the azimuth slider
+// and see the decoder's canvas change. Fails, not skips, without /usr/bin/chromium.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { PNG } from 'pngjs';
+import type { Browser, Page } from 'playwright-core';
+import { useEngine } from './setup/engine.js';
+import { noGrad } from '../src/node.js';
+import { Trainer } from '../src/train/trainer.js';
+import { FaceBatches } from '../src/train/batches.js';
+import { readModelFile } from '../src/train/state.js';
+import { loadImages } from '../src/cli/common.js';
+import { buildWeb, browserOnly, repoRoot, WEB_BUDGET_BYTES, type WebBuild } from '../scripts/build-web.js';
+import { chromiumMissing, launchChromium, serveDemo, type DemoServer } from '../src/cli/demo.js';
+import { expectClose } from './setup/expect.js';
+
+const ctx = useEngine();
+const root = repoRoot();
+const artifacts = join(root, 'test-artifacts');
+
+// Page (SwiftShader) vs Node (lavapipe here): the same float32 input and the same WGSL kernels,
+// so only rounding differs (fused multiply-adds, exp); mu agrees to this much.
+const MU_ATOL = 1e-4;
+const MU_RTOL = 1e-3;
+
+let tmp: string;
+let bundle: WebBuild;
+let checkpoint: string;
+let imagePath: string;
+let server: DemoServer | null = null;
+let browser: Browser | null = null;
+
+/** An opaque, non-square RGB test card: a lit ellipse on a dark gradient, so crop, resize and luma all matter. */
+function testCard(width: number, height: number): PNG {
+  const png = new PNG({ width, height });
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const u = (x - width / 2) / (height * 0.32);
+      const v = (y - height / 2) / (height * 0.42);
+      const inside = u * u + v * v < 1;
+      const o = 4 * (y * width + x);
+      png.data[o] = inside ? 200 - 60 * u : 20 + (x * 40) / width;
+      png.data[o + 1] = inside ? 160 + 40 * v : 10;
+      png.data[o + 2] = inside ? 120 : 30 + (y * 50) / height;
+      png.data[o + 3] = 255;
+    }
+  }
+  return png;
+}
+
+async function counter(page: Page, key: 'encodes' | 'decodes'): Promise<number> {
+  return page.evaluate((k) => Number(document.body.dataset[k] ?? 0), key);
+}
+
+async function waitFor(page: Page, key: 'encodes' | 'decodes', atLeast: number): Promise<void> {
+  await page.waitForFunction(
+    ([k, n]) => Number(document.body.dataset[k as string]) >= (n as number) || !!document.body.dataset.error,
+    [key, atLeast],
+    { timeout: 60_000 },
+  );
+  const error = await page.evaluate(() => document.body.dataset.error);
+  if (error) throw new Error(`the page reports an error: ${error}`);
+}
+
+async function canvasPixels(page: Page, id: string): Promise<number[]> {
+  return page.evaluate((i) => {
+    const c = document.getElementById(i) as HTMLCanvasElement;
+    return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+  }, id);
+}
+
+describe('the browser page', () => {
+  beforeAll(async () => {
+    const missing = chromiumMissing();
+    if (missing) throw new Error(missing);
+    tmp = mkdtempSync(join(tmpdir(), 'dcign-web-'));
+    bundle = await buildWeb({ outdir: join(tmp, 'web') });
+
+    const out = join(tmp, 'run');
+    const trainer = Trainer.create(
+      ctx.engine,
+      { preset: 'tiny', steps: 40, batch: 8, lr: 5e-4, seed: 3, out, procedure: 'clamped', shapeBias: 0, invariance: 0, logEvery: 1000, sampleEvery: 0, checkpointEvery: 1000 },
+      new FaceBatches(ctx.engine, { seed: 3, batch: 8, procedure: 'clamped', shapeBias: 0, imageSize: 16 }),
+    );
+    await trainer.run();
+    trainer.dispose();
+    checkpoint = join(out, 'model.safetensors');
+
+    imagePath = join(tmp, 'card.png');
+    writeFileSync(imagePath, PNG.sync.write(testCard(52, 40)));
+    server = await serveDemo({ dir: bundle.outdir, checkpoint, port: 0 });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it(`bundles to less than ${WEB_BUDGET_BYTES / 1024} KB without weights`, () => {
+    expect(bundle.files.map((f) => f.name).sort()).toEqual(['app.js', 'index.html', 'style.css']);
+    expect(bundle.totalBytes).toBeLessThan(WEB_BUDGET_BYTES);
+    expect(Object.keys(bundle.metafile.inputs).filter((f) => /node_modules\/(webgpu|pngjs|jpeg-js)\//.test(f))).toEqual([]);
+  });
+
+  it('refuses Node-only imports in the browser bundle', async () => {
+    const entry = join(tmp, 'bad.ts');
+    writeFileSync(entry, `import { initEngine } from '${resolve(root, 'src/node.ts')}';\nconsole.log(initEngine);\n`);
+    await expect(
+      build({ entryPoints: [entry], bundle: true, write: false, platform: 'browser', logLevel: 'silent', loader: { '.wgsl': 'text' }, plugins: [browserOnly(root)] }),
+    ).rejects.toThrow(/src\/node\.ts is Node-only/);
+  });
+
+  it('encodes an image as Node does, and re-renders as the azimuth latent moves', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1180, height: 800 } });
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+    try {
+      await page.goto(server!.url);
+      // The page's first encode is of a face from its own renderer.
+      await waitFor(page, 'encodes', 1);
+      const adapter = await page.evaluate(() => document.body.dataset.adapter);
+      console.log(`Chromium WebGPU adapter: ${adapter}`);
+      expect(await page.evaluate(() => document.body.dataset.preset)).toBe('tiny');
+
+      await page.setInputFiles('#image-file', imagePath);
+      await waitFor(page, 'encodes', 2);
+      const shown = await page.evaluate(() => JSON.parse(document.getElementById('latents')!.dataset.mu!) as number[]);
+
+      // Node: the functions `npm run encode` uses (readModelFile, loadImages, Dcign.encode).
+      const { model } = readModelFile(checkpoint, ctx.engine);
+      const images = loadImages([imagePath], model.config.imageSize, ctx.engine);
+      const { mu, logvar } = noGrad(() => model.encode(images));
+      const want = await mu.data();
+      [images, mu, logvar].forEach((t) => t.dispose());
+      model.dispose();
+      expect(shown).toHaveLength(want.length);
+      expectClose(shown, want, MU_ATOL, MU_RTOL, 'mu shown by the page vs Node');
+      const worst = Math.max(...shown.map((v, i) => Math.abs(v - want[i]!)));
+      console.log(`page vs Node mu: largest difference ${worst.toExponential(2)} over ${want.length} latents`);
+
+      const reconBefore = await canvasPixels(page, 'recon-canvas');
+      const before = await canvasPixels(page, 'edit-canvas');
+      const decodes = await counter(page, 'decodes');
+      const max = Number(await page.getAttribute('#z1', 'max'));
+      await page.locator('#z1').fill(String(max));
+      await waitFor(page, 'decodes', decodes + 1);
+      const after = await canvasPixels(page, 'edit-canvas');
+      expect(after.length).toBe(before.length);
+      const changed = after.filter((v, i) => v !== before[i]).length;
+      expect(changed, 'pixels of the decoded canvas that changed when z1 moved').toBeGreaterThan(0);
+      expect(await canvasPixels(page, 'recon-canvas')).toEqual(reconBefore);
+
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts, 'web.png'), fullPage: true });
+    } catch (e) {
+      console.log(`browser console:\n${logs.join('\n')}`);
+      throw e;
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('says clearly when the browser has no WebGPU', async () => {
+    const page = await browser!.newPage();
+    try {
+      await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+      await page.goto(server!.url);
+      await page.waitForFunction(() => document.body.dataset.state === 'no-webgpu');
+      expect(await page.isVisible('#no-webgpu')).toBe(true);
+      expect(await page.textContent('#no-webgpu')).toMatch(/This browser has no WebGPU/);
+    } finally {
+      await page.close();
+    }
+  });
+});
