@@ -95,7 +95,7 @@ try {
   const pixels = await batch.images.data();
   const ms = performance.now() - t0;
   batch.images.dispose();
-  const digits = String(count - 1).length < 3 ? 3 : String(count - 1).length;
+  const digits = Math.max(3, String(count - 1).length);
   const files: string[] = [];
   for (let i = 0; i < count; i++) {
     const file = `face-${String(i).padStart(digits, '0')}.png`;

@@ -164,6 +164,9 @@ export interface TestSetOptions {
 export function testSet(seed = 0, options: TestSetOptions = {}): Required<BatchSpec>[] {
   const { batchesPerType = 4, count = DEFAULT_BATCH_SIZE, types = BATCH_TYPES } = options;
   checkCount(count);
+  if (!Number.isInteger(batchesPerType) || batchesPerType < 0 || batchesPerType > 2 ** 20) {
+    throw new Error(`testSet: batchesPerType must be an integer in [0, 2^20], got ${batchesPerType}`);
+  }
   const out: Required<BatchSpec>[] = [];
   types.forEach((type) => {
     checkBatchType(type);
