@@ -6,6 +6,7 @@ import { initEngine, type Engine } from '../src/node.js';
 import { benchMatmul } from './matmul.js';
 import { benchKernels, LAYER_NAMES } from './kernels.js';
 import { benchFaces } from './faces.js';
+import { benchWeb } from './web.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -50,6 +51,10 @@ const BENCHES: Record<string, { about: string; run: (engine: Engine, o: Options)
   faces: {
     about: 'face renderer ms per batch and images/s at 150 and 64 px [--sizes 150,64] [--batch N]',
     run: (e, o) => benchFaces(e, { sizes: list(o.sizes)?.map(Number), batch: positiveInt('batch', o.batch) }),
+  },
+  web: {
+    about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu: paper preset, or small where paper is too slow',
+    run: () => benchWeb({ log: (line) => console.log(line) }),
   },
 };
 

@@ -39,7 +39,9 @@ export function browserOnly(root: string): Plugin {
         errors: [{ text: `${what} is Node-only and must not reach the browser bundle (imported by ${relative(root, importer) || importer})` }],
       });
       b.onResolve({ filter: /.*/ }, (args) => {
-        if (args.kind === 'entry-point') return undefined;
+        // Packages map their own guarded Node imports away through their "browser" field, which
+        // esbuild applies; an unmapped builtin there still fails esbuild's browser build.
+        if (args.kind === 'entry-point' || /[\\/]node_modules[\\/]/.test(args.importer)) return undefined;
         if (builtins.has(args.path) || args.path.startsWith('node:')) return refuse(`"${args.path}"`, args.importer);
         if (packageRe.test(args.path)) return refuse(`package "${args.path}"`, args.importer);
         if (args.path.startsWith('.') || isAbsolute(args.path)) {

@@ -1,0 +1,163 @@
+// The page of `npm run bench -- web` (bundled by bench/web.ts): the DC-IGN encoder on our engine
+// and the same network with the same weights on tfjs-backend-webgpu, in one browser tab, one
+// image at a time. Each timed call covers the upload of the image, the encoder and the readback
+// of mu and logvar, as the demo page does it.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgpu';
+import { initEngine, noGrad, Tensor } from '../src/browser.js';
+import { Dcign } from '../src/model/dcign.js';
+import { getPreset, shapesOf } from '../src/model/presets.js';
+
+export interface WebBenchOptions {
+  preset: string;
+  /** Time each side for at least this long (after the warm-up), alternating calls. */
+  minMs: number;
+  minIters: number;
+  maxIters: number;
+  /** Give up (tooSlow) when a warm call of either side takes longer than this. */
+  maxWarmMs: number;
+}
+
+export interface WebBenchResult {
+  preset: string;
+  imageSize: number;
+  adapter: string;
+  tfjsVersion: string;
+  /** The first call of each: shader compilation included. */
+  oursFirstMs: number;
+  tfjsFirstMs: number;
+  oursMs: number;
+  tfjsMs: number;
+  iterations: number;
+  /** Largest |ours - tfjs| of mu and logvar over the largest |tfjs|. */
+  maxRelDiff: number;
+  /** A warm call took longer than maxWarmMs: not timed further. */
+  tooSlow: boolean;
+  warmMs: [ours: number, tfjs: number];
+}
+
+declare global {
+  interface Window {
+    runWebBench(o: WebBenchOptions): Promise<WebBenchResult>;
+  }
+}
+
+// [O, C, k, k] (ours) -> [k, k, C, O] (tfjs).
+function toHwio(w: Float32Array, O: number, C: number, k: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let o = 0; o < O; o++)
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < k * k; i++) out[(i * C + c) * O + o] = w[(o * C + c) * k * k + i]!;
+  return out;
+}
+
+// Our encoder flattens NCHW maps, tfjs NHWC: reorder the columns of the linear heads' [out, C*H*W].
+function toHwcColumns(w: Float32Array, out: number, C: number, S: number): Float32Array {
+  const r = new Float32Array(w.length);
+  const n = C * S * S;
+  for (let o = 0; o < out; o++)
+    for (let c = 0; c < C; c++)
+      for (let p = 0; p < S * S; p++) r[o * n + p * C + c] = w[o * n + c * S * S + p]!;
+  return r;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
+  const engine = await initEngine();
+  const config = getPreset(o.preset);
+  const S = config.imageSize;
+  const model = new Dcign(config, 11, engine);
+  const p = new Map<string, Float32Array>();
+  for (const [name, t] of model.parameters()) p.set(name, await t.data());
+
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+  if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: the webgpu backend did not initialise');
+  await tf.ready();
+  const k = config.encoderKernel;
+  const maps = [1, ...config.encoderMaps];
+  const convs = [1, 2, 3].map((i) => ({
+    w: tf.tensor4d(toHwio(p.get(`encoder.conv${i}.weight`)!, maps[i]!, maps[i - 1]!, k), [k, k, maps[i - 1]!, maps[i]!]),
+    b: tf.tensor1d(p.get(`encoder.conv${i}.bias`)!),
+  }));
+  const { encoder: sizes, flat } = shapesOf(config);
+  const last = sizes[sizes.length - 1]!;
+  const head = (name: string) => ({
+    w: tf.tensor2d(toHwcColumns(p.get(`encoder.${name}.weight`)!, config.latents, config.encoderMaps[2], last), [config.latents, flat]),
+    b: tf.tensor1d(p.get(`encoder.${name}.bias`)!),
+  });
+  const mu = head('mu');
+  const logvar = head('logvar');
+  // relu(maxpool(conv)) = maxpool(relu(conv)): tfjs gets its fused conv + bias + relu.
+  const tfEncode = (x: tf.Tensor4D) =>
+    tf.tidy(() => {
+      let h = x;
+      for (const c of convs) {
+        h = tf.maxPool(tf.fused.conv2d({ x: h, filter: c.w, bias: c.b, strides: 1, pad: config.encoderPadding, activation: 'relu' }), 2, 2, 'valid');
+      }
+      const f = tf.reshape(h, [1, flat]);
+      return [mu, logvar].map((l) => tf.fused.matMul({ a: f, b: l.w, transposeB: true, bias: l.b }));
+    });
+
+  // A fixed image in [0, 1].
+  const image = new Float32Array(S * S);
+  let s = 12345;
+  for (let i = 0; i < image.length; i++) image[i] = ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+
+  const ours = async () => {
+    const x = Tensor.fromData(image, [1, 1, S, S], 'f32', engine);
+    const r = noGrad(() => model.encode(x));
+    const out = await Promise.all([r.mu.data(), r.logvar.data()]);
+    [x, r.mu, r.logvar].forEach((t) => t.dispose());
+    return out;
+  };
+  const theirs = async () => {
+    const x = tf.tensor4d(image, [1, S, S, 1]);
+    const r = tfEncode(x);
+    const out = (await Promise.all(r.map((t) => t.data()))) as Float32Array[];
+    tf.dispose([x, ...r]);
+    return out;
+  };
+  const timed = async <T>(f: () => Promise<T>): Promise<[number, T]> => {
+    const t0 = performance.now();
+    const r = await f();
+    return [performance.now() - t0, r];
+  };
+
+  const [oursFirstMs, a] = await timed(ours);
+  const [tfjsFirstMs, b] = await timed(theirs);
+  let scale = 0;
+  let diff = 0;
+  for (let j = 0; j < 2; j++) {
+    for (let i = 0; i < a[j]!.length; i++) {
+      scale = Math.max(scale, Math.abs(b[j]![i]!));
+      diff = Math.max(diff, Math.abs(a[j]![i]! - b[j]![i]!));
+    }
+  }
+  const warmMs: [number, number] = [(await timed(ours))[0], (await timed(theirs))[0]];
+  const tooSlow = Math.max(...warmMs) > o.maxWarmMs;
+  // Alternate the two so that a busy moment of the machine lands on both.
+  const t: { ours: number[]; tfjs: number[] } = { ours: [], tfjs: [] };
+  const start = performance.now();
+  while (!tooSlow && t.ours.length < o.minIters || (performance.now() - start < 2 * o.minMs && t.ours.length < o.maxIters)) {
+    t.ours.push((await timed(ours))[0]);
+    t.tfjs.push((await timed(theirs))[0]);
+  }
+  model.dispose();
+  tf.dispose([...convs.flatMap((c) => [c.w, c.b]), mu.w, mu.b, logvar.w, logvar.b]);
+  engine.destroy();
+  return {
+    preset: config.preset,
+    imageSize: S,
+    adapter: engine.report,
+    tfjsVersion: tf.version_core,
+    oursFirstMs,
+    tfjsFirstMs,
+    oursMs: tooSlow ? warmMs[0] : median(t.ours),
+    tfjsMs: tooSlow ? warmMs[1] : median(t.tfjs),
+    iterations: t.ours.length,
+    maxRelDiff: diff / Math.max(scale, 1e-30),
+    tooSlow,
+    warmMs,
+  };
+};
