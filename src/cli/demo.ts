@@ -12,7 +12,7 @@ import { buildWeb, repoRoot } from '../../scripts/build-web.js';
 
 const HELP = `Serve the DC-IGN browser page and a checkpoint on localhost.
 
-usage: npm run demo [-- --checkpoint FILE] [--port N] [--screenshot FILE.png]
+usage: npm run demo [-- --checkpoint FILE] [--port N] [--screenshot FILE.png [--latent z1=-2 ...]]
 
   --checkpoint FILE   a model.safetensors written by npm run train (default: the newest
                       runs/*/model.safetensors; with none, the page opens without one and
@@ -20,9 +20,11 @@ usage: npm run demo [-- --checkpoint FILE] [--port N] [--screenshot FILE.png]
   --port N            port on 127.0.0.1 (default 8080; 0 picks a free one)
   --screenshot FILE   open the page in headless Chromium (/usr/bin/chromium), wait for the
                       first reconstruction, write a PNG of the page and exit
+  --latent zK=V       with --screenshot: set latent slider zK to V first (repeatable)
   --help              this text
 
-The page is built into dist/web first when it is missing (npm run build:web rebuilds it).
+The page is built into dist/web first when it is missing or older than its sources
+(npm run build:web rebuilds it).
 
 example:
   npm run train -- --preset small --steps 2000 --out runs/small
@@ -119,6 +121,19 @@ export async function serveDemo(options: ServeOptions): Promise<DemoServer> {
   };
 }
 
+/** Whether dist/web is missing or older than any source the page is built from. */
+export function webBuildStale(root: string): boolean {
+  const app = join(root, 'dist/web/app.js');
+  if (!existsSync(app) || !existsSync(join(root, 'dist/web/index.html'))) return true;
+  const built = statSync(app).mtimeMs;
+  const newer = (dir: string): boolean =>
+    existsSync(dir) &&
+    readdirSync(dir, { withFileTypes: true }).some((e) =>
+      e.isDirectory() ? newer(join(dir, e.name)) : /\.(ts|wgsl|html|css)$/.test(e.name) && statSync(join(dir, e.name)).mtimeMs > built,
+    );
+  return newer(join(root, 'src')) || newer(join(root, 'shaders'));
+}
+
 /** The newest runs/*\/model.safetensors under `root`, or null. */
 export function newestCheckpoint(root: string): string | null {
   const runs = join(root, 'runs');
@@ -155,8 +170,8 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }
 
-/** Opens `url`, waits for the first reconstruction and writes a PNG of the whole page. */
-export async function screenshotPage(url: string, file: string): Promise<void> {
+/** Opens `url`, waits for the first reconstruction, moves the given latent sliders and writes a PNG of the page. */
+export async function screenshotPage(url: string, file: string, latents: Record<string, number> = {}): Promise<void> {
   const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1180, height: 800 } });
@@ -164,6 +179,13 @@ export async function screenshotPage(url: string, file: string): Promise<void> {
     await page.waitForFunction(() => Number(document.body.dataset.encodes) >= 1 || document.body.dataset.error, null, { timeout: 120_000 });
     const error = await page.evaluate(() => document.body.dataset.error);
     if (error) throw new Error(`the page reports: ${error}`);
+    for (const [id, value] of Object.entries(latents)) {
+      if (!(await page.$(`#${id}`))) throw new Error(`--latent ${id}: the page has no slider ${id}`);
+      const decodes = await page.evaluate(() => Number(document.body.dataset.decodes));
+      await page.locator(`#${id}`).fill(String(value));
+      await page.waitForFunction((n) => Number(document.body.dataset.decodes) > n, decodes, { timeout: 60_000 });
+      await page.locator(`#${id}`).blur();
+    }
     await page.screenshot({ path: file, fullPage: true });
   } finally {
     await browser.close();
@@ -176,16 +198,24 @@ async function main(): Promise<void> {
       checkpoint: { type: 'string' },
       port: { type: 'string', default: '8080' },
       screenshot: { type: 'string' },
+      latent: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return void console.log(HELP);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in [0, 65535], got ${values.port}`);
+  const latents: Record<string, number> = {};
+  for (const item of values.latent ?? []) {
+    const m = /^(z[1-9][0-9]*)=(-?[0-9.]+(?:e-?[0-9]+)?)$/.exec(item);
+    if (!m) throw new Error(`--latent takes zK=VALUE, e.g. z1=-2, got "${item}"`);
+    latents[m[1]!] = Number(m[2]);
+  }
+  if (values.latent && !values.screenshot) throw new Error('--latent only applies with --screenshot FILE');
   const root = repoRoot();
   const dir = join(root, 'dist/web');
-  if (!existsSync(join(dir, 'index.html')) || !existsSync(join(dir, 'app.js'))) {
-    console.log('dist/web is missing: building it (npm run build:web)');
+  if (webBuildStale(root)) {
+    console.log(`${existsSync(join(dir, 'app.js')) ? 'dist/web is older than its sources' : 'dist/web is missing'}: building it (npm run build:web)`);
     await buildWeb({ log: (l) => console.log(l) });
   }
   let checkpoint = values.checkpoint ?? null;
@@ -203,7 +233,7 @@ async function main(): Promise<void> {
   }
   const server = await serveDemo({ dir, checkpoint, port });
   if (values.screenshot) {
-    await screenshotPage(server.url, values.screenshot);
+    await screenshotPage(server.url, values.screenshot, latents);
     console.log(`wrote ${values.screenshot}`);
     await server.close();
     return;

@@ -65,10 +65,12 @@ function median(xs: number[]): number {
 
 function showTimes(): void {
   const part = (name: string, xs: number[]) =>
-    xs.length ? `${name} ${xs[xs.length - 1]!.toFixed(1)} ms (median ${median(xs).toFixed(1)} of ${xs.length})` : `${name} \u2013 ms`;
-  byId('timing').textContent =
-    [part('encode', times.encode), part('decode', times.decode), ...(times.render.length ? [part('face render', times.render)] : [])].join(' \u00b7 ') +
-    '. Upload, GPU work and readback, one image; the first of each also compiles its shaders.';
+    xs.length ? `${name} ${xs[xs.length - 1]!.toFixed(1)} ms (${median(xs).toFixed(1)})` : `${name} \u2013 ms`;
+  byId('timing').textContent = [
+    part('encode', times.encode),
+    part('decode', times.decode),
+    ...(times.render.length ? [part('face render', times.render)] : []),
+  ].join(' \u00b7 ');
 }
 
 function bump(key: 'encodes' | 'decodes'): void {
