@@ -56,18 +56,17 @@ export async function benchWeb(options: WebOptions = {}): Promise<{ rows: WebBen
     };
     const timing = { minMs: 3000, minIters: 5, maxIters: 40 };
     log(`paper preset (150x150): one warm call of each side must take at most ${PAPER_LIMIT_MS} ms`);
-    let r = await run({ preset: 'paper', ...timing, maxWarmMs: PAPER_LIMIT_MS });
-    let why = `the paper preset: a warm call took ${r.warmMs[0].toFixed(0)} ms (ours) and ${r.warmMs[1].toFixed(0)} ms (tfjs), within ${PAPER_LIMIT_MS} ms`;
+    const paper = await run({ preset: 'paper', ...timing, maxWarmMs: PAPER_LIMIT_MS });
+    let r = paper;
+    const warm = (x: WebBenchResult) => `one warm call took ${x.warmMs[0].toFixed(0)} ms (ours) and ${x.warmMs[1].toFixed(0)} ms (tfjs)`;
+    let why = `the paper preset ran in reasonable time here: ${warm(r)}, limit ${PAPER_LIMIT_MS} ms`;
     if (r.tooSlow) {
-      why =
-        `the small preset: the paper preset was too slow here, a warm call took ${r.warmMs[0].toFixed(0)} ms (ours) ` +
-        `and ${r.warmMs[1].toFixed(0)} ms (tfjs), over the ${PAPER_LIMIT_MS} ms limit`;
+      why = `the paper preset was too slow here: ${warm(r)}, limit ${PAPER_LIMIT_MS} ms`;
       log(`${why}; measuring the small preset`);
       r = await run({ preset: 'small', ...timing, maxWarmMs: Infinity });
     }
     const text =
-      `Encoder latency for one ${r.imageSize}x${r.imageSize} image, preset ${r.preset}.\n` +
-      `Preset: ${why}.\n` +
+      `Encoder latency for one ${r.imageSize}x${r.imageSize} image, preset ${r.preset}: ${why}.\n` +
       `Chromium ${browser.version()}, WebGPU adapter: ${r.adapter}; tfjs ${r.tfjsVersion}.\n` +
       'Each call uploads the image, runs the encoder and reads back mu and logvar; medians of alternating calls.\n\n' +
       table(
@@ -79,7 +78,8 @@ export async function benchWeb(options: WebOptions = {}): Promise<{ rows: WebBen
       ) +
       `\n\ntfjs ms / ours ms: ${(r.tfjsMs / r.oursMs).toFixed(2)} (above 1, ours is faster); ` +
       `mu and logvar agree to ${r.maxRelDiff.toExponential(1)} of their largest value.`;
-    return { rows: [r], text, preset: r.preset, browserAdapter: r.adapter };
+    // The paper preset's probe stays in the rows (tooSlow: true, its one warm call as the times).
+    return { rows: r === paper ? [r] : [paper, r], text, preset: r.preset, browserAdapter: r.adapter };
   } finally {
     await browser.close();
     await server.close();
