@@ -361,8 +361,13 @@ async function main(): Promise<void> {
   session = new Session(engine);
   document.body.dataset.state = 'ready';
   const url = new URLSearchParams(location.search).get('checkpoint');
-  if (url) await loadCheckpointUrl(url);
-  else refreshInput();
+  if (!url) return refreshInput();
+  await loadCheckpointUrl(url).catch((e) => {
+    // The page stays usable: a dropped or picked checkpoint still works.
+    setStatus('');
+    showError(e);
+    refreshInput();
+  });
 }
 
 main().catch(showError);
