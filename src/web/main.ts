@@ -58,6 +58,9 @@ function noWebgpu(detail: string): void {
   byId('adapter').textContent = 'none';
 }
 
+// Two decimals without a "-0.00".
+const fixed2 = (v: number) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
@@ -198,7 +201,7 @@ function buildLatentSliders(n: number): void {
     const out = Object.assign(document.createElement('output'), { id: `${id}-value`, textContent: '0.00' });
     out.htmlFor.add(id);
     range.addEventListener('input', () => {
-      out.textContent = Number(range.value).toFixed(2);
+      out.textContent = fixed2(Number(range.value));
       if (!latents) return;
       latents.z[i] = Number(range.value);
       decodeJob.request();
@@ -218,7 +221,7 @@ function setSliders(values: Float32Array): void {
     range.max = String(limit);
     range.value = String(v);
     range.disabled = false;
-    byId(`z${i + 1}-value`).textContent = v.toFixed(2);
+    byId(`z${i + 1}-value`).textContent = fixed2(v);
   }
   byId<HTMLButtonElement>('reset-z').disabled = false;
 }
@@ -280,7 +283,7 @@ function wire(): void {
   const guard = (work: () => Promise<void>) => () => void work().catch(showError);
   for (const [id, digits] of [['face-azimuth', 2], ['face-elevation', 2], ['face-light', 2], ['face-seed', 0]] as const) {
     input(id).addEventListener('input', () => {
-      byId(`${id}-value`).textContent = Number(input(id).value).toFixed(digits);
+      byId(`${id}-value`).textContent = digits ? fixed2(Number(input(id).value)) : input(id).value;
       if (source === 'face') refreshInput();
     });
   }
