@@ -1,5 +1,7 @@
 // The evaluation's designs and its ABC-MCMC logic: pure CPU code with known answers.
 import { describe, expect, it } from 'vitest';
+import { build } from 'esbuild';
+import { resolve } from 'node:path';
 import { Rng } from '../src/data/rng.js';
 import { SHAPE_DIM, TEXTURE_DIM } from '../src/data/face-model.js';
 import { ABC_DEFAULTS, AbcChain, acceptProbability, median, priorSample, propose, reflect } from '../src/eval/abc.js';
@@ -123,5 +125,16 @@ describe('report helpers', () => {
     expect(ticks(0, 1).map((v) => Number(v.toFixed(9)))).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(ticks(-1.5, 1.5, 6)).toEqual([-1.5, -1, -0.5, 0, 0.5, 1, 1.5]);
     expect(markdownTable(['a', 'b'], [['x|y', '1']])).toBe('| a | b |\n| --- | --- |\n| x\\|y | 1 |');
+  });
+});
+
+describe('module boundaries', () => {
+  it('the metric, ABC and report modules bundle for a browser with no node:* import and no GPU code', async () => {
+    // No loader for .wgsl and platform browser: reaching a shader or a Node builtin fails the build.
+    const root = resolve(import.meta.dirname, '..');
+    const files = ['metrics', 'gbt', 'abc', 'factors', 'svg', 'report'].map((f) => resolve(root, `src/eval/${f}.ts`));
+    const out = await build({ entryPoints: files, bundle: true, write: false, platform: 'browser', format: 'esm', outdir: '/tmp/eval-bundle-check', logLevel: 'silent' });
+    const text = out.outputFiles.map((f) => f.text).join('\n');
+    expect(text).not.toMatch(/createComputePipeline|dispatchWorkgroups|@compute/);
   });
 });

@@ -1,8 +1,9 @@
 // Section 4.1's inference with the encoder as summary statistic: approximate Bayesian computation
 // by MCMC over the renderer's scene S. Pure logic (proposals, the kernel, chain bookkeeping);
 // src/eval/experiments.ts renders and encodes. Browser-safe.
-import { SHAPE_DIM, TEXTURE_DIM, type FaceParams, type Rng } from '../data/index.js';
-import { FACTOR_RANGE, SCENE_FACTORS, type SceneFactor } from './designs.js';
+import { SHAPE_DIM, TEXTURE_DIM, type FaceParams } from '../data/face-model.js';
+import type { Rng } from '../data/rng.js';
+import { FACTOR_RANGE, SCENE_FACTORS, type SceneFactor } from './factors.js';
 
 export interface AbcSettings {
   /** Random-walk standard deviation of each angle, radians (about a twentieth of its range). */

@@ -2,18 +2,12 @@
 // (sweeps, same/different pairs, random samples for the disentanglement metrics, MCMC
 // observations). Browser-safe. Every stream is keyed off a seed of the renderer's held-out
 // stream (testSet), which is disjoint from every training stream.
-import {
-  AZIMUTH_RANGE, ELEVATION_RANGE, LIGHT_RANGE, Rng, sampleBatch, sampleIdentity, testSet, type FaceParams,
-} from '../data/index.js';
+import { AZIMUTH_RANGE, ELEVATION_RANGE, LIGHT_RANGE, type FaceParams } from '../data/face-model.js';
+import { sampleBatch, sampleIdentity, testSet } from '../data/batches.js';
+import { Rng } from '../data/rng.js';
+import { FACTOR_RANGE, SCENE_FACTORS, type SceneFactor } from './factors.js';
 
-export const SCENE_FACTORS = ['azimuth', 'elevation', 'light'] as const;
-export type SceneFactor = (typeof SCENE_FACTORS)[number];
-
-export const FACTOR_RANGE: Record<SceneFactor, readonly [number, number]> = {
-  azimuth: AZIMUTH_RANGE,
-  elevation: ELEVATION_RANGE,
-  light: LIGHT_RANGE,
-};
+export { FACTOR_RANGE, SCENE_FACTORS, type SceneFactor };
 
 /** The paper's sweep step (section 4.3: azimuth from -1.5 to 1.5 in 0.05 steps). */
 export const SWEEP_STEP = 0.05;

@@ -467,7 +467,7 @@ async function disentanglement(engine: Engine, models: EvalModel[], s: EvalSetti
 
 // ------------------------------------------------------------------ 7. ABC inference (section 4.1, fig. 6a)
 
-async function inference(engine: Engine, models: EvalModel[], s: EvalSettings, size: number, progress: Progress): Promise<{ results: InferenceResult[]; observations: GrayImage }> {
+export async function inference(engine: Engine, models: EvalModel[], s: EvalSettings, size: number, progress: Progress): Promise<{ results: InferenceResult[]; observations: GrayImage }> {
   const C = s.chains;
   const M = models.length;
   const observed = observationDesign(s.seed, C);
@@ -559,6 +559,10 @@ export async function evaluate(engine: Engine, models: EvalModel[], s: EvalSetti
     }
     if (m.model.config.latents < 4) throw new Error(`${m.checkpoint}: needs at least 4 latents (z1..z3 and identity), has ${m.model.config.latents}`);
   }
+  // Keep the largest activation of a chunk (a full-resolution feature map stack) under 512 MiB,
+  // whatever the preset: the paper's 150 px, 96-map layers allow about 60 images per call.
+  const widest = Math.max(...models.flatMap((m) => [...m.model.config.encoderMaps, ...m.model.config.decoderMaps]));
+  s = { ...s, chunk: Math.max(1, Math.min(s.chunk, Math.floor(2 ** 29 / (widest * size * size * 4)))) };
   const t0 = performance.now();
   const recon = await reconstruction(engine, models, s, size, progress);
   const trav: Awaited<ReturnType<typeof traversal>>[] = [];

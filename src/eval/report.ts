@@ -1,6 +1,6 @@
 // The evaluation as one self-contained HTML page (inline CSS, inline SVG, PNG grids as data: URIs)
 // and as summary tables. Pure string building from the results, browser-safe.
-import { SCENE_FACTORS, type SceneFactor } from './designs.js';
+import { SCENE_FACTORS, type SceneFactor } from './factors.js';
 import type { EvalSettings, ModelResult } from './experiments.js';
 import { bars, esc, heatmap, PALETTE, plot, type Series } from './svg.js';
 
