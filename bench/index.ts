@@ -7,6 +7,8 @@ import { benchMatmul } from './matmul.js';
 import { benchKernels, LAYER_NAMES } from './kernels.js';
 import { benchFaces } from './faces.js';
 import { benchWeb } from './web.js';
+import { benchStep } from './step.js';
+import type { BatchKind } from '../src/train/schedule.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -17,6 +19,11 @@ const { values, positionals } = parseArgs({
     batch: { type: 'string' },
     layers: { type: 'string' },
     'no-check': { type: 'boolean', default: false },
+    preset: { type: 'string' },
+    steps: { type: 'string' },
+    'tfjs-steps': { type: 'string' },
+    kind: { type: 'string' },
+    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -51,6 +58,25 @@ const BENCHES: Record<string, { about: string; run: (engine: Engine, o: Options)
   faces: {
     about: 'face renderer ms per batch and images/s at 150 and 64 px [--sizes 150,64] [--batch N]',
     run: (e, o) => benchFaces(e, { sizes: list(o.sizes)?.map(Number), batch: positiveInt('batch', o.batch) }),
+  },
+  step: {
+    about:
+      'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu: ms, GFLOP/s, pool peak vs an analytic sum ' +
+      '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile]',
+    run: (e, o) => {
+      const kinds = ['az', 'el', 'light', 'shape'];
+      if (o.kind !== undefined && !kinds.includes(o.kind)) throw new Error(`--kind must be one of ${kinds.join(', ')}, got ${o.kind}`);
+      return benchStep(e, {
+        preset: o.preset,
+        batch: positiveInt('batch', o.batch),
+        steps: positiveInt('steps', o.steps),
+        tfjsSteps: positiveInt('tfjs-steps', o['tfjs-steps']),
+        tfjs: !o['no-tfjs'],
+        profile: o.profile,
+        kind: o.kind as BatchKind | undefined,
+        log: (line) => console.log(line),
+      });
+    },
   },
   web: {
     about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu: paper preset, or small where paper is too slow',

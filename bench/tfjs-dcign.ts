@@ -1,0 +1,198 @@
+// DC-IGN's training step in tfjs-backend-webgpu, the peer of src/train/step.ts in `npm run bench
+// -- step`: the same layers (NHWC activations, [kh,kw,C,O] filters), the same clamp of one batch
+// type on both encoder heads, the same reparameterisation, BCE summed over pixels and batch + KL
+// summed, gradients by tf.variableGrads and the rmsprop.lua variant of src/train/optim.ts as tf ops.
+//
+// It starts from our model's weights (converted to tfjs layouts; the linear layers' rows and
+// columns permuted between the NCHW and NHWC flattenings) and sees the same images and noise, so
+// its losses must match ours step by step: the bench compares them.
+import type { DcignConfig } from '../src/model/presets.js';
+import { shapesOf } from '../src/model/presets.js';
+import type { TF } from './tfjs.js';
+
+type Tensor = import('@tensorflow/tfjs').Tensor;
+type Variable = import('@tensorflow/tfjs').Variable;
+type Tensor4D = import('@tensorflow/tfjs').Tensor4D;
+type Scalar = import('@tensorflow/tfjs').Scalar;
+
+export interface TfStepSetup {
+  config: DcignConfig;
+  batch: number;
+  /** [N, S, S] (one channel: NCHW and NHWC agree). */
+  images: Float32Array;
+  /** [N, latents]: z = mu + sigma * eps. */
+  eps: Float32Array;
+  /** Pass-through latents [start, end) of the batch type; the others are clamped. */
+  pass: [number, number];
+  /** Our parameters by name (`encoder.conv1.weight`, ...) in our layouts: conv [O,C,k,k], linear [out,in]. */
+  weights: Map<string, { data: Float32Array; shape: readonly number[] }>;
+  rms: { lr: number; b1: number; b2: number; eps: number };
+}
+
+/** Our [O,C,k,k] -> tfjs [k,k,C,O]. */
+function convToTf(d: Float32Array, [O, C, kh, kw]: readonly number[]): Float32Array {
+  const out = new Float32Array(d.length);
+  for (let o = 0; o < O!; o++)
+    for (let c = 0; c < C!; c++)
+      for (let i = 0; i < kh!; i++) for (let j = 0; j < kw!; j++) out[((i * kw! + j) * C! + c) * O! + o] = d[((o * C! + c) * kh! + i) * kw! + j]!;
+  return out;
+}
+
+/** Index in an NCHW flattening of [C,H,W] -> index in the NHWC flattening of the same tensor. */
+function nhwcIndex(i: number, C: number, H: number, W: number): number {
+  const c = Math.floor(i / (H * W));
+  const r = i % (H * W);
+  return r * C + c; // r = h * W + w
+}
+
+/** Linear [out, in] whose input is an NCHW-flattened [C,H,W]: columns reordered for NHWC input. */
+function permuteColumns(d: Float32Array, out: number, C: number, H: number, W: number): Float32Array {
+  const n = C * H * W;
+  const res = new Float32Array(d.length);
+  for (let o = 0; o < out; o++) for (let i = 0; i < n; i++) res[o * n + nhwcIndex(i, C, H, W)] = d[o * n + i]!;
+  return res;
+}
+
+/** Linear [out, in] whose output is reshaped to [C,H,W]: rows reordered for an NHWC reshape. */
+function permuteRows(d: Float32Array, inF: number, C: number, H: number, W: number): Float32Array {
+  const res = new Float32Array(d.length);
+  for (let o = 0; o < C * H * W; o++) res.set(d.subarray(o * inF, (o + 1) * inF), nhwcIndex(o, C, H, W) * inF);
+  return res;
+}
+
+let instances = 0;
+
+export class TfDcign {
+  readonly params: Map<string, Variable> = new Map();
+  private readonly m: Map<string, Variable> = new Map();
+  private readonly v: Map<string, Variable> = new Map();
+  private readonly images: Tensor4D;
+  private readonly eps: Tensor;
+  private readonly mask: Tensor;
+  private readonly invMask: Tensor;
+  private t = 0;
+  private readonly clampHead: (h: Tensor) => Tensor;
+
+  constructor(private readonly tf: TF, private readonly s: TfStepSetup) {
+    const c = s.config;
+    const N = s.batch;
+    const S = c.imageSize;
+    const L = c.latents;
+    const sh = shapesOf(c);
+    const id = ++instances;
+    const flatSide = sh.encoder[3]!;
+    const [bc, bs] = c.decoderBase;
+    for (const [name, { data, shape }] of s.weights) {
+      let d = data;
+      let tshape = [...shape];
+      if (shape.length === 4) {
+        d = convToTf(data, shape);
+        tshape = [shape[2]!, shape[3]!, shape[1]!, shape[0]!];
+      } else if (name === 'encoder.mu.weight' || name === 'encoder.logvar.weight') {
+        d = permuteColumns(data, shape[0]!, c.encoderMaps[2], flatSide, flatSide);
+      } else if (name === 'decoder.fc.weight') {
+        d = permuteRows(data, shape[1]!, bc, bs, bs);
+      } else if (name === 'decoder.fc.bias') {
+        d = permuteRows(data, 1, bc, bs, bs);
+      }
+      const t = tf.tensor(d, tshape);
+      this.params.set(name, tf.variable(t, true, `dcign${id}.${name}`));
+      this.m.set(name, tf.variable(tf.zerosLike(t), false, `dcign${id}.m.${name}`));
+      this.v.set(name, tf.variable(tf.zerosLike(t), false, `dcign${id}.v.${name}`));
+      t.dispose();
+    }
+    this.images = tf.tensor4d(s.images, [N, S, S, 1]);
+    this.eps = tf.tensor2d(s.eps, [N, L]);
+    const mask = new Float32Array(L);
+    mask.fill(1, s.pass[0], s.pass[1]);
+    this.mask = tf.tensor2d(mask, [1, L]);
+    this.invMask = tf.tensor2d(mask.map((x) => 1 - x), [1, L]);
+    // Section 3.2: latents outside the pass-through range take sample 0's values; their gradient
+    // is zeroed (the original's SelectiveOutputClamp + SelectiveGradientFilter, as ours).
+    this.clampHead = tf.customGrad((...args) => {
+      const h = args[0] as Tensor;
+      const first = tf.slice(h, [0, 0], [1, L]);
+      const value = tf.add(tf.mul(h, this.mask), tf.mul(first, this.invMask));
+      return { value, gradFunc: (dy: Tensor | Tensor[]) => tf.mul(dy as Tensor, this.mask) };
+    }) as (h: Tensor) => Tensor;
+  }
+
+  private p(name: string): Tensor {
+    return this.params.get(name)!;
+  }
+
+  /** The forward pass: [bce, kl] as scalars. */
+  losses(): [Scalar, Scalar] {
+    const tf = this.tf;
+    const c = this.s.config;
+    const N = this.s.batch;
+    const encPad = c.encoderPadding;
+    const decPad = c.decoderPadding;
+    let h: Tensor4D = this.images;
+    for (let i = 1; i <= 3; i++) {
+      const y = tf.fused.conv2d({ x: h, filter: this.p(`encoder.conv${i}.weight`) as Tensor4D, bias: this.p(`encoder.conv${i}.bias`), strides: 1, pad: encPad });
+      h = tf.relu(tf.maxPool(y, 2, 2, 'valid'));
+    }
+    const flat = tf.reshape(h, [N, -1]);
+    const head = (name: string) =>
+      this.clampHead(tf.fused.matMul({ a: flat, b: this.p(`encoder.${name}.weight`), transposeB: true, bias: this.p(`encoder.${name}.bias`) }));
+    const mu = head('mu');
+    const logvar = head('logvar');
+    const z = tf.add(mu, tf.mul(tf.exp(tf.mul(tf.clipByValue(logvar, -20, 20), 0.5)), this.eps));
+    const [bc, bs] = c.decoderBase;
+    let d = tf.reshape(
+      tf.fused.matMul({ a: z, b: this.p('decoder.fc.weight'), transposeB: true, bias: this.p('decoder.fc.bias'), activation: 'relu' }),
+      [N, bs, bs, bc],
+    ) as Tensor4D;
+    for (let i = 1; i <= 4; i++) {
+      const up = tf.image.resizeNearestNeighbor(d, [d.shape[1] * 2, d.shape[2] * 2], false, false);
+      d = tf.fused.conv2d({
+        x: up,
+        filter: this.p(`decoder.conv${i}.weight`) as Tensor4D,
+        bias: this.p(`decoder.conv${i}.bias`),
+        strides: 1,
+        pad: decPad,
+        activation: i < 4 ? 'relu' : 'linear',
+      });
+    }
+    const p = tf.clipByValue(tf.sigmoid(d), 1e-7, 1 - 1e-7);
+    const t = this.images;
+    const bce = tf.neg(tf.sum(tf.add(tf.mul(t, tf.log(p)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, p))))));
+    const kl = tf.mul(tf.sum(tf.sub(tf.sub(tf.add(tf.square(mu), tf.exp(logvar)), 1), logvar)), 0.5);
+    return [bce as Scalar, kl as Scalar];
+  }
+
+  /** One training step, recorded (not waited for): returns the step's losses, kept (dispose them). */
+  step(): [Scalar, Scalar] {
+    const tf = this.tf;
+    let kept: [Scalar, Scalar] | null = null;
+    const names = [...this.params.keys()];
+    const { value, grads } = tf.variableGrads(() => {
+      const [bce, kl] = this.losses();
+      kept = [tf.keep(bce), tf.keep(kl)];
+      return tf.add(bce, kl) as Scalar;
+    }, names.map((n) => this.params.get(n)!));
+    const { lr, b1, b2, eps } = this.s.rms;
+    this.t++;
+    const lrGamma = (lr * Math.sqrt(1 - Math.pow(1 - b2, this.t))) / (1 - Math.pow(1 - b1, this.t));
+    tf.tidy(() => {
+      for (const name of names) {
+        const x = this.params.get(name)!;
+        const g = grads[x.name] ?? tf.zerosLike(x);
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        m.assign(tf.add(tf.mul(m, 1 - b1), tf.mul(g, b1)));
+        v.assign(tf.add(tf.mul(v, 1 - b2), tf.mul(tf.square(g), b2)));
+        x.assign(tf.sub(x, tf.mul(tf.div(m, tf.sqrt(tf.add(v, eps))), lrGamma)));
+      }
+    });
+    tf.dispose(grads);
+    value.dispose();
+    return kept!;
+  }
+
+  dispose(): void {
+    for (const t of [...this.params.values(), ...this.m.values(), ...this.v.values()]) t.dispose();
+    for (const t of [this.images, this.eps, this.mask, this.invMask]) t.dispose();
+  }
+}
