@@ -126,7 +126,7 @@ describe('npm run eval', () => {
     }
   });
 
-  it('the CLI prints help with an example and names bad input before starting the adapter', () => {
+  it('the CLI prints help with an example, names bad input before starting the adapter, and tabulates metrics.json files', () => {
     const help = cli('--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/usage: npm run eval -- --checkpoint FILE/);
@@ -141,5 +141,8 @@ describe('npm run eval', () => {
     expect(absent.status).toBe(1);
     expect(absent.stderr).toMatch(/nope\.safetensors: no such file/);
     expect(results).toHaveLength(2);
+    const table = cli('--table', join(dir, 'eval', 'metrics.json'));
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/\| MIG \| [\d.]+ \| [\d.]+ \|/);
   });
 });

@@ -1,9 +1,10 @@
 // `npm run eval -- --checkpoint FILE --out DIR [--baseline FILE]`: the paper's experiments and
 // the disentanglement metrics on held-out renders; writes DIR/metrics.json and DIR/report.html.
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initEngine } from '../node.js';
-import { defaultSettings, type EvalSettings } from '../eval/experiments.js';
+import { defaultSettings, type EvalSettings, type ModelResult } from '../eval/experiments.js';
 import { runEval } from '../eval/node.js';
 import { markdownTable, summaryRows } from '../eval/report.js';
 import { fail } from './common.js';
@@ -25,7 +26,8 @@ counts (defaults: hardware adapter / software adapter such as lavapipe):
   --chains N          ABC-MCMC chains per summary (8 / 4)
   --iterations N      ABC-MCMC iterations (1500 / 300)
   --recon-batches N   held-out batches per type for reconstruction (10 / 2)
-  --epsilon X         ABC kernel width as a fraction of the median initial distance (default 0.05)
+  --epsilon X         ABC kernel width as a fraction of the median initial distance (default 0.01)
+  --table A.json ...  print the summary table of earlier metrics.json files as markdown (no GPU work)
   -h, --help          this text
 
 What it measures: (1) reconstruction BCE and MSE per batch type; (2) re-rendering sweeps of z1-z3
@@ -38,13 +40,32 @@ summary statistic against raw pixels (section 4.1, fig. 6a).
 examples:
   npm run eval -- --checkpoint runs/small-clamped/model.safetensors --out runs/small-clamped/eval
   npm run eval -- --checkpoint runs/small-inv/model.safetensors --baseline runs/small-random/model.safetensors --out runs/eval-inv-vs-random
-  npm run eval -- --checkpoint runs/small-clamped --faces 5 --samples 300 --iterations 50 --out /tmp/quick`;
+  npm run eval -- --checkpoint runs/small-clamped --faces 5 --samples 300 --iterations 50 --out /tmp/quick
+  npm run eval -- --table runs/eval/a/metrics.json runs/eval/b/metrics.json`;
 
 function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`);
   return n;
+}
+
+/** One markdown table over the models of several metrics.json files (a checkpoint once). */
+function tableOf(paths: string[]): string {
+  if (!paths.length) throw new Error('--table needs metrics.json files: npm run eval -- --table A/metrics.json B/metrics.json');
+  const seen = new Map<string, ModelResult>();
+  for (const p of paths) {
+    let parsed: { models?: ModelResult[] };
+    try {
+      parsed = JSON.parse(readFileSync(p, 'utf8'));
+    } catch (e) {
+      throw new Error(`${p}: cannot read a metrics.json: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(parsed.models)) throw new Error(`${p}: no "models" list (not written by npm run eval?)`);
+    for (const m of parsed.models) if (!seen.has(m.checkpoint)) seen.set(m.checkpoint, m);
+  }
+  const results = [...seen.values()];
+  return markdownTable(['metric', ...results.map((r) => r.checkpoint)], summaryRows(results));
 }
 
 async function main(): Promise<void> {
@@ -62,10 +83,12 @@ async function main(): Promise<void> {
       iterations: { type: 'string' },
       'recon-batches': { type: 'string' },
       epsilon: { type: 'string' },
+      table: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (a.help) return void console.log(HELP);
+  if (a.table) return void console.log(tableOf(positionals));
   if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}" (see --help)`);
   if (!a.checkpoint) throw new Error('--checkpoint FILE is required (a model.safetensors written by npm run train); see --help');
   const epsilon = a.epsilon === undefined ? undefined : Number(a.epsilon);

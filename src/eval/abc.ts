@@ -16,7 +16,7 @@ export interface AbcSettings {
   epsilonFactor: number;
 }
 
-export const ABC_DEFAULTS: AbcSettings = { angleStep: { azimuth: 0.15, elevation: 0.06, light: 0.15 }, epsilonFactor: 0.05 };
+export const ABC_DEFAULTS: AbcSettings = { angleStep: { azimuth: 0.15, elevation: 0.06, light: 0.15 }, epsilonFactor: 0.01 };
 
 export type Block = 'angles' | 'shape' | 'texture';
 
