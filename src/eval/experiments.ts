@@ -153,6 +153,7 @@ export interface ModelResult {
   recognition: RecognitionResult;
   disentanglement: DisentanglementResult;
   inference: InferenceResult;
+  /** Wall time of the whole evaluation (every model together). */
   seconds: number;
 }
 

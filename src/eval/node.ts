@@ -26,12 +26,12 @@ export interface EvalFiles {
   seconds: number;
 }
 
-function open(engine: Engine, path: string, label: string): EvalModel {
-  if (!existsSync(path)) throw new Error(`${label} ${path}: no such file (expected a model.safetensors written by npm run train)`);
+function open(engine: Engine, path: string, flag: string, label: string): EvalModel {
+  if (!existsSync(path)) throw new Error(`${flag} ${path}: no such file (expected a model.safetensors written by npm run train)`);
   if (statSync(path).isDirectory()) {
     const inside = join(path, 'model.safetensors');
-    if (existsSync(inside)) return open(engine, inside, label);
-    throw new Error(`${label} ${path} is a folder without a model.safetensors`);
+    if (existsSync(inside)) return open(engine, inside, flag, label);
+    throw new Error(`${flag} ${path} is a folder without a model.safetensors`);
   }
   const { model, metadata } = readModelFile(path, engine);
   let training: Record<string, unknown> | undefined;
@@ -40,7 +40,7 @@ function open(engine: Engine, path: string, label: string): EvalModel {
   } catch {
     training = undefined;
   }
-  return { label: label === '--baseline' ? 'baseline' : 'model', model, checkpoint: path, preset: model.config.preset, step: Number(metadata.step ?? 0), training };
+  return { label, model, checkpoint: path, preset: model.config.preset, step: Number(metadata.step ?? 0), training };
 }
 
 function embed(path: string, width: number): ReportImage {
@@ -48,9 +48,9 @@ function embed(path: string, width: number): ReportImage {
 }
 
 export async function runEval(engine: Engine, o: RunEvalOptions): Promise<EvalFiles> {
-  const models = [open(engine, o.checkpoint, '--checkpoint')];
+  const models = [open(engine, o.checkpoint, '--checkpoint', 'model')];
   try {
-    if (o.baseline) models.push(open(engine, o.baseline, '--baseline'));
+    if (o.baseline) models.push(open(engine, o.baseline, '--baseline', 'baseline'));
     mkdirSync(join(o.out, 'grids'), { recursive: true });
     const t0 = performance.now();
     const out = await evaluate(engine, models, o.settings, o.progress);
