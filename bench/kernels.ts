@@ -43,6 +43,7 @@ export interface KernelRow {
   work: number;
   oursMs: number | null;
   oursRate: number | null;
+  /** Timed runs; 0 when the time is the single warm-up run's (a run over 20 s, compilation included). */
   oursIters: number;
   oursError?: string;
   tfjsMs: number | null;
@@ -443,24 +444,54 @@ function timingFor(warmMs: number): { minIters: number; maxIters: number; minMs:
   return { minIters: 3, maxIters: 30, minMs: 400 };
 }
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 160);
+/** A warm-up this long is itself the measurement: compilation is then a negligible part of it. */
+const SINGLE_RUN_MS = 20000;
 
-async function measureOurs(engine: Engine, op: OursOp, wantData: boolean): Promise<{ t: Timing; data: Float32Array[] | null }> {
+interface Measured {
+  t: Timing;
+  data: Float32Array[] | null;
+  /** The time is the warm-up run's (first run, compilation included). */
+  warmupOnly: boolean;
+}
+
+/**
+ * One warm-up run (compiles; its outputs, read back after the timing point, feed the check), then
+ * timed runs of start + finish with every output disposed.
+ */
+async function measure<T>(
+  start: () => T[],
+  finish: () => Promise<void>,
+  read: (outs: T[]) => Promise<Float32Array[]>,
+  dispose: (t: T) => void,
+  wantData: boolean,
+): Promise<Measured> {
   const t0 = performance.now();
-  const outs = op.run();
-  let data: Float32Array[] | null = null;
-  await engine.sync();
-  if (wantData) data = await Promise.all(outs.map(async (o) => (o.dtype === 'f32' ? ((await o.read()) as Float32Array) : new Float32Array(0))));
-  for (const o of outs) o.dispose();
+  const outs = start();
+  await finish();
   const warm = performance.now() - t0;
+  const data = wantData ? await read(outs) : null;
+  for (const o of outs) dispose(o);
+  if (warm > SINGLE_RUN_MS) return { t: { ms: warm, iterations: 1 }, data, warmupOnly: true };
   const t = await timeIt(
     async () => {
-      for (const o of op.run()) o.dispose();
-      await engine.sync();
+      for (const o of start()) dispose(o);
+      await finish();
     },
     { warmup: 0, ...timingFor(warm) },
   );
-  return { t, data };
+  return { t, data, warmupOnly: false };
+}
+
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 160);
+
+function measureOurs(engine: Engine, op: OursOp, wantData: boolean): Promise<Measured> {
+  return measure(
+    op.run,
+    () => engine.sync(),
+    (outs) => Promise.all(outs.map(async (o) => (o.dtype === 'f32' ? ((await o.read()) as Float32Array) : new Float32Array(0)))),
+    (o) => o.dispose(),
+    wantData,
+  );
 }
 
 interface TfBackend {
@@ -470,7 +501,7 @@ interface TfBackend {
   submitQueue(): void;
 }
 
-async function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<{ t: Timing; data: Float32Array[] | null }> {
+async function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
   const backend = tf.backend() as unknown as TfBackend;
   const device = backend.device;
   // What the backend's own readback does before its copy, minus the copy.
@@ -483,22 +514,15 @@ async function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<{ t: Ti
   // otherwise only be logged while the timing carried on with garbage.
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
-  let t: Timing | null = null;
-  let data: Float32Array[] | null = null;
+  let result: Measured | null = null;
   let thrown: unknown = null;
   try {
-    const t0 = performance.now();
-    const outs = op.run();
-    await fence();
-    if (wantData) data = await Promise.all(outs.map(async (o, i) => op.toOurs(i, (await o.data()) as Float32Array)));
-    for (const o of outs) o.dispose();
-    const warm = performance.now() - t0;
-    t = await timeIt(
-      async () => {
-        for (const o of op.run()) o.dispose();
-        await fence();
-      },
-      { warmup: 0, ...timingFor(warm) },
+    result = await measure(
+      op.run,
+      fence,
+      (outs) => Promise.all(outs.map(async (o, i) => op.toOurs(i, (await o.data()) as Float32Array))),
+      (o) => o.dispose(),
+      wantData,
     );
   } catch (e) {
     thrown = e;
@@ -508,7 +532,7 @@ async function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<{ t: Ti
   const gpuError = validation ?? oom;
   if (gpuError) throw new Error(`GPU ${validation ? 'validation' : 'out-of-memory'} error: ${gpuError.message}`);
   if (thrown) throw thrown;
-  return { t: t!, data };
+  return result!;
 }
 
 // ---- the bench ---------------------------------------------------------------------------
@@ -556,7 +580,7 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): P
         try {
           const r = await measureOurs(engine, c.ours, check);
           row.oursMs = r.t.ms;
-          row.oursIters = r.t.iterations;
+          row.oursIters = r.warmupOnly ? 0 : r.t.iterations;
           row.oursRate = c.work / r.t.ms / 1e6;
           ours = r.data;
         } catch (e) {
@@ -566,7 +590,7 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): P
           try {
             const r = await measureTfjs(tf, c.tfjs, check);
             row.tfjsMs = r.t.ms;
-            row.tfjsIters = r.t.iterations;
+            row.tfjsIters = r.warmupOnly ? 0 : r.t.iterations;
             row.tfjsRate = c.work / r.t.ms / 1e6;
             if (ours && r.data) {
               // Our pooling forward also returns the u32 argmax indices: compare values only.
@@ -597,6 +621,8 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): P
   return { batch, batchNote, rows, text: kernelsTable(rows, batchNote, tf !== null) };
 }
 
+const runs = (ms: number | null, iters: number) => (ms === null ? '-' : iters === 0 ? 'w' : String(iters));
+
 function checkText(r: KernelRow): string {
   if (r.maxRelDiff === null) return '-';
   if (r.maxRelDiff <= CHECK_TOLERANCE) return `ok ${r.maxRelDiff.toExponential(0)}`;
@@ -613,7 +639,7 @@ function checkText(r: KernelRow): string {
 export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean): string {
   const rate = (r: number | null) => r ?? '-';
   const body = table(
-    ['layer', 'op', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'check'],
+    ['layer', 'op', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'runs', 'check'],
     rows.map((r) => [
       r.layer,
       r.op,
@@ -624,6 +650,7 @@ export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boo
       withTfjs ? (r.tfjsMs ?? 'fails') : '-',
       rate(r.tfjsRate),
       r.ratio ?? '-',
+      `${runs(r.oursMs, r.oursIters)}/${withTfjs ? runs(r.tfjsMs, r.tfjsIters) : '-'}`,
       checkText(r),
     ]),
   );
@@ -649,7 +676,8 @@ export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boo
   return [
     `DC-IGN paper layers, ${batchNote}. Median ms to GPU completion (no readback). ` +
       'rate: GFLOP/s (conv fwd/dx/dw each 2*N*O*Ho*Wo*C*kh*kw; linear 2*N*in*out) or GB/s (nominal input + output bytes). ' +
-      'dw includes the bias gradient. check: max |ours - tfjs| / max |tfjs|.',
+      'dw includes the bias gradient. runs: timed runs ours/tfjs after one warm-up; w: the warm-up run alone ' +
+      '(over 20 s, compilation included). check: max |ours - tfjs| / max |tfjs| on the warm-up outputs.',
     '',
     body,
     '',
