@@ -24,7 +24,7 @@ export interface TfStepSetup {
   eps: Float32Array;
   /** Pass-through latents [start, end) of the batch type; the others are clamped. */
   pass: [number, number];
-  /** Our parameters by name (`encoder.conv1.weight`, ...) in our layouts: conv [O,C,k,k], linear [out,in]. */
+  /** Our parameters by name (`encoder.conv1.weight`, ...) in our layouts: conv [O,C,k,k], linear [out,in] (tfjs gets [in,out]). */
   weights: Map<string, { data: Float32Array; shape: readonly number[] }>;
   rms: { lr: number; b1: number; b2: number; eps: number };
 }
@@ -35,6 +35,13 @@ function convToTf(d: Float32Array, [O, C, kh, kw]: readonly number[]): Float32Ar
   for (let o = 0; o < O!; o++)
     for (let c = 0; c < C!; c++)
       for (let i = 0; i < kh!; i++) for (let j = 0; j < kw!; j++) out[((i * kw! + j) * C! + c) * O! + o] = d[((o * C! + c) * kh! + i) * kw! + j]!;
+  return out;
+}
+
+/** [rows, cols] -> [cols, rows]. */
+function transpose2d(d: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(d.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = d[r * cols + c]!;
   return out;
 }
 
@@ -72,6 +79,7 @@ export class TfDcign {
   private readonly invMask: Tensor;
   private t = 0;
   private readonly clampHead: (h: Tensor) => Tensor;
+  private readonly linear: (x: Tensor, w: Tensor, b: Tensor) => Tensor;
 
   constructor(private readonly tf: TF, private readonly s: TfStepSetup) {
     const c = s.config;
@@ -95,6 +103,11 @@ export class TfDcign {
       } else if (name === 'decoder.fc.bias') {
         d = permuteRows(data, 1, bc, bs, bs);
       }
+      if (shape.length === 2) {
+        // Linear weights are stored [in, out], as tfjs's own dense layers do (see `linear`).
+        d = transpose2d(d, shape[0]!, shape[1]!);
+        tshape = [shape[1]!, shape[0]!];
+      }
       const t = tf.tensor(d, tshape);
       this.params.set(name, tf.variable(t, true, `dcign${id}.${name}`));
       this.m.set(name, tf.variable(tf.zerosLike(t), false, `dcign${id}.m.${name}`));
@@ -115,6 +128,22 @@ export class TfDcign {
       const value = tf.add(tf.mul(h, this.mask), tf.mul(first, this.invMask));
       return { value, gradFunc: (dy: Tensor | Tensor[]) => tf.mul(dy as Tensor, this.mask) };
     }) as (h: Tensor) => Tensor;
+    // y = x W + b with W [in, out]. tfjs-backend-webgpu 4.22's matMul with transposeB gives wrong
+    // results on lavapipe for some shapes ([2,5400] x [200,5400]^T: 5% relative error, [2,2048] x
+    // [200,2048]^T: 10%; the same products after an explicit transpose are exact), and matMul's own
+    // gradient uses transposeA/transposeB: so this gradient transposes explicitly.
+    this.linear = tf.customGrad((...args) => {
+      const [x, w, b, save] = args as [Tensor, Tensor, Tensor, (ts: Tensor[]) => void];
+      save([x, w]);
+      return {
+        value: tf.add(tf.matMul(x, w), b),
+        gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+          const g = dy as Tensor;
+          const [sx, sw] = saved as [Tensor, Tensor];
+          return [tf.matMul(g, tf.transpose(sw)), tf.matMul(tf.transpose(sx), g), tf.sum(g, 0)];
+        },
+      };
+    }) as (x: Tensor, w: Tensor, b: Tensor) => Tensor;
   }
 
   private p(name: string): Tensor {
@@ -134,16 +163,12 @@ export class TfDcign {
       h = tf.relu(tf.maxPool(y, 2, 2, 'valid'));
     }
     const flat = tf.reshape(h, [N, -1]);
-    const head = (name: string) =>
-      this.clampHead(tf.fused.matMul({ a: flat, b: this.p(`encoder.${name}.weight`), transposeB: true, bias: this.p(`encoder.${name}.bias`) }));
+    const head = (name: string) => this.clampHead(this.linear(flat, this.p(`encoder.${name}.weight`), this.p(`encoder.${name}.bias`)));
     const mu = head('mu');
     const logvar = head('logvar');
     const z = tf.add(mu, tf.mul(tf.exp(tf.mul(tf.clipByValue(logvar, -20, 20), 0.5)), this.eps));
     const [bc, bs] = c.decoderBase;
-    let d = tf.reshape(
-      tf.fused.matMul({ a: z, b: this.p('decoder.fc.weight'), transposeB: true, bias: this.p('decoder.fc.bias'), activation: 'relu' }),
-      [N, bs, bs, bc],
-    ) as Tensor4D;
+    let d = tf.reshape(tf.relu(this.linear(z, this.p('decoder.fc.weight'), this.p('decoder.fc.bias'))), [N, bs, bs, bc]) as Tensor4D;
     for (let i = 1; i <= 4; i++) {
       const up = tf.image.resizeNearestNeighbor(d, [d.shape[1] * 2, d.shape[2] * 2], false, false);
       d = tf.fused.conv2d({
