@@ -388,16 +388,17 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   const dyImg = g.O * g.Ho * g.Wo;
   const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
   const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
-  let scratch: Tensor | null = null;
-  for (const [k, [n0, nb]] of chunks.entries()) {
+  const plans = chunks.map(([n0, nb]) => {
     const rows = nb * g.Ho;
     const want = Math.ceil(DW_TARGET_GROUPS / (groupsX * groupsY));
     const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
-    const segs = Math.ceil(rows / rowsPerSeg);
-    // One pass writes dw itself; otherwise partial slices go to scratch and DW_SUM adds them up
-    // (and, after the first chunk, what dw already holds).
-    const direct = segs === 1 && chunks.length === 1;
-    if (!direct && !scratch) scratch = Tensor.empty([maxSegs * dwSize], 'f32', engine);
+    return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
+  });
+  // One pass writes dw itself; otherwise partial slices go to scratch and DW_SUM adds them up
+  // (and, after the first chunk, what dw already holds). Scratch holds only the slices written.
+  const direct = plans.length === 1 && plans[0]!.segs === 1;
+  const scratch = direct ? null : Tensor.empty([Math.max(...plans.map((p) => p.segs)) * dwSize], 'f32', engine);
+  for (const [k, { n0, nb, rows, rowsPerSeg, segs }] of plans.entries()) {
     const xw = window(engine, x, n0 * xImg, nb * xImg);
     const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
     const kernel = engine.kernel({ name: 'conv2d', wgsl, defines, overrides: { WG } });

@@ -142,7 +142,8 @@ function unary(x: Tensor, op: string, expr: string, grad: (g: Tensor, x: Tensor,
 export const neg = (x: Tensor) => unary(x, 'neg', '-x', (g) => mapUnary(g, '-x', 'neg'));
 export const exp = (x: Tensor) => unary(x, 'exp', 'exp(x)', (g, _x, y) => mapBinary(g, y, 'a * b', 'exp.grad'));
 export const log = (x: Tensor) => unary(x, 'log', 'log(x)', (g, x) => mapBinary(g, x, 'a / b', 'log.grad'));
-export const relu = (x: Tensor) => unary(x, 'relu', 'max(x, 0.0)', (g, x) => mapBinary(g, x, 'select(0.0, a, b > 0.0)', 'relu.grad'));
+// The rule reads the output (y > 0 exactly where x > 0), so a caller may free the input.
+export const relu = (x: Tensor) => unary(x, 'relu', 'max(x, 0.0)', (g, _x, y) => mapBinary(g, y, 'select(0.0, a, b > 0.0)', 'relu.grad'));
 export const sigmoid = (x: Tensor) =>
   unary(x, 'sigmoid', '1.0 / (1.0 + exp(-x))', (g, _x, y) => mapBinary(g, y, 'a * b * (1.0 - b)', 'sigmoid.grad'));
 export const square = (x: Tensor) => unary(x, 'square', 'x * x', (g, x) => mapBinary(g, x, '2.0 * a * b', 'square.grad'));

@@ -9,6 +9,13 @@ import type { Engine } from '../gpu/engine.js';
 import { Conv2d, Init, Linear, type Layer } from './layers.js';
 import { shapesOf, type DcignConfig } from './presets.js';
 
+/** f(t), then t's storage is released: for intermediates that no backward rule reads. */
+function freeing(t: Tensor, f: (t: Tensor) => Tensor): Tensor {
+  const out = f(t);
+  t.dispose();
+  return out;
+}
+
 export class Dcign {
   readonly config: DcignConfig;
   readonly engine: Engine;
@@ -62,10 +69,12 @@ export class Dcign {
     if (x.rank !== 4 || x.shape[1] !== 1 || x.shape[2] !== S || x.shape[3] !== S) {
       throw new Error(`Dcign.encode: expected images [N,1,${S},${S}] for preset ${this.config.preset}, got ${shapeStr(x.shape)}`);
     }
-    const { conv1, conv2, conv3, mu, logvar } = this.encoder;
-    let h = relu(maxPool2d(conv1.forward(x)));
-    h = relu(maxPool2d(conv2.forward(h)));
-    h = relu(maxPool2d(conv3.forward(h)));
+    let h = x;
+    for (const conv of [this.encoder.conv1, this.encoder.conv2, this.encoder.conv3]) {
+      // Pooling's rule reads its argmax and ReLU's its output: the conv and pooling outputs can go.
+      h = freeing(freeing(conv.forward(h), maxPool2d), relu);
+    }
+    const { mu, logvar } = this.encoder;
     const flat = h.view([x.shape[0]!, this.flat]);
     return { mu: mu.forward(flat), logvar: logvar.forward(flat) };
   }
@@ -77,11 +86,10 @@ export class Dcign {
     }
     const { fc, conv1, conv2, conv3, conv4 } = this.decoder;
     const [bc, bs] = this.config.decoderBase;
-    let h = relu(fc.forward(z)).view([z.shape[0]!, bc, bs, bs]);
-    h = relu(conv1.forward(upsampleNearest(h, 2)));
-    h = relu(conv2.forward(upsampleNearest(h, 2)));
-    h = relu(conv3.forward(upsampleNearest(h, 2)));
-    return sigmoid(conv4.forward(upsampleNearest(h, 2)));
+    // ReLU's and the sigmoid's rules read their outputs: each pre-activation can go.
+    let h = freeing(fc.forward(z), relu).view([z.shape[0]!, bc, bs, bs]);
+    for (const conv of [conv1, conv2, conv3]) h = freeing(conv.forward(upsampleNearest(h, 2)), relu);
+    return freeing(conv4.forward(upsampleNearest(h, 2)), sigmoid);
   }
 
   dispose(): void {
