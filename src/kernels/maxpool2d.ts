@@ -1,41 +1,15 @@
 // 2-D max pooling (NCHW) with stored argmax indices; the gradient is routed through them.
 import source from '../../shaders/maxpool2d.wgsl';
-import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
+import { grid1d, Uniforms } from '../gpu/engine.js';
 import { isGradEnabled, record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, opError } from './util.js';
+import { bindRange, checkF32, opError, planeChunks } from './util.js';
 
 export interface MaxPool2dOptions {
   /** Window side (square windows). Default 2. */
   kernel?: number;
   /** Step between windows. Default: the kernel size (non-overlapping windows). */
   stride?: number;
-}
-
-/**
- * A binding over elements [start, start + count) of t that begins on the device's storage
- * offset alignment; `base` is the index of element `start` within the binding. Lets kernels
- * cut a tensor into whole planes or rows whose byte offsets are not aligned.
- */
-export function bindRange(engine: Engine, t: Tensor, start: number, count: number): { binding: Binding; base: number } {
-  const align = engine.limits.minStorageBufferOffsetAlignment;
-  const offset = Math.floor((start * 4) / align) * align;
-  const size = Math.max((start + count) * 4 - offset, 4);
-  return { binding: { buffer: t.buffer, offset, size }, base: start - offset / 4 };
-}
-
-/**
- * Splits `planes` consecutive planes into runs whose every tensor (planeSizes: elements per
- * plane of each tensor bound) fits one storage binding, alignment slack included.
- */
-export function planeChunks(op: string, engine: Engine, planes: number, ...planeSizes: number[]): [first: number, count: number][] {
-  const slack = engine.limits.minStorageBufferOffsetAlignment;
-  const largest = Math.max(...planeSizes, 1);
-  const per = Math.floor((engine.maxBinding - slack) / (largest * 4));
-  if (per < 1) throw new Error(`${op}: one plane of ${largest * 4} bytes exceeds the ${engine.maxBinding}-byte storage binding limit`);
-  const out: [number, number][] = [];
-  for (let p = 0; p < planes; p += per) out.push([p, Math.min(per, planes - p)]);
-  return out;
 }
 
 function geometry(x: Tensor, o: MaxPool2dOptions) {

@@ -4,8 +4,7 @@ import source from '../../shaders/upsample.wgsl';
 import { grid1d, Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, opError } from './util.js';
-import { bindRange, planeChunks } from './maxpool2d.js';
+import { bindRange, checkF32, opError, planeChunks } from './util.js';
 
 function run(src: Tensor, dst: Tensor, H: number, W: number, f: number, backward: boolean): void {
   const engine = src.engine;

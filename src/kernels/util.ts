@@ -1,5 +1,5 @@
 import { shapeStr, type Tensor } from '../tensor.js';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 
 /** An error that names the op, the argument and the shapes involved. */
 export function opError(op: string, message: string, ...tensors: [string, Tensor | readonly number[]][]): Error {
@@ -21,6 +21,32 @@ export function chunks(engine: Engine, total: number, bytesPerElement = 4): [sta
   const out: [number, number][] = [];
   for (let s = 0; s < total; s += per) out.push([s, Math.min(per, total - s)]);
   if (!out.length) out.push([0, 0]);
+  return out;
+}
+
+/**
+ * A binding over elements [start, start + count) of t that begins on the device's storage
+ * offset alignment; `base` is the index of element `start` within the binding. Lets kernels
+ * cut a tensor into whole planes or rows whose byte offsets are not aligned.
+ */
+export function bindRange(engine: Engine, t: Tensor, start: number, count: number): { binding: Binding; base: number } {
+  const align = engine.limits.minStorageBufferOffsetAlignment;
+  const offset = Math.floor((start * 4) / align) * align;
+  const size = Math.max((start + count) * 4 - offset, 4);
+  return { binding: { buffer: t.buffer, offset, size }, base: start - offset / 4 };
+}
+
+/**
+ * Splits `planes` consecutive planes into runs whose every tensor (planeSizes: elements per
+ * plane of each tensor bound) fits one storage binding, alignment slack included.
+ */
+export function planeChunks(op: string, engine: Engine, planes: number, ...planeSizes: number[]): [first: number, count: number][] {
+  const slack = engine.limits.minStorageBufferOffsetAlignment;
+  const largest = Math.max(...planeSizes, 1);
+  const per = Math.floor((engine.maxBinding - slack) / (largest * 4));
+  if (per < 1) throw new Error(`${op}: one plane of ${largest * 4} bytes exceeds the ${engine.maxBinding}-byte storage binding limit`);
+  const out: [number, number][] = [];
+  for (let p = 0; p < planes; p += per) out.push([p, Math.min(per, planes - p)]);
   return out;
 }
 
