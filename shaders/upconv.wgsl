@@ -1,0 +1,115 @@
+// A nearest x2 upsample folded into the following convolution (src/kernels/upconv.ts).
+//
+// FOLD: the four parity kernels. Output o = 2i + p of the upsampled convolution (kernel K,
+// padding P) reads the input at i + floor((p + k - P) / 2) for tap k, so folded tap t (offset
+// t - PF) of parity p sums the original taps k = 2(t - PF) + P - p + e, e in {0, 1}, that lie in
+// [0, K). The forward gathers those (at most 2 x 2) taps; the backward (BACKWARD) gives each
+// original tap the sum of the four folded taps, one per parity, it went into: gathers both ways,
+// so no atomics. Weights are small enough to bind whole.
+//
+// Otherwise: depthToSpace2, channel (py*2+px)*O + o of [N,4O,H,W] to pixel (2i+py, 2j+px) of
+// channel o in [N,O,2H,2W], and (BACKWARD) the inverse permutation. Both walk whole images, bound
+// as windows that start on an aligned byte offset at or before a chunk's first image;
+// inBase/outBase are the element offsets of that image within the windows.
+
+#if FOLD
+struct U {
+  n: u32,       // invocations: elements of the folded (forward) or original (backward) weights
+  O: u32,
+  C: u32,
+  K: u32,
+  KF: u32,
+  P: u32,
+  PF: u32,
+  _a: u32,
+}
+#else
+struct U {
+  n: u32,       // invocations in this chunk: elements of the destination
+  inBase: u32,
+  outBase: u32,
+  O: u32,       // channels of the [N,O,2H,2W] side
+  H: u32,       // plane of the [N,4O,H,W] side
+  W: u32,
+  _a: u32,
+  _b: u32,
+}
+#endif
+
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read_write> B: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= u.n) { return; }
+#if FOLD
+#if BACKWARD
+  // A: folded gradient [4O,C,KF,KF]; B: original gradient [O,C,K,K].
+  let kx = i % u.K;
+  let ky = (i / u.K) % u.K;
+  let oc = i / (u.K * u.K);           // o * C + c
+  let o = oc / u.C;
+  let c = oc - o * u.C;
+  var acc = 0.0;
+  for (var q = 0u; q < 4u; q++) {
+    // floor((p + k - P) / 2) + PF: an arithmetic shift floors negative offsets too.
+    let ty = u32(((i32(q >> 1u) + i32(ky) - i32(u.P)) >> 1u) + i32(u.PF));
+    let tx = u32(((i32(q & 1u) + i32(kx) - i32(u.P)) >> 1u) + i32(u.PF));
+    acc += A[(((q * u.O + o) * u.C + c) * u.KF + ty) * u.KF + tx];
+  }
+  B[i] = acc;
+#else
+  // A: original weights [O,C,K,K]; B: folded [4O,C,KF,KF].
+  let tx = i % u.KF;
+  let ty = (i / u.KF) % u.KF;
+  let mc = i / (u.KF * u.KF);         // (q * O + o) * C + c
+  let m = mc / u.C;
+  let c = mc - m * u.C;
+  let q = m / u.O;
+  let o = m - q * u.O;
+  let ky0 = 2 * (i32(ty) - i32(u.PF)) + i32(u.P) - i32(q >> 1u);
+  let kx0 = 2 * (i32(tx) - i32(u.PF)) + i32(u.P) - i32(q & 1u);
+  let K = i32(u.K);
+  let plane = (o * u.C + c) * u.K * u.K;
+  var acc = 0.0;
+  for (var ey = 0; ey < 2; ey++) {
+    let ky = ky0 + ey;
+    if (ky < 0 || ky >= K) { continue; }
+    for (var ex = 0; ex < 2; ex++) {
+      let kx = kx0 + ex;
+      if (kx < 0 || kx >= K) { continue; }
+      acc += A[plane + u32(ky * K + kx)];
+    }
+  }
+  B[i] = acc;
+#endif
+#else
+  let hw = u.H * u.W;
+  let img = 4u * u.O * hw;
+  let n = i / img;
+  let r = i - n * img;
+#if BACKWARD
+  // A: gradient [N,O,2H,2W]; B: gradient [N,4O,H,W], r indexing its image.
+  let m = r / hw;
+  let s = r - m * hw;
+  let y = s / u.W;
+  let x = s - y * u.W;
+  let q = m / u.O;
+  let o = m - q * u.O;
+  let src = (o * 2u * u.H + 2u * y + (q >> 1u)) * 2u * u.W + 2u * x + (q & 1u);
+  B[u.outBase + i] = A[u.inBase + n * img + src];
+#else
+  // A: [N,4O,H,W]; B: [N,O,2H,2W], r indexing its image.
+  let W2 = 2u * u.W;
+  let o = r / (4u * hw);
+  let s = r - o * 4u * hw;
+  let Y = s / W2;
+  let X = s - Y * W2;
+  let q = (Y & 1u) * 2u + (X & 1u);
+  let src = (q * u.O + o) * hw + (Y >> 1u) * u.W + (X >> 1u);
+  B[u.outBase + i] = A[u.inBase + n * img + src];
+#endif
+#endif
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { useEngine } from './setup/engine.js';
+import { gradCheck } from './setup/gradcheck.js';
+import { backward, parameter, Tensor, tidy } from '../src/node.js';
+import { conv2d, type Conv2dPadding } from '../src/kernels/conv2d.js';
+import { upsampleNearest } from '../src/kernels/upsample.js';
+import { depthToSpace2, foldUpsampleWeight, upsampleConv2d } from '../src/kernels/upconv.js';
+import * as ref from './ref/conv.js';
+import { upsampleNearest as refUp, upsampleNearestBackward as refUpGrad } from './ref/upsample.js';
+import { random, type Arr } from './ref/cpu.js';
+
+// The reference is the float64 upsample followed by the float64 convolution. The GPU sums
+// float32 products of values in [-1, 1]: each folded tap adds up to 4 weights, the convolution
+// up to C*K'^2 such products for the forward, and the gradients go through conv2d's kernels
+// (dx: 4*O*K^2 terms per input pixel once the 2x2 block is summed; dw and db: N*Ho*Wo of the
+// upsampled output). As in test/conv2d.test.ts, rounding grows like sqrt(terms), so the
+// tolerance is 2e-5 * sqrt(K) absolute plus 1e-5 relative with K the largest of those counts.
+// Central differences of the float64 forward (which is linear in each input) are exact to ~1e-8
+// and meet the same tolerance.
+const tolFor = (K: number) => ({ atol: 2e-5 * Math.sqrt(K), rtol: 1e-5 });
+
+interface Case {
+  x: number[];
+  w: number[];
+  padding: Conv2dPadding;
+  bias?: boolean;
+}
+
+const name = (c: Case) => `x [${c.x}] w [${c.w}] padding ${JSON.stringify(c.padding)}${c.bias === false ? ' no bias' : ''}`;
+
+function check(c: Case, seed: number, fdSamples = 8): Promise<void> {
+  const o = { padding: c.padding };
+  const up = [c.x[0]!, c.x[1]!, 2 * c.x[2]!, 2 * c.x[3]!];
+  const g = ref.convGeom(up, c.w, o);
+  const K = Math.max(g.C * g.kh * g.kw, 4 * g.O * g.kh * g.kw, g.N * g.Ho * g.Wo);
+  const inputs: Arr[] = [random(c.x, seed), random(c.w, seed + 1)];
+  if (c.bias !== false) inputs.push(random([c.w[0]!], seed + 2));
+  return gradCheck({
+    gpu: ([x, w, b]) => upsampleConv2d(x!, w!, b ?? null, o),
+    cpu: ([x, w, b]) => ref.conv2d(refUp(x!, 2), w!, b ?? null, o),
+    analytic: ([x, w, b], R) => [
+      refUpGrad(ref.conv2dGradInput(R, w!, up, o), 2),
+      ref.conv2dGradWeight(refUp(x!, 2), R, w!.shape, o),
+      ...(b ? [ref.conv2dGradBias(R)] : []),
+    ],
+    inputs,
+    tol: tolFor(K),
+    fdSamples,
+    seed,
+  });
+}
+
+describe('upsampleConv2d against float64 upsample + conv2d and finite differences', () => {
+  useEngine();
+
+  // Ragged sizes: odd channel counts (4*O = 28 stacked channels: partial channel blocks),
+  // non-square planes with partial pixel blocks, and every padding parity: K=3 P=1 has folded
+  // taps that are zero for some parities, K=5 P=3 an odd padding beyond half the kernel.
+  const cases: Case[] = [
+    { x: [2, 5, 11, 11], w: [7, 5, 7, 7], padding: 'valid' }, // the paper's decoder: K'=4, P'=0
+    { x: [2, 5, 11, 9], w: [7, 5, 5, 5], padding: 'same' }, // small preset: K'=3, P'=1
+    { x: [1, 5, 11, 13], w: [7, 5, 3, 3], padding: 1 }, // tiny preset
+    { x: [2, 3, 9, 11], w: [7, 3, 5, 5], padding: 0 },
+    { x: [1, 3, 7, 6], w: [5, 3, 5, 5], padding: 3 },
+    { x: [2, 2, 5, 7], w: [3, 2, 1, 1], padding: 1, bias: false },
+  ];
+  cases.forEach((c, i) => it(name(c), () => check(c, 10 * i + 1)));
+
+  // Above conv2d's small-problem threshold (1e7 multiply-adds), so its large register blocks run.
+  it('a layer large enough for the large conv2d blocks: x [2,16,19,19] w [20,16,7,7] valid', () =>
+    check({ x: [2, 16, 19, 19], w: [20, 16, 7, 7], padding: 'valid' }, 77, 2));
+
+  it('computes only the gradients that are needed', async () => {
+    const x = Tensor.fromData(random([1, 3, 6, 6], 1).data, [1, 3, 6, 6]);
+    const w = parameter(Tensor.fromData(random([4, 3, 5, 5], 2).data, [4, 3, 5, 5]));
+    const b = Tensor.fromData(random([4], 3).data, [4]);
+    tidy(() => backward(upsampleConv2d(x, w, b, { padding: 'same' }), Tensor.fromData(random([1, 4, 12, 12], 4).data, [1, 4, 12, 12])));
+    expect(w.grad).not.toBeNull();
+    expect(x.grad).toBeNull();
+    expect(b.grad).toBeNull();
+    for (const t of [x, w, w.grad!, b]) t.dispose();
+  });
+
+  it('holds less memory than upsample + conv2d: no upsampled map, no stacked output', async () => {
+    const x = parameter(Tensor.fromData(random([2, 8, 16, 16], 5).data, [2, 8, 16, 16]));
+    const w = parameter(Tensor.fromData(random([8, 8, 5, 5], 6).data, [8, 8, 5, 5]));
+    const b = parameter(Tensor.fromData(random([8], 7).data, [8]));
+    const pool = x.engine.pool;
+    const held = (f: () => Tensor) => {
+      const before = pool.stats.inUseBytes;
+      const out = f();
+      const bytes = pool.stats.inUseBytes - before;
+      out.dispose();
+      return bytes;
+    };
+    // Everything the forward leaves alive for the backward, output included: here
+    // 4 x weights + 4 x bias + the output, against the output + a map 4x the input.
+    const ours = tidy(() => held(() => upsampleConv2d(x, w, b, { padding: 'same' })));
+    const theirs = tidy(() => held(() => conv2d(upsampleNearest(x, 2), w, b, { padding: 'same' })));
+    const outBytes = 2 * 8 * 32 * 32 * 4;
+    expect(ours).toBeLessThan(outBytes + 4 * (w.size + b.size) * 4 + 4096);
+    expect(ours).toBeLessThan(theirs - (4 * x.size * 4) / 2);
+    for (const t of [x, w, b]) t.dispose();
+  });
+
+  it('names the op, the argument and the shapes in errors', () => {
+    const x = Tensor.empty([1, 3, 8, 8]);
+    const bad = (w: number[], padding: Conv2dPadding = 0, xs = x, bias: Tensor | null = null) => () => upsampleConv2d(xs, Tensor.empty(w), bias, { padding });
+    expect(bad([4, 3, 4, 4])).toThrow(/upsampleConv2d: the kernel side must be odd, got 4 \(w \[4,3,4,4\]\)/);
+    expect(bad([4, 3, 3, 5])).toThrow(/upsampleConv2d: the kernel must be square, got 3x5 \(w \[4,3,3,5\]\)/);
+    expect(bad([4, 3, 3, 3], -1)).toThrow(/upsampleConv2d: padding must be a non-negative integer.*got -1/);
+    expect(bad([4, 3, 3, 3], 1.5)).toThrow(/upsampleConv2d: padding must be a non-negative integer.*got 1.5/);
+    expect(bad([4, 2, 3, 3])).toThrow(/upsampleConv2d: x has 3 channels but w expects 2 \(x \[1,3,8,8\], w \[4,2,3,3\]\)/);
+    expect(bad([4, 3, 3, 3], 0, Tensor.empty([3, 8, 8]))).toThrow(/upsampleConv2d: x must be 4-D NCHW.*x \[3,8,8\]/);
+    expect(bad([4, 3, 19, 19], 0)).toThrow(/upsampleConv2d: the 19x19 kernel is larger than the padded 16x16 upsampled input/);
+    expect(bad([4, 3, 3, 3], 0, x, Tensor.empty([5]))).toThrow(/upsampleConv2d: bias must have shape \[4\].*bias \[5\]/);
+    expect(() => foldUpsampleWeight(Tensor.empty([4, 3, 3]))).toThrow(/foldUpsampleWeight: w must be 4-D.*w \[4,3,3\]/);
+    expect(() => depthToSpace2(Tensor.empty([1, 6, 2, 2]), 2)).toThrow(/depthToSpace2: y must have 4 \* 2 channels \(y \[1,6,2,2\]\)/);
+  });
+});
+
+describe('upsampleConv2d with a 1 MiB storage-binding limit', () => {
+  const ctx = useEngine({ maxStorageBufferBindingSize: 1 << 20 });
+
+  it('matches the reference when the stacked and shuffled outputs exceed one binding', async () => {
+    expect(ctx.engine.maxBinding).toBe(1 << 20);
+    // Stacked output [5,60,39,39] and result [5,15,78,78]: 1.8 MB each, 365040 bytes an image,
+    // so 2 images a chunk in 3 chunks, at byte offsets that are not 256-aligned.
+    await check({ x: [5, 4, 39, 39], w: [15, 4, 3, 3], padding: 1 }, 91, 2);
+  });
+});
