@@ -4,6 +4,7 @@ import { add, relu } from '../kernels/elementwise.js';
 import { randNormal, randUniform } from '../kernels/fill.js';
 import { matmul } from '../kernels/matmul.js';
 import { conv2d } from '../kernels/conv2d.js';
+import { upsampleConv2d } from '../kernels/upconv.js';
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../tensor.js';
 import type { Padding } from './presets.js';
@@ -33,6 +34,10 @@ export class Conv2d implements Layer {
   }
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, { padding: this.padding });
+  }
+  /** forward(upsampleNearest(x, 2)) without the upsampled map, in about a third of the multiply-adds for 7x7 valid. */
+  forwardUpsampled(x: Tensor): Tensor {
+    return upsampleConv2d(x, this.weight, this.bias, { padding: this.padding });
   }
   params(): [string, Tensor][] {
     return [['weight', this.weight], ['bias', this.bias]];
