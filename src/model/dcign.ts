@@ -3,7 +3,6 @@
 // linear layer, ReLU, and four nearest-upsample x2 + conv stages with a sigmoid at the end.
 import { relu, sigmoid } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/maxpool2d.js';
-import { upsampleNearest } from '../kernels/upsample.js';
 import { getEngine, shapeStr, type Tensor } from '../tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { Conv2d, Init, Linear, type Layer } from './layers.js';
@@ -88,8 +87,8 @@ export class Dcign {
     const [bc, bs] = this.config.decoderBase;
     // ReLU's and the sigmoid's rules read their outputs: each pre-activation can go.
     let h = freeing(fc.forward(z), relu).view([z.shape[0]!, bc, bs, bs]);
-    for (const conv of [conv1, conv2, conv3]) h = freeing(conv.forward(upsampleNearest(h, 2)), relu);
-    return freeing(conv4.forward(upsampleNearest(h, 2)), sigmoid);
+    for (const conv of [conv1, conv2, conv3]) h = freeing(conv.forwardUpsampled(h), relu);
+    return freeing(conv4.forwardUpsampled(h), sigmoid);
   }
 
   dispose(): void {
