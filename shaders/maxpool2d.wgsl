@@ -1,21 +1,36 @@
 // 2-D max pooling over NCHW planes, windows of K x K at stride S with Torch's floor output size.
 // The forward writes each window's maximum and, when INDICES, where it was (an offset within the
-// input plane). The backward (BACKWARD) runs one invocation per input element, which gathers the
-// gradients of the windows that contain it and chose it: no atomics, no scatter, deterministic.
+// input plane). The backward (BACKWARD) is deterministic and uses no atomics:
+// - windows that do not overlap (S >= K): one invocation per window reads its gradient and argmax
+//   once and writes its whole S x S cell of the input gradient, the gradient at the argmax and
+//   zero elsewhere; the last window of a row or column also zeroes the rows and columns the floor
+//   mode leaves uncovered, so every input element is written exactly once.
+// - OVERLAP (S < K): one invocation per input element gathers the gradients of the windows that
+//   contain it and chose it.
+//
+// The launch is 3-D (x: column, y: row, z: plane), so no invocation divides to find its place:
+// lavapipe scalarises integer division. K and S are overrides: the forward's window loops get
+// constant bounds.
+// Rows and columns past the dispatch limit are launched again from the offsets y0 and x0.
 //
 // Tensors are bound as windows that start on an aligned byte offset at or before a chunk's first
 // plane; inBase/outBase are the element offsets of that first plane within the bound windows.
 
+override K: u32;
+override S: u32;
+override WG_X: u32;
+override WG_Y: u32;
+
 struct U {
-  n: u32,       // invocations in this chunk: outputs (forward) or inputs (backward)
+  planes: u32,  // planes in this dispatch
   inBase: u32,
   outBase: u32,
   H: u32,
   W: u32,
   OH: u32,
   OW: u32,
-  K: u32,
-  S: u32,
+  x0: u32,
+  y0: u32,
   _a: u32,
   _b: u32,
   _c: u32,
@@ -34,24 +49,23 @@ struct U {
 #endif
 #endif
 
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= u.n) { return; }
-#if BACKWARD
-  let hw = u.H * u.W;
-  let p = i / hw;
-  let r = i - p * hw;
-  let ih = r / u.W;
-  let iw = r - ih * u.W;
-  // Windows oh with oh*S <= ih < oh*S + K; rows past the last window (floored away) get none.
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let p = gid.z;
+  let y = gid.y + u.y0;
+  let x = gid.x + u.x0;
+#if OVERLAP
+  // (y, x) is an input element.
+  if (p >= u.planes || y >= u.H || x >= u.W) { return; }
+  // Windows oh with oh*S <= y < oh*S + K; rows past the last window (floored away) get none.
   var ohLo = 0u;
-  if (ih >= u.K) { ohLo = (ih - u.K) / u.S + 1u; }
-  let ohHi = min(ih / u.S + 1u, u.OH);
+  if (y >= K) { ohLo = (y - K) / S + 1u; }
+  let ohHi = min(y / S + 1u, u.OH);
   var owLo = 0u;
-  if (iw >= u.K) { owLo = (iw - u.K) / u.S + 1u; }
-  let owHi = min(iw / u.S + 1u, u.OW);
+  if (x >= K) { owLo = (x - K) / S + 1u; }
+  let owHi = min(x / S + 1u, u.OW);
   let plane = u.outBase + p * u.OH * u.OW;
+  let r = y * u.W + x;
   var acc = 0.0;
   for (var oh = ohLo; oh < ohHi; oh++) {
     for (var ow = owLo; ow < owHi; ow++) {
@@ -59,20 +73,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       if (IDX[o] == r) { acc += G[o]; }
     }
   }
-  GI[u.inBase + i] = acc;
+  GI[u.inBase + p * u.H * u.W + r] = acc;
 #else
-  let ohw = u.OH * u.OW;
-  let p = i / ohw;
-  let r = i - p * ohw;
-  let oh = r / u.OW;
-  let ow = r - oh * u.OW;
+  // (y, x) is an output window.
+  if (p >= u.planes || y >= u.OH || x >= u.OW) { return; }
+  let o = u.outBase + p * u.OH * u.OW + y * u.OW + x;
   let plane = u.inBase + p * u.H * u.W;
-  var best = X[plane + oh * u.S * u.W + ow * u.S];
-  var at = oh * u.S * u.W + ow * u.S;
+#if BACKWARD
+  let g = G[o];
+  let at = IDX[o];
+  let r1 = select(y * S + S, u.H, y + 1u == u.OH);
+  let c1 = select(x * S + S, u.W, x + 1u == u.OW);
+  for (var r = y * S; r < r1; r++) {
+    let row = r * u.W;
+    for (var c = x * S; c < c1; c++) {
+      GI[plane + row + c] = select(0.0, g, row + c == at);
+    }
+  }
+#else
+  let first = y * S * u.W + x * S;
+  var best = X[plane + first];
+  var at = first;
   // Row-major scan with a strict '>' so the first maximum wins ties, as PyTorch does.
-  for (var kh = 0u; kh < u.K; kh++) {
-    let row = (oh * u.S + kh) * u.W + ow * u.S;
-    for (var kw = 0u; kw < u.K; kw++) {
+  for (var kh = 0u; kh < K; kh++) {
+    let row = first + kh * u.W;
+    for (var kw = 0u; kw < K; kw++) {
       let v = X[plane + row + kw];
       if (v > best) {
         best = v;
@@ -80,9 +105,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       }
     }
   }
-  OUT[u.outBase + i] = best;
+  OUT[o] = best;
 #if INDICES
-  IDX[u.outBase + i] = at;
+  IDX[o] = at;
+#endif
 #endif
 #endif
 }

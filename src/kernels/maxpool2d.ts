@@ -1,9 +1,12 @@
 // 2-D max pooling (NCHW) with stored argmax indices; the gradient is routed through them.
 import source from '../../shaders/maxpool2d.wgsl';
-import { grid1d, Uniforms } from '../gpu/engine.js';
+import { Uniforms, type Engine } from '../gpu/engine.js';
+import type { CompiledKernel } from '../gpu/pipelines.js';
 import { isGradEnabled, record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { bindRange, checkF32, opError, planeChunks } from './util.js';
+// Transitional: src/kernels/upconv.ts (in progress elsewhere) still imports these from here; they live in util.ts.
+export { bindRange, planeChunks } from './util.js';
 
 export interface MaxPool2dOptions {
   /** Window side (square windows). Default 2. */
@@ -27,8 +30,49 @@ function geometry(x: Tensor, o: MaxPool2dOptions) {
   return { N, C, H, W, OH, OW, k, s, planes: N * C };
 }
 
-function uniforms(n: number, inBase: number, outBase: number, g: ReturnType<typeof geometry>): ArrayBuffer {
-  return new Uniforms(48).u32(n, inBase, outBase, g.H, g.W, g.OH, g.OW, g.k, g.s, 0, 0, 0).build();
+type Geometry = ReturnType<typeof geometry>;
+
+// Workgroups of 32 x 8 windows (or inputs): on lavapipe at the paper's pool1 about as fast as
+// 64 x 4 or 16 x 8, while 8 x 8 took half as long again.
+const WG_X = 32;
+const WG_Y = 8;
+
+/** K and S as overrides give the window loops constant bounds (a pipeline per window shape). */
+function poolKernel(engine: Engine, g: Geometry, defines: Record<string, boolean>): CompiledKernel {
+  return engine.kernel({ name: 'maxpool2d', wgsl: source, defines, overrides: { K: g.k, S: g.s, WG_X, WG_Y } });
+}
+
+/**
+ * Dispatches `kernel` over every plane, covering `rows` x `cols` of each; `bound` lists the
+ * tensors in binding order, each as input-side (H x W planes) or output-side (OH x OW planes).
+ * Planes are cut into runs that fit one storage binding and the dispatch limit; rows and columns
+ * past that limit go in further dispatches from an offset.
+ */
+function launch(op: string, kernel: CompiledKernel, g: Geometry, bound: [Tensor, 'in' | 'out'][], rows: number, cols: number): void {
+  const engine = bound[0]![0].engine;
+  const per = { in: g.H * g.W, out: g.OH * g.OW };
+  const cap = engine.limits.maxComputeWorkgroupsPerDimension;
+  for (const [c0, n] of planeChunks(op, engine, g.planes, per.in, per.out)) {
+    for (let p0 = c0; p0 < c0 + n; p0 += cap) {
+      const count = Math.min(cap, c0 + n - p0);
+      // Tensors on one side share a plane size, so their ranges start at the same base.
+      const base = { in: 0, out: 0 };
+      const bindings = bound.map(([t, side]) => {
+        const r = bindRange(engine, t, p0 * per[side], count * per[side]);
+        base[side] = r.base;
+        return r.binding;
+      });
+      for (let y0 = 0; y0 < rows; y0 += cap * WG_Y) {
+        for (let x0 = 0; x0 < cols; x0 += cap * WG_X) {
+          engine.dispatch(kernel, {
+            uniforms: new Uniforms(48).u32(count, base.in, base.out, g.H, g.W, g.OH, g.OW, x0, y0, 0, 0, 0).build(),
+            bindings,
+            workgroups: [Math.min(Math.ceil((cols - x0) / WG_X), cap), Math.min(Math.ceil((rows - y0) / WG_Y), cap), count],
+          });
+        }
+      }
+    }
+  }
 }
 
 /**
@@ -41,17 +85,10 @@ export function maxPool2dRaw(x: Tensor, o: MaxPool2dOptions = {}, withIndices = 
   const engine = x.engine;
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'f32', engine);
   const indices = withIndices ? Tensor.empty(out.shape, 'u32', engine) : null;
-  const kernel = engine.kernel({ name: 'maxpool2d', wgsl: source, defines: { INDICES: withIndices } });
-  const inPlane = g.H * g.W;
-  const outPlane = g.OH * g.OW;
-  for (const [p0, count] of planeChunks('maxPool2d', engine, g.planes, inPlane, outPlane)) {
-    const xin = bindRange(engine, x, p0 * inPlane, count * inPlane);
-    const yout = bindRange(engine, out, p0 * outPlane, count * outPlane);
-    const bindings = [xin.binding, yout.binding];
-    if (indices) bindings.push(bindRange(engine, indices, p0 * outPlane, count * outPlane).binding);
-    const n = count * outPlane;
-    engine.dispatch(kernel, { uniforms: uniforms(n, xin.base, yout.base, g), bindings, workgroups: grid1d(n, 256) });
-  }
+  const kernel = poolKernel(engine, g, { INDICES: withIndices });
+  const bound: [Tensor, 'in' | 'out'][] = [[x, 'in'], [out, 'out']];
+  if (indices) bound.push([indices, 'out']);
+  launch('maxPool2d', kernel, g, bound, g.OH, g.OW);
   return { out, indices };
 }
 
@@ -68,20 +105,12 @@ export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: rea
     gi.dispose();
     throw opError('maxPool2d.grad', 'gradient or indices do not match the pooled shape', ['grad', grad], ['indices', indices], ['input', inputShape]);
   }
-  const kernel = engine.kernel({ name: 'maxpool2d', wgsl: source, defines: { BACKWARD: true } });
-  const inPlane = g.H * g.W;
-  const outPlane = g.OH * g.OW;
-  for (const [p0, count] of planeChunks('maxPool2d.grad', engine, g.planes, inPlane, outPlane)) {
-    const gin = bindRange(engine, grad, p0 * outPlane, count * outPlane);
-    const idx = bindRange(engine, indices, p0 * outPlane, count * outPlane);
-    const gout = bindRange(engine, gi, p0 * inPlane, count * inPlane);
-    const n = count * inPlane;
-    engine.dispatch(kernel, {
-      uniforms: uniforms(n, gout.base, gin.base, g),
-      bindings: [gin.binding, idx.binding, gout.binding],
-      workgroups: grid1d(n, 256),
-    });
-  }
+  // Overlapping windows can route several gradients to one input: gather per input element.
+  // Otherwise scatter per window, which writes every input element exactly once.
+  const overlap = g.s < g.k;
+  const kernel = poolKernel(engine, g, { BACKWARD: true, OVERLAP: overlap });
+  const bound: [Tensor, 'in' | 'out'][] = [[grad, 'out'], [indices, 'out'], [gi, 'in']];
+  launch('maxPool2d.grad', kernel, g, bound, overlap ? g.H : g.OH, overlap ? g.W : g.OW);
   return gi;
 }
 
