@@ -3,7 +3,7 @@ import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
 import { expectClose } from './setup/expect.js';
 import { backward, ops, parameter, Tensor, tidy } from '../src/node.js';
-import { maxPool2dRaw } from '../src/kernels/maxpool2d.js';
+import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
 import * as ref from './ref/cpu.js';
 import { maxPool2d as refPool, maxPool2dBackward as refPoolGrad } from './ref/maxpool2d.js';
 
@@ -36,6 +36,39 @@ async function checkPool(shape: number[], kernel: number, stride: number, seed: 
   indices!.dispose();
 }
 
+/**
+ * The forward, its indices and the backward without the tape or finite differences (for shapes
+ * too large for them). The backward writes into a pooled buffer that held other data: every input
+ * element, those no window covers included, must be written (0 where no window chose it). That
+ * buffer is the one an op just filled with values in [50, 60) and released, which the pool hands
+ * out next.
+ */
+async function checkRaw(shape: number[], kernel: number, stride: number, seed: number): Promise<void> {
+  const x = ref.random(shape, seed);
+  const { out: wantOut, idx } = refPool(x, kernel, stride);
+  const { out, indices } = maxPool2dRaw(Tensor.fromData(x.data, shape), { kernel, stride });
+  // Selection is exact: the pooled values and their indices equal the reference's.
+  const gotOut = await out.data();
+  const badOut = gotOut.findIndex((v, i) => v !== wantOut.data[i]);
+  if (badOut >= 0) expect.fail(`output ${badOut} is ${gotOut[badOut]}, the reference ${wantOut.data[badOut]}`);
+  const gotIdx = await indices!.read();
+  const badIdx = gotIdx.findIndex((v, i) => v !== idx[i]);
+  if (badIdx >= 0) expect.fail(`index ${badIdx} is ${gotIdx[badIdx]}, the reference ${idx[badIdx]}`);
+  const R = ref.random(wantOut.shape, seed + 1);
+  const want = refPoolGrad(R, idx, shape);
+  const grad = Tensor.fromData(R.data, R.shape);
+  const garbage = ops.randUniform(shape, 50, 60, seed);
+  const stale = garbage.buffer;
+  garbage.dispose();
+  const gi = maxPool2dBackward(grad, indices!, shape, { kernel, stride });
+  expect(gi.buffer, 'the gradient reuses the released buffer').toBe(stale);
+  const got = await gi.data();
+  expect(want.data.some((v) => v === 0), 'the case has inputs that get no gradient').toBe(true);
+  const bad = got.findIndex((v, i) => (want.data[i] === 0 ? v !== 0 : Math.abs(v - want.data[i]!) > TOL.atol + TOL.rtol * Math.abs(want.data[i]!)));
+  if (bad >= 0) expect.fail(`gradient element ${bad} is ${got[bad]}, the reference ${want.data[bad]}`);
+  for (const t of [out, indices!, grad, gi]) t.dispose();
+}
+
 describe('maxPool2d', () => {
   useEngine();
 
@@ -61,6 +94,35 @@ describe('maxPool2d', () => {
       await checkPool(shape, k, s, shape.reduce((a, b) => a + b, k * 10 + s));
     });
   }
+
+  // Workgroups are 32 x 8 (columns x rows of windows, or of inputs for overlapping windows):
+  // these span several in both directions and end in partial ones.
+  const multi: [number[], number, number][] = [
+    [[2, 3, 37, 75], 2, 2], // odd: the last row and column belong to no window
+    [[1, 2, 41, 70], 2, 3], // gaps of one row and column between windows
+    [[2, 2, 35, 67], 3, 2], // overlapping windows over 3 x 5 workgroups of inputs
+    [[1, 3, 20, 131], 3, 3], // 131 = 43 * 3 + 2 uncovered columns
+  ];
+  for (const [shape, k, s] of multi) {
+    it(`on [${shape}] kernel ${k} stride ${s}, across workgroups`, async () => {
+      await checkPool(shape, k, s, shape.reduce((a, b) => a + b, k * 10 + s), 16);
+    });
+  }
+
+  it('writes every input gradient, uncovered rows and columns as 0, into a reused buffer', async () => {
+    await checkRaw([2, 3, 69, 69], 2, 2, 31); // the paper's 69 -> 34
+    await checkRaw([1, 2, 37, 75], 2, 2, 32);
+    await checkRaw([1, 2, 41, 70], 2, 3, 33);
+    await checkRaw([2, 1, 35, 67], 3, 2, 34);
+    await checkRaw([1, 3, 20, 131], 3, 3, 35);
+  });
+
+  it('splits dispatches past 65535 workgroups per dimension (planes, rows, columns)', async () => {
+    await checkRaw([1, 70001, 3, 3], 2, 2, 41); // planes > 65535
+    await checkRaw([1, 1, 524300 * 2 + 1, 2], 2, 2, 42); // window rows > 65535 * 8
+    await checkRaw([1, 1, 2, 65535 * 32 * 2 + 101], 2, 2, 43); // window columns > 65535 * 32
+    await checkRaw([1, 1, 3, 65535 * 32 + 41], 3, 2, 44); // input columns > 65535 * 32 (overlapping)
+  });
 
   it('on the paper\'s shapes at batch 2 (146 -> 73, 69 -> 34, 30 -> 15)', async () => {
     await checkPool([2, 96, 146, 146], 2, 2, 1, 8);
@@ -110,6 +172,10 @@ describe('maxPool2d with a 1 MiB storage-binding limit (split into plane chunks)
     await checkPool([2, 96, 146, 146], 2, 2, 11, 8);
     // 523 x 301 planes of 629 KiB: one plane per chunk, none aligned to 256 bytes.
     await checkPool([1, 3, 523, 301], 3, 2, 12, 8);
+    // Odd planes of 617 KiB, non-overlapping: the uncovered last row and column in every chunk.
+    await checkPool([1, 4, 513, 307], 2, 2, 13, 8);
+    await checkRaw([1, 4, 513, 307], 2, 2, 14);
+    await checkRaw([3, 5, 101, 99], 2, 3, 15); // 200 KiB planes: five to a chunk
   });
 
   it('refuses a plane larger than one binding', () => {
