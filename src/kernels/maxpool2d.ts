@@ -5,8 +5,6 @@ import type { CompiledKernel } from '../gpu/pipelines.js';
 import { isGradEnabled, record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { bindRange, checkF32, opError, planeChunks } from './util.js';
-// Transitional: src/kernels/upconv.ts (in progress elsewhere) still imports these from here; they live in util.ts.
-export { bindRange, planeChunks } from './util.js';
 
 export interface MaxPool2dOptions {
   /** Window side (square windows). Default 2. */
