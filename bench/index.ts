@@ -24,7 +24,6 @@ const { values, positionals } = parseArgs({
     'tfjs-steps': { type: 'string' },
     kind: { type: 'string' },
     profile: { type: 'boolean', default: false },
-    'what-if': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -63,7 +62,7 @@ const BENCHES: Record<string, { about: string; run: (engine: Engine, o: Options)
   step: {
     about:
       'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu: ms, GFLOP/s, pool peak vs an analytic sum ' +
-      '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile] [--what-if]',
+      '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile]',
     run: (e, o) => {
       const kinds = ['az', 'el', 'light', 'shape'];
       if (o.kind !== undefined && !kinds.includes(o.kind)) throw new Error(`--kind must be one of ${kinds.join(', ')}, got ${o.kind}`);
@@ -74,7 +73,6 @@ const BENCHES: Record<string, { about: string; run: (engine: Engine, o: Options)
         tfjsSteps: positiveInt('tfjs-steps', o['tfjs-steps']),
         tfjs: !o['no-tfjs'],
         profile: o.profile,
-        whatIf: o['what-if'],
         kind: o.kind as BatchKind | undefined,
         log: (line) => console.log(line),
       });

@@ -24,13 +24,7 @@ import type { CompiledKernel } from '../src/gpu/pipelines.js';
 import { bucketSize } from '../src/gpu/pool.js';
 import { Tensor, tidy, keep } from '../src/tensor.js';
 import { backward, topoSort, zeroGrad } from '../src/autograd/tape.js';
-import { add, mapBinary, mapUnary, sigmoid } from '../src/kernels/elementwise.js';
-import { record } from '../src/autograd/tape.js';
-import { maxPool2d } from '../src/kernels/maxpool2d.js';
-import { upsampleNearest } from '../src/kernels/upsample.js';
-import { reparameterise } from '../src/kernels/reparameterise.js';
-import { bceLoss, klLoss } from '../src/kernels/losses.js';
-import { gradientFilter, selectiveClamp } from '../src/kernels/selective.js';
+import { add } from '../src/kernels/elementwise.js';
 import { Dcign } from '../src/model/dcign.js';
 import { getPreset, shapesOf, type DcignConfig } from '../src/model/presets.js';
 import { RMSProp } from '../src/train/optim.js';
@@ -52,8 +46,6 @@ export interface StepBenchOptions {
   tfjs?: boolean;
   /** One more step of ours with every dispatch timed on its own (needs timestamp-query). */
   profile?: boolean;
-  /** Two more steps of ours: the lean forward (leanForwardLosses) traced, and trainStep from the same state. */
-  whatIf?: boolean;
   kind?: BatchKind;
   seed?: number;
   log?: (line: string) => void;
@@ -302,60 +294,6 @@ interface Context {
   label: string;
 }
 
-type ForwardFn = (model: Dcign, images: Tensor, kind: BatchKind, o: TrainStepOptions) => { bce: Tensor; kl: Tensor };
-
-// ---- a what-if: the forward pass freeing what no backward rule reads -----------------------------
-// Not used for timing. It measures the memory that a change to src/model/dcign.ts and to ReLU's
-// rule in src/kernels/elementwise.ts would save, without changing src/: the same ops in the same
-// order as forwardLosses (Dcign.encode, the clamp, reparameterise, Dcign.decode, the losses), except
-// - ReLU's backward rule reads its output (y > 0 iff x > 0: the same gradient), not its input;
-// - each tensor that no backward rule reads is disposed as soon as the next op has consumed it:
-//   the conv outputs that max pooling consumes (pooling's rule reads its argmax), the pooling
-//   outputs that ReLU consumes, the decoder's pre-activations and the pre-sigmoid map.
-// A backward rule that read a disposed tensor would throw ("used after dispose()"), and the bench
-// checks that the step leaves the same weights as trainStep from the same state.
-
-function reluFromOutput(x: Tensor): Tensor {
-  const y = mapUnary(x, 'max(x, 0.0)', 'relu');
-  return record(y, 'relu', [x], (g) => [mapBinary(g, y, 'select(0.0, a, b > 0.0)', 'relu.grad')]);
-}
-
-function leanForwardLosses(model: Dcign, images: Tensor, kind: BatchKind, o: TrainStepOptions): { bce: Tensor; kl: Tensor } {
-  const c = model.config;
-  const N = images.shape[0]!;
-  const consumed = <T extends Tensor>(out: T, ...inputs: Tensor[]): T => {
-    for (const t of inputs) t.dispose();
-    return out;
-  };
-  let h = images;
-  for (const conv of [model.encoder.conv1, model.encoder.conv2, model.encoder.conv3]) {
-    const y = conv.forward(h);
-    const p = consumed(maxPool2d(y), y);
-    h = consumed(reluFromOutput(p), p);
-  }
-  const flat = h.view([N, shapesOf(c).flat]);
-  let mu = model.encoder.mu.forward(flat);
-  let logvar = model.encoder.logvar.forward(flat);
-  if (o.procedure === 'clamped') {
-    const [s0, e0] = passThrough(kind, c.latents);
-    const head = (t: Tensor) => selectiveClamp(gradientFilter(t, s0, e0, o.invariance ? { invariance: o.invariance } : {}), s0, e0);
-    mu = head(mu);
-    logvar = head(logvar);
-  }
-  const z = o.eps ? reparameterise(mu, logvar, { eps: o.eps }) : reparameterise(mu, logvar, { seed: o.seed, step: o.step });
-  const { fc, conv1, conv2, conv3, conv4 } = model.decoder;
-  const [bc, bs] = c.decoderBase;
-  const f = fc.forward(z);
-  let d = consumed(reluFromOutput(f), f).view([N, bc, bs, bs]);
-  for (const conv of [conv1, conv2, conv3]) {
-    const y = conv.forward(upsampleNearest(d, 2));
-    d = consumed(reluFromOutput(y), y);
-  }
-  const y4 = conv4.forward(upsampleNearest(d, 2));
-  const recon = consumed(sigmoid(y4), y4);
-  return { bce: bceLoss(recon, images), kl: klLoss(mu, logvar) };
-}
-
 /** Wraps every layer's forward so the context names the layer while it runs; returns the undo. */
 function instrumentLayers(model: Dcign, ctx: Context): () => void {
   const undo: (() => void)[] = [];
@@ -410,7 +348,6 @@ function instrumentedStep(
   ctx: Context,
   net: Network,
   onPhase: (phase: 'forward' | 'backward' | 'optimizer') => void,
-  forward: ForwardFn = forwardLosses,
 ): { bce: Tensor; kl: Tensor } {
   const params = [...model.parameters().values()];
   const paramNames = new Map([...model.parameters()].map(([n, t]) => [t, n]));
@@ -419,7 +356,7 @@ function instrumentedStep(
   try {
     return tidy(() => {
       ctx.label = 'forward';
-      const { bce, kl } = forward(model, images, kind, o);
+      const { bce, kl } = forwardLosses(model, images, kind, o);
       onPhase('forward');
       ctx.label = 'backward';
       const loss = add(bce, kl);
@@ -564,17 +501,6 @@ interface OursRun {
   memory: OursMemory;
   profile: ProfileEntry[] | null;
   profileTotalMs: number | null;
-  whatIf: WhatIf | null;
-}
-
-export interface WhatIf {
-  /** The lean forward's step (see leanForwardLosses), traced like the warm-up. */
-  memory: OursMemory;
-  /** Largest |difference| of the weights it leaves from trainStep's, from the same state. */
-  maxWeightDiff: number;
-  /** Its losses and trainStep's from the same state, per image. */
-  lean: { bce: number; kl: number };
-  trainStep: { bce: number; kl: number };
 }
 
 async function runOurs(
@@ -586,7 +512,6 @@ async function runOurs(
   seed: number,
   steps: number,
   profile: boolean,
-  whatIf: boolean,
   log: (l: string) => void,
 ): Promise<OursRun> {
   const c = model.config;
@@ -707,50 +632,8 @@ async function runOurs(
       log(`  ours profile step: ${labels.length} dispatches, ${profileTotalMs.toFixed(0)} ms GPU in all`);
     }
   }
-  // What-if: the lean forward from the current state, then trainStep from the same state.
-  let whatIfResult: WhatIf | null = null;
-  if (whatIf) {
-    await engine.sync();
-    const snap = {
-      t: optimizer.t,
-      p: await Promise.all(params.map((p) => p.data())),
-      m: await Promise.all(optimizer.m.map((t) => t.data())),
-      v: await Promise.all(optimizer.v.map((t) => t.data())),
-    };
-    const restore = () => {
-      params.forEach((p, k) => engine.upload(p.buffer, 0, snap.p[k]!));
-      optimizer.loadState({ t: snap.t, m: snap.m, v: snap.v });
-    };
-    const step = steps + 2;
-    let wt: PoolTrace | null = null;
-    let l: { bce: Tensor; kl: Tensor };
-    try {
-      wt = tracePool(engine, persistentRequested, () => ctx.label);
-      l = instrumentedStep(model, optimizer, images, kind, o(step), ctx, net, (phase) => wt!.mark(phase), leanForwardLosses);
-    } finally {
-      wt?.restore();
-    }
-    await engine.sync();
-    const lean = await readLosses(l, false);
-    const after = await Promise.all(params.map((p) => p.data()));
-    restore();
-    const ref = await readLosses(trainStep(model, optimizer, images, kind, o(step)), false);
-    const refAfter = await Promise.all(params.map((p) => p.data()));
-    let maxWeightDiff = 0;
-    after.forEach((a, k) => a.forEach((x, i) => (maxWeightDiff = Math.max(maxWeightDiff, Math.abs(x - refAfter[k]![i]!)))));
-    whatIfResult = {
-      memory: summarise(wt, persistent, sizeName),
-      maxWeightDiff,
-      lean: { bce: lean.bce / N, kl: lean.kl / N },
-      trainStep: { bce: ref.bce / N, kl: ref.kl / N },
-    };
-    log(
-      `  what-if step (lean forward): pool peak ${fmtMB(wt.bucketedPeak)} (trainStep's: ${fmtMB(memory.bucketedPeak)}); ` +
-        `weights after it vs after trainStep from the same state: max |diff| ${maxWeightDiff.toExponential(1)}`,
-    );
-  }
   optimizer.dispose();
-  return { row, losses, memory, profile: prof, profileTotalMs, whatIf: whatIfResult };
+  return { row, losses, memory, profile: prof, profileTotalMs };
 }
 
 // ---- tfjs ---------------------------------------------------------------------------------------
@@ -899,7 +782,6 @@ export type StepBenchResult = {
   flopsPerLayer: ReturnType<typeof stepFlops>['perLayer'];
   memoryModel: MemoryModel;
   oursMemory: OursMemory | null;
-  whatIf: WhatIf | null;
   /** Largest relative difference of the per-step losses, ours vs tfjs, over the steps both ran. */
   lossCheck: { steps: number; maxRelDiff: number } | null;
   profile: ProfileEntry[] | null;
@@ -940,7 +822,7 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
   }
 
   const oursLoad: [number, number] = [load1(), 0];
-  const ours = await runOurs(engine, model, images, eps, kind, seed, steps, opts.profile ?? false, opts.whatIf ?? false, log);
+  const ours = await runOurs(engine, model, images, eps, kind, seed, steps, opts.profile ?? false, log);
   oursLoad[1] = load1();
   model.dispose();
   images.dispose();
@@ -992,10 +874,10 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
   const timing =
     'wall-clock ms per step with a sync per step (no readback inside), median of the timed steps after one warm-up; ' +
     'GPU span: timestamps written before and after the step on the device queue (idle gaps included)';
-  const text = stepText({ rows, mem, memory: ours.memory, whatIf: ours.whatIf, N, preset, kind, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs, oursMs: ours.row.msPerStep, oursLoad, tfjsLoad });
+  const text = stepText({ rows, mem, memory: ours.memory, N, preset, kind, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs, oursMs: ours.row.msPerStep, oursLoad, tfjsLoad });
   return {
     rows, text, preset, batch: N, batchKind: kind, timing, flopsNote: FLOPS_NOTE, flopsPerLayer: flops.perLayer,
-    memoryModel: mem, oursMemory: ours.memory, whatIf: ours.whatIf, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs,
+    memoryModel: mem, oursMemory: ours.memory, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs,
     loadDuring: { ours: oursLoad, tfjs: tfjsLoad },
   };
 }
@@ -1020,7 +902,6 @@ function stepText(a: {
   rows: StepRow[];
   mem: MemoryModel;
   memory: OursMemory;
-  whatIf: WhatIf | null;
   N: number;
   preset: string;
   kind: BatchKind;
@@ -1073,15 +954,6 @@ function stepText(a: {
   );
   out.push(`  pool peak in a timed step ${MB(peak).toFixed(1)} MB = ${(peak / m.total).toFixed(2)}x the analytic sum (issue target: at most 1.5x)`);
   out.push(...tracedText('warm-up step (trainStep\'s calls), traced', mm));
-  if (a.whatIf) {
-    const w = a.whatIf;
-    out.push(
-      `  what-if (bench/step.ts leanForwardLosses: ReLU's rule reads its output; tensors no rule reads freed after use): pool peak ` +
-        `${MB(w.memory.bucketedPeak).toFixed(1)} MB = ${(w.memory.bucketedPeak / m.total).toFixed(2)}x the analytic sum; weights after it vs after ` +
-        `trainStep from the same state: max |diff| ${w.maxWeightDiff.toExponential(1)}; bce/image ${w.lean.bce.toFixed(2)} vs ${w.trainStep.bce.toFixed(2)}`,
-    );
-    out.push(...tracedText('what-if step, traced', w.memory));
-  }
   out.push('  analytic activations kept for backward:');
   for (const t of m.activations) out.push(`    ${MB(t.bytes).toFixed(1).padStart(8)} MB  ${t.name}`);
 
