@@ -13,15 +13,15 @@ export interface MaxPool2dOptions {
   stride?: number;
 }
 
-function geometry(x: Tensor, o: MaxPool2dOptions) {
+function geometry(op: string, x: readonly number[], o: MaxPool2dOptions) {
   const k = o.kernel ?? 2;
   const s = o.stride ?? k;
   if (!Number.isInteger(k) || k < 1 || !Number.isInteger(s) || s < 1) {
-    throw opError('maxPool2d', `kernel and stride must be positive integers, got kernel ${k}, stride ${s}`, ['x', x]);
+    throw opError(op, `kernel and stride must be positive integers, got kernel ${k}, stride ${s}`, ['x', x]);
   }
-  if (x.rank !== 4) throw opError('maxPool2d', 'x must be NCHW (rank 4)', ['x', x]);
-  const [N, C, H, W] = x.shape as [number, number, number, number];
-  if (H < k || W < k) throw opError('maxPool2d', `spatial size ${H}x${W} is smaller than the ${k}x${k} window`, ['x', x]);
+  if (x.length !== 4) throw opError(op, 'x must be NCHW (rank 4)', ['x', x]);
+  const [N, C, H, W] = x as [number, number, number, number];
+  if (H < k || W < k) throw opError(op, `spatial size ${H}x${W} is smaller than the ${k}x${k} window`, ['x', x]);
   // Torch's floor mode: a partial window at the bottom or right edge is dropped (146 -> 73, 69 -> 34).
   const OH = Math.floor((H - k) / s) + 1;
   const OW = Math.floor((W - k) / s) + 1;
@@ -79,7 +79,7 @@ function launch(op: string, kernel: CompiledKernel, g: Geometry, bound: [Tensor,
  */
 export function maxPool2dRaw(x: Tensor, o: MaxPool2dOptions = {}, withIndices = true): { out: Tensor; indices: Tensor | null } {
   checkF32('maxPool2d', 'x', x);
-  const g = geometry(x, o);
+  const g = geometry('maxPool2d', x.shape, o);
   const engine = x.engine;
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'f32', engine);
   const indices = withIndices ? Tensor.empty(out.shape, 'u32', engine) : null;
@@ -97,12 +97,11 @@ export function maxPool2dRaw(x: Tensor, o: MaxPool2dOptions = {}, withIndices = 
 export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: readonly number[], o: MaxPool2dOptions = {}): Tensor {
   checkF32('maxPool2d.grad', 'grad', grad);
   const engine = grad.engine;
-  const gi = Tensor.empty(inputShape, 'f32', engine);
-  const g = geometry(gi, o);
+  const g = geometry('maxPool2d.grad', inputShape, o);
   if (grad.size !== g.planes * g.OH * g.OW || indices.size !== grad.size || indices.dtype !== 'u32') {
-    gi.dispose();
     throw opError('maxPool2d.grad', 'gradient or indices do not match the pooled shape', ['grad', grad], ['indices', indices], ['input', inputShape]);
   }
+  const gi = Tensor.empty(inputShape, 'f32', engine);
   // Overlapping windows can route several gradients to one input: gather per input element.
   // Otherwise scatter per window, which writes every input element exactly once.
   const overlap = g.s < g.k;
