@@ -12,11 +12,16 @@
 // and the same noise eps (a fixed host-drawn tensor, passed to trainStep as StepOptions.eps), so
 // their losses agree step by step: the bench prints the largest relative difference.
 //
+// FLOPs: nominal (the paper's network run directly, decoder convolutions on the upsampled maps, as
+// tfjs and PyTorch run it; GFLOP/s nominal compares frameworks) and executed (what our kernels do:
+// the decoder's folded convolutions; GFLOP/s executed is our kernels' arithmetic rate). FLOPS_NOTE.
+//
 // Memory: the buffer pool's peak bytes in use during a timed step (pool.resetPeak() before it,
 // peakInUseBytes after), against an analytic sum of weights + optimizer state + the activations
 // backward needs + the largest activation gradient (memoryModel below). The warm-up step runs the
 // pieces of trainStep (forwardLosses, backward, optimizer.step, zeroGrad: the same calls in the
-// same order) with the pool instrumented, to say where the peak comes from.
+// same order) with the pool instrumented, to say where the peak comes from. --profile runs one
+// more such step with every dispatch timed alone and labelled with the layer that made it.
 import { loadavg } from 'node:os';
 import type { Engine } from '../src/node.js';
 import type { DispatchArgs } from '../src/gpu/engine.js';
@@ -25,8 +30,9 @@ import { bucketSize } from '../src/gpu/pool.js';
 import { Tensor, tidy, keep } from '../src/tensor.js';
 import { backward, topoSort, zeroGrad } from '../src/autograd/tape.js';
 import { add } from '../src/kernels/elementwise.js';
+import { foldGeometry } from '../src/kernels/upconv.js';
 import { Dcign } from '../src/model/dcign.js';
-import { getPreset, shapesOf, type DcignConfig } from '../src/model/presets.js';
+import { getPreset, shapesOf, type DcignConfig, type Padding } from '../src/model/presets.js';
 import { RMSProp } from '../src/train/optim.js';
 import { forwardLosses, trainStep, type StepOptions as TrainStepOptions } from '../src/train/step.js';
 import { passThrough, type BatchKind } from '../src/train/schedule.js';
@@ -62,8 +68,15 @@ export interface StepRow {
   stepMs: number[];
   /** Median GPU-timestamp span per step, null without timestamp-query. */
   gpuMsPerStep: number | null;
+  /** Nominal FLOPs per step (the paper's network run directly, see FLOPS_NOTE) and GFLOP/s from them: comparable across frameworks. */
   flopsPerStep: number;
   gflops: number | null;
+  /**
+   * FLOPs this framework's kernels execute per step and GFLOP/s from them: ours runs the decoder
+   * convolutions folded (upsampleConv2d); tfjs runs the network directly, so its are the nominal.
+   */
+  executedFlopsPerStep: number;
+  executedGflops: number | null;
   /** Ours: buffer pool peakInUseBytes over a timed step; tfjs: its buffer manager's peak numBytesUsed. */
   peakBytes: number | null;
   /** Ours: pool allocatedBytes after the timed steps; tfjs: numBytesAllocatedInGPU. */
@@ -74,16 +87,42 @@ export interface StepRow {
   error?: string;
 }
 
+type StepFlopCounts = { nominal: number; executed: number };
+
+/** A row with nothing measured yet. */
+function emptyRow(framework: StepRow['framework'], preset: string, batch: number, steps: number, flops: StepFlopCounts): StepRow {
+  return {
+    framework, preset, batch, warmup: 1, steps, msPerStep: null, stepMs: [], gpuMsPerStep: null,
+    flopsPerStep: flops.nominal, gflops: null, executedFlopsPerStep: flops.executed, executedGflops: null,
+    peakBytes: null, allocatedBytes: null, bcePerImage: null, klPerImage: null,
+  };
+}
+
+/** Sets the median step time and both rates from the row's step times. */
+function setTimes(row: StepRow, gpuMs: number[]): void {
+  row.msPerStep = median(row.stepMs);
+  row.gflops = row.flopsPerStep / row.msPerStep / 1e6;
+  row.executedGflops = row.executedFlopsPerStep / row.msPerStep / 1e6;
+  row.gpuMsPerStep = gpuMs.length ? median(gpuMs) : null;
+}
+
 // ---- the network's shapes, FLOPs and an analytic memory model ------------------------------
 
 interface ConvShape {
   name: string;
   C: number;
   O: number;
+  /** Input side as the paper's network runs it: for the decoder, the upsampled map (2x the layer's input). */
   H: number;
   k: number;
   Ho: number;
   needsDx: boolean;
+  /**
+   * Decoder layers: the side kF of the folded kernels that upsampleConv2d runs instead (one conv2d
+   * with 4*O output channels of (Ho/2)x(Ho/2) on the un-upsampled input; src/kernels/upconv.ts
+   * foldGeometry: 7x7 valid -> 4x4, 5x5 same -> 3x3); null for the encoder.
+   */
+  kFolded: number | null;
 }
 interface LinearShape {
   name: string;
@@ -100,8 +139,17 @@ interface Activation {
 export interface Network {
   convs: ConvShape[];
   linears: LinearShape[];
+  /** The tensors our forward makes (decoder: the folded conv's [4*O, Ho/2, Ho/2] output, then the layer's output). */
   activations: Activation[];
+  /** The tensors of the paper's network run directly, as tfjs does (decoder: the upsampled map, then the conv output). */
+  directActivations: Activation[];
   params: number;
+}
+
+/** foldGeometry's kernel side for a K x K kernel with the given padding of the upsampled map. */
+function foldedSide(K: number, padding: Padding): number {
+  const P = padding === 'same' ? (K - 1) / 2 : 0;
+  return Math.floor((K - P) / 2) + Math.ceil(P / 2) + 1;
 }
 
 export function network(c: DcignConfig): Network {
@@ -109,57 +157,89 @@ export function network(c: DcignConfig): Network {
   const convOut = (n: number, k: number, p: string) => (p === 'same' ? n : n - k + 1);
   const convs: ConvShape[] = [];
   const acts: Activation[] = [];
-  const act = (name: string, shape: number[]) => acts.push({ name, shape, perImage: shape.reduce((a, b) => a * b, 1) });
+  const direct: Activation[] = [];
+  const act = (to: Activation[][], name: string, shape: number[]) => {
+    for (const list of to) list.push({ name, shape, perImage: shape.reduce((a, b) => a * b, 1) });
+  };
+  const both = [acts, direct];
   let ch = 1;
   let size = c.imageSize;
-  act('images', [1, size, size]);
+  act(both, 'images', [1, size, size]);
   for (let i = 0; i < 3; i++) {
     const O = c.encoderMaps[i]!;
     const Ho = convOut(size, c.encoderKernel, c.encoderPadding);
-    convs.push({ name: `encoder.conv${i + 1}`, C: ch, O, H: size, k: c.encoderKernel, Ho, needsDx: i > 0 });
-    act(`encoder.conv${i + 1} out`, [O, Ho, Ho]);
+    convs.push({ name: `encoder.conv${i + 1}`, C: ch, O, H: size, k: c.encoderKernel, Ho, needsDx: i > 0, kFolded: null });
+    act(both, `encoder.conv${i + 1} out`, [O, Ho, Ho]);
     size = Math.floor(Ho / 2);
-    act(`encoder.pool${i + 1} out`, [O, size, size]);
+    act(both, `encoder.pool${i + 1} out`, [O, size, size]);
     ch = O;
   }
   const linears: LinearShape[] = [
     { name: 'encoder.mu', inF: s.flat, outF: c.latents },
     { name: 'encoder.logvar', inF: s.flat, outF: c.latents },
   ];
-  act('latents', [c.latents]);
+  act(both, 'latents', [c.latents]);
   const [bc, bs] = c.decoderBase;
   linears.push({ name: 'decoder.fc', inF: c.latents, outF: bc * bs * bs });
-  act('decoder.fc out', [bc, bs, bs]);
+  act(both, 'decoder.fc out', [bc, bs, bs]);
   ch = bc;
   size = bs;
+  const kF = foldedSide(c.decoderKernel, c.decoderPadding);
   for (let i = 0; i < 4; i++) {
     const O = c.decoderMaps[i]!;
-    act(`decoder.up${i + 1} out`, [ch, 2 * size, 2 * size]);
     const Ho = convOut(2 * size, c.decoderKernel, c.decoderPadding);
-    convs.push({ name: `decoder.conv${i + 1}`, C: ch, O, H: 2 * size, k: c.decoderKernel, Ho, needsDx: true });
-    act(`decoder.conv${i + 1} out`, [O, Ho, Ho]);
+    convs.push({ name: `decoder.conv${i + 1}`, C: ch, O, H: 2 * size, k: c.decoderKernel, Ho, needsDx: true, kFolded: kF });
+    act([direct], `decoder.up${i + 1} out`, [ch, 2 * size, 2 * size]);
+    act([acts], `decoder.conv${i + 1} folded out`, [4 * O, Ho / 2, Ho / 2]);
+    act(both, `decoder.conv${i + 1} out`, [O, Ho, Ho]);
     ch = O;
     size = Ho;
   }
   const params = convs.reduce((a, l) => a + l.O * l.C * l.k * l.k + l.O, 0) + linears.reduce((a, l) => a + l.outF * l.inF + l.outF, 0);
-  return { convs, linears, activations: acts, params };
+  return { convs, linears, activations: acts, directActivations: direct, params };
 }
 
+/** One convolution pass (fwd, dx or dw) of the paper's network: the direct conv, on the upsampled map in the decoder. */
 const convFlops = (l: ConvShape, N: number) => 2 * N * l.O * l.Ho * l.Ho * l.C * l.k * l.k;
+/** The same pass as our kernels run it: the decoder's folded conv, 4*O channels of (Ho/2)^2 pixels with kF x kF taps. */
+const convFlopsExecuted = (l: ConvShape, N: number) =>
+  l.kFolded === null ? convFlops(l, N) : 2 * N * (4 * l.O) * (l.Ho / 2) * (l.Ho / 2) * l.C * l.kFolded * l.kFolded;
 
-/** Per op FLOPs of one step (see FLOPS_NOTE). */
-export function stepFlops(net: Network, N: number): { total: number; perLayer: { name: string; fwd: number; dx: number; dw: number }[] } {
-  const perLayer = [
-    ...net.convs.map((l) => ({ name: l.name, fwd: convFlops(l, N), dx: l.needsDx ? convFlops(l, N) : 0, dw: convFlops(l, N) })),
-    ...net.linears.map((l) => ({ name: l.name, fwd: 2 * N * l.inF * l.outF, dx: 2 * N * l.inF * l.outF, dw: 2 * N * l.inF * l.outF })),
+export interface LayerFlops {
+  name: string;
+  fwd: number;
+  dx: number;
+  dw: number;
+  /** What our kernels execute; equal to the nominal fwd, dx, dw except for the folded decoder convolutions. */
+  executed: { fwd: number; dx: number; dw: number };
+}
+
+/** Per op FLOPs of one step, nominal and executed (see FLOPS_NOTE). */
+export function stepFlops(net: Network, N: number): { total: number; executedTotal: number; perLayer: LayerFlops[] } {
+  const conv = (l: ConvShape, f: (l: ConvShape, N: number) => number) => ({ fwd: f(l, N), dx: l.needsDx ? f(l, N) : 0, dw: f(l, N) });
+  const perLayer: LayerFlops[] = [
+    ...net.convs.map((l) => ({ name: l.name, ...conv(l, convFlops), executed: conv(l, convFlopsExecuted) })),
+    ...net.linears.map((l) => {
+      const f = 2 * N * l.inF * l.outF;
+      return { name: l.name, fwd: f, dx: f, dw: f, executed: { fwd: f, dx: f, dw: f } };
+    }),
   ];
-  return { total: perLayer.reduce((a, r) => a + r.fwd + r.dx + r.dw, 0), perLayer };
+  const sum = (x: { fwd: number; dx: number; dw: number }) => x.fwd + x.dx + x.dw;
+  return {
+    total: perLayer.reduce((a, r) => a + sum(r), 0),
+    executedTotal: perLayer.reduce((a, r) => a + sum(r.executed), 0),
+    perLayer,
+  };
 }
 
 export const FLOPS_NOTE =
-  'FLOPs per step: every convolution forward, input gradient (not for the first: the images need none) and weight ' +
-  'gradient at 2*N*O*Ho*Wo*C*kh*kw each, every linear layer forward, dx and dW at 2*N*in*out each; biases, pooling, ' +
-  'upsampling, activations, losses and the optimizer are not counted.';
+  'FLOPs per step, nominal: the paper network run directly (as tfjs and PyTorch run it): every convolution forward, input ' +
+  'gradient (not for the first: the images need none) and weight gradient at 2*N*O*Ho*Wo*C*kh*kw each, the decoder\'s on ' +
+  'the upsampled map; every linear layer forward, dx and dW at 2*N*in*out each. Executed: the same, except the decoder ' +
+  'convolutions as our kernels run them (upsampleConv2d: one conv of the un-upsampled input with 4*O folded kernels, ' +
+  '2*N*(4*O)*(Ho/2)*(Wo/2)*C*kF*kF each of fwd, dx, dw). Neither counts biases, pooling, upsampling, weight folding, ' +
+  'depth-to-space, activations, losses or the optimizer. GFLOP/s nominal = nominal FLOPs / time (the same work for every ' +
+  'framework, so comparable across them); GFLOP/s executed = executed FLOPs / time (the arithmetic rate of our kernels).';
 
 export interface MemoryTerm {
   name: string;
@@ -169,19 +249,48 @@ export interface MemoryTerm {
 export interface MemoryModel {
   weights: number;
   optimizer: number;
+  /** Activations that a backward rule reads, held from the forward until the step ends. */
   activations: MemoryTerm[];
   activationBytes: number;
   largestGradient: MemoryTerm;
+  /** weights + optimizer + activationBytes + largestGradient.bytes. */
   total: number;
+  /** Held from the forward until the step ends although no backward rule reads them: not in the total. */
+  unread: MemoryTerm[];
+  /** Not in the total either: the parameter gradients, which fill up to the weights' size during backward. */
+  parameterGradients: number;
+  /** Of the activations, the step's inputs made before it (images, eps). */
+  stepInputs: number;
 }
 
 /**
- * What a step must hold at once, at least: the weights, RMSProp's m and v, the activations that
- * backward reads (the images, which conv1's weight gradient and BCE read; per encoder stage the
- * pooling argmax and the ReLU output, which is both ReLU's mask and the next layer's input; mu,
- * logvar, eps and z; the decoder's fc ReLU output, each upsampled map (the next convolution's
- * input, its weight gradient reads it) and each ReLU / sigmoid output) and the largest activation
- * gradient. Not counted: the parameter gradients (as large as the weights), kernel scratch.
+ * What a step must hold at once, at least, as the issue defines it: the weights, RMSProp's m and
+ * v, the activations that backward reads, and the largest activation gradient. Checked against
+ * src/model/dcign.ts (which frees what no rule reads), src/train/step.ts and the rules in
+ * src/kernels. The activations backward reads, all held until trainStep's tidy ends:
+ * - the images: conv1's weight gradient and BCE's rule read them (conv1 has no input gradient);
+ * - per encoder stage, max pooling's argmax indices (u32, the size of the pooled map: pooling's
+ *   rule reads them, not its input, so the conv output is freed) and the ReLU output (ReLU's rule
+ *   reads its output, so the pooled map is freed; the next conv's weight gradient reads it, stage
+ *   3's through the flattening view that the two heads' matmul weight gradients read);
+ * - mu and logvar after the clamp (KL's and reparameterise's rules), eps (reparameterise's rule
+ *   for logvar) and z (decoder.fc's weight gradient);
+ * - the decoder's fc ReLU output (ReLU's rule; decoder.conv1 reads it through a view);
+ * - per decoder conv (upsampleConv2d), the folded weights [4*O, C, kF, kF] (the folded conv's
+ *   input gradient reads them) and the ReLU output (ReLU's rule, and the next folded conv's
+ *   weight gradient, which reads the un-upsampled input: no upsampled map exists), the last
+ *   layer's sigmoid output (the sigmoid's and BCE's rules). The folded conv's own output
+ *   [N,4*O,Ho/2,Wo/2] is freed after depth-to-space, and depth-to-space's output after the ReLU.
+ * The largest activation gradient: the largest tensor of our graph other than the images, since
+ * each gets a gradient of its own size (the folded conv outputs and depth-to-space outputs of the
+ * decoder as large as the layer's output; at the paper preset d encoder.conv1 out, which max
+ * pooling's rule writes and conv1's weight gradient reads).
+ * Not in the sum: the parameter gradients (`parameterGradients`, as large as the weights, built
+ * up during backward), the gradient alive beside the largest one (a rule's incoming gradient
+ * while it writes its output: d encoder.pool1 out beside d encoder.conv1 out), the `unread`
+ * tensors below (each Linear's matmul output before its bias add, mu and logvar before the clamp,
+ * which gradientFilter's rule reads only with --invariance, the repeated folded biases),
+ * conv2d's weight-gradient scratch (the partial slices written) and the pool's bucketing.
  */
 export function memoryModel(c: DcignConfig, N: number): MemoryModel {
   const net = network(c);
@@ -193,18 +302,30 @@ export function memoryModel(c: DcignConfig, N: number): MemoryModel {
     acts.push({ name: `encoder.pool${i} argmax`, bytes: b(p) }, { name: `encoder.relu${i} out`, bytes: b(p) });
   }
   const L = c.latents;
-  acts.push({ name: 'mu, logvar, eps, z', bytes: b(4 * L) });
-  acts.push({ name: 'decoder.fc relu out', bytes: b(byName.get('decoder.fc out')!) });
-  for (let i = 1; i <= 4; i++) {
-    acts.push({ name: `decoder.up${i} out`, bytes: b(byName.get(`decoder.up${i} out`)!) });
-    acts.push({ name: i < 4 ? `decoder.relu${i} out` : 'sigmoid out', bytes: b(byName.get(`decoder.conv${i} out`)!) });
-  }
+  const fcOut = byName.get('decoder.fc out')!;
+  acts.push({ name: 'mu, logvar after the clamp, eps, z', bytes: b(4 * L) });
+  acts.push({ name: 'decoder.fc relu out', bytes: b(fcOut) });
+  const decoder = net.convs.filter((l) => l.kFolded !== null);
+  decoder.forEach((l, k) => {
+    acts.push({ name: `${l.name} folded weights [${4 * l.O},${l.C},${l.kFolded},${l.kFolded}]`, bytes: 4 * 4 * l.O * l.C * l.kFolded! * l.kFolded! });
+    acts.push({ name: k < decoder.length - 1 ? `decoder.relu${k + 1} out` : 'sigmoid out', bytes: b(byName.get(`${l.name} out`)!) });
+  });
+  const unread: MemoryTerm[] = [
+    { name: 'encoder.mu, encoder.logvar matmul outputs (before the bias add)', bytes: b(2 * L) },
+    { name: 'mu, logvar before the clamp', bytes: b(2 * L) },
+    { name: 'decoder.fc matmul output (before the bias add)', bytes: b(fcOut) },
+    { name: 'decoder folded biases', bytes: decoder.reduce((a, l) => a + 4 * 4 * l.O, 0) },
+  ];
   const grads = net.activations.filter((a) => a.name !== 'images');
   const big = grads.reduce((x, y) => (y.perImage > x.perImage ? y : x));
   const weights = 4 * net.params;
   const activationBytes = acts.reduce((a, t) => a + t.bytes, 0);
   const largestGradient = { name: `d ${big.name}`, bytes: b(big.perImage) };
-  return { weights, optimizer: 2 * weights, activations: acts, activationBytes, largestGradient, total: 3 * weights + activationBytes + largestGradient.bytes };
+  return {
+    weights, optimizer: 2 * weights, activations: acts, activationBytes, largestGradient,
+    total: 3 * weights + activationBytes + largestGradient.bytes, unread, parameterGradients: weights,
+    stepInputs: acts[0]!.bytes + b(L),
+  };
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -294,35 +415,58 @@ interface Context {
   label: string;
 }
 
-/** Wraps every layer's forward so the context names the layer while it runs; returns the undo. */
-function instrumentLayers(model: Dcign, ctx: Context): () => void {
+/**
+ * Wraps every layer's forward (and Conv2d's forwardUpsampled, which the decoder calls) so the
+ * context names the layer while it runs, and tags the graph nodes the call made (everything
+ * between its output and its input: for a decoder layer the weight fold, the bias repeat, the
+ * folded conv2d and the depth-to-space) with the layer, for instrumentGraph. Returns the undo.
+ */
+function instrumentLayers(model: Dcign, ctx: Context, layerOf: Map<Tensor, string>): () => void {
   const undo: (() => void)[] = [];
+  type Forward = (x: Tensor) => Tensor;
   for (const [part, layers] of [['encoder', model.encoder], ['decoder', model.decoder]] as const) {
-    for (const [name, layer] of Object.entries(layers) as [string, { forward: (x: Tensor) => Tensor }][]) {
-      const f = layer.forward;
-      layer.forward = (x: Tensor) => {
-        const prev = ctx.label;
-        ctx.label = `forward ${part}.${name}`;
-        try {
-          return f.call(layer, x);
-        } finally {
-          ctx.label = prev;
-        }
-      };
-      undo.push(() => delete (layer as { forward?: unknown }).forward);
+    for (const [name, layer] of Object.entries(layers) as unknown as [string, Record<string, unknown>][]) {
+      const label = `${part}.${name}`;
+      for (const method of ['forward', 'forwardUpsampled'] as const) {
+        const f = layer[method];
+        if (typeof f !== 'function') continue;
+        layer[method] = (x: Tensor) => {
+          const prev = ctx.label;
+          ctx.label = `forward ${label}`;
+          try {
+            const y = (f as Forward).call(layer, x);
+            const stack = [y];
+            while (stack.length) {
+              const t = stack.pop()!;
+              if (t === x || !t.node || layerOf.has(t)) continue;
+              layerOf.set(t, label);
+              stack.push(...t.node.inputs);
+            }
+            return y;
+          } finally {
+            ctx.label = prev;
+          }
+        };
+        undo.push(() => delete layer[method]);
+      }
     }
   }
   return () => undo.forEach((u) => u());
 }
 
-/** Wraps every backward rule of root's graph so the context names the node whose rule runs. */
-function instrumentGraph(root: Tensor, ctx: Context, paramNames: Map<Tensor, string>, net: Network, N: number): void {
+/**
+ * Wraps every backward rule of root's graph so the context names the node whose rule runs: its
+ * op and the layer whose forward made it, or else the parameter it reads, or else the
+ * activations of its output's size.
+ */
+function instrumentGraph(root: Tensor, ctx: Context, layerOf: Map<Tensor, string>, paramNames: Map<Tensor, string>, net: Network, N: number): void {
   for (const t of topoSort(root)) {
     const node = t.node;
     if (!node) continue;
-    const param = node.inputs.map((i) => paramNames.get(i)).find((n) => n !== undefined);
+    const param = node.inputs.map((i) => paramNames.get(i)).find((n) => n !== undefined)?.replace(/\.(weight|bias)$/, '');
     const acts = net.activations.filter((a) => a.perImage * N === t.size).map((a) => a.name);
-    const label = `backward ${node.op}${param ? ` ${param.replace(/\.(weight|bias)$/, '')}` : acts.length ? ` @ ${acts.join('/')}` : ''}`;
+    const where = layerOf.get(t) ?? param;
+    const label = `backward ${node.op}${where ? ` ${where}` : acts.length ? ` @ ${acts.join('/')}` : ''}`;
     const rule = node.backward;
     node.backward = (g: Tensor) => {
       ctx.label = label;
@@ -352,7 +496,8 @@ function instrumentedStep(
   const params = [...model.parameters().values()];
   const paramNames = new Map([...model.parameters()].map(([n, t]) => [t, n]));
   const N = images.shape[0]!;
-  const undo = instrumentLayers(model, ctx);
+  const layerOf = new Map<Tensor, string>();
+  const undo = instrumentLayers(model, ctx, layerOf);
   try {
     return tidy(() => {
       ctx.label = 'forward';
@@ -360,7 +505,7 @@ function instrumentedStep(
       onPhase('forward');
       ctx.label = 'backward';
       const loss = add(bce, kl);
-      instrumentGraph(loss, ctx, paramNames, net, N);
+      instrumentGraph(loss, ctx, layerOf, paramNames, net, N);
       backward(loss);
       onPhase('backward');
       ctx.label = 'optimizer';
@@ -382,8 +527,11 @@ interface PoolTrace {
   /** Pool inUseBytes (bucketed) peak and the buffers live at that moment: requested bytes, who asked. */
   bucketedPeak: number;
   liveAtPeak: { bytes: number; by: string }[];
-  /** Pool inUseBytes at each phase mark, and the peak since the previous mark. */
-  marks: { phase: string; inUse: number; peakSincePrevious: number }[];
+  /**
+   * Pool inUseBytes at each phase mark, the peak since the previous mark, and the requested bytes
+   * of the buffers made during the step and still held at the mark.
+   */
+  marks: { phase: string; inUse: number; peakSincePrevious: number; madeHeld: number }[];
   restore: () => void;
   mark: (phase: string) => void;
 }
@@ -406,7 +554,8 @@ function tracePool(engine: Engine, persistentRequested: number, who: () => strin
       pool.release = release;
     },
     mark: (phase: string) => {
-      trace.marks.push({ phase, inUse: pool.stats.inUseBytes, peakSincePrevious: phasePeak });
+      const madeHeld = [...live.values()].reduce((a, l) => a + l.bytes, 0);
+      trace.marks.push({ phase, inUse: pool.stats.inUseBytes, peakSincePrevious: phasePeak, madeHeld });
       phasePeak = pool.stats.inUseBytes;
     },
   };
@@ -437,6 +586,8 @@ export interface OursMemory {
   /** Pool bytes in use before the step: weights, m, v, the images and eps. */
   persistent: number;
   afterForward: number;
+  /** Requested bytes of the buffers the forward made and still held at its end (what backward may read, and what it cannot). */
+  madeInForwardHeld: number;
   peakForward: number;
   peakBackward: number;
   peakOptimizer: number;
@@ -463,6 +614,7 @@ function kernelWords(kernel: { name: string; key: string }): string {
       if (has(flag)) return words;
     }
   }
+  if (kernel.name === 'upconv') return `${has('FOLD') ? 'fold weights' : 'depth-to-space'}${has('BACKWARD') ? ' backward' : ''}`;
   if (kernel.name === 'elementwise') {
     const m = /"EXPR","((?:[^"\\]|\\.)*)"/.exec(kernel.key);
     return `elementwise ${m ? (JSON.parse(`"${m[1]}"`) as string) : '?'}`;
@@ -485,6 +637,7 @@ function summarise(trace: PoolTrace, persistent: number, sizeName: (bytes: numbe
   return {
     persistent,
     afterForward: fwd.inUse,
+    madeInForwardHeld: fwd.madeHeld,
     peakForward: fwd.peakSincePrevious,
     peakBackward: bwd.peakSincePrevious,
     peakOptimizer: opt.peakSincePrevious,
@@ -517,7 +670,7 @@ async function runOurs(
   const c = model.config;
   const N = images.shape[0]!;
   const net = network(c);
-  const flops = stepFlops(net, N).total;
+  const flops = stepFlops(net, N);
   const params = [...model.parameters().values()];
   const optimizer = new RMSProp(params);
   const paramSizes = new Map<number, string[]>();
@@ -585,14 +738,13 @@ async function runOurs(
     );
   }
   marks?.destroy();
-  const ms = median(stepMs);
-  const row: StepRow = {
-    framework: 'ours', preset: c.preset, batch: N, warmup: 1, steps,
-    msPerStep: ms, stepMs, gpuMsPerStep: gpuMs.length ? median(gpuMs) : null,
-    flopsPerStep: flops, gflops: flops / ms / 1e6,
-    peakBytes: peak, allocatedBytes: engine.pool.stats.allocatedBytes,
-    bcePerImage: losses[losses.length - 1]!.bce / N, klPerImage: losses[losses.length - 1]!.kl / N,
-  };
+  const row = emptyRow('ours', c.preset, N, steps, { nominal: flops.total, executed: flops.executedTotal });
+  row.stepMs = stepMs;
+  setTimes(row, gpuMs);
+  row.peakBytes = peak;
+  row.allocatedBytes = engine.pool.stats.allocatedBytes;
+  row.bcePerImage = losses[losses.length - 1]!.bce / N;
+  row.klPerImage = losses[losses.length - 1]!.kl / N;
 
   // Profile: one more step, every dispatch submitted alone between two timestamps.
   let prof: ProfileEntry[] | null = null;
@@ -650,17 +802,13 @@ async function runTfjs(
   tf: TF,
   setup: ConstructorParameters<typeof TfDcign>[1],
   steps: number,
-  flops: number,
+  flops: StepFlopCounts,
   explicit: boolean,
   log: (l: string) => void,
 ): Promise<{ row: StepRow; losses: { bce: number; kl: number }[] }> {
   const c = setup.config;
   const N = setup.batch;
-  const row: StepRow = {
-    framework: 'tfjs', preset: c.preset, batch: N, warmup: 1, steps,
-    msPerStep: null, stepMs: [], gpuMsPerStep: null, flopsPerStep: flops, gflops: null,
-    peakBytes: null, allocatedBytes: null, bcePerImage: null, klPerImage: null,
-  };
+  const row = emptyRow('tfjs', c.preset, N, steps, flops);
   const losses: { bce: number; kl: number }[] = [];
   const backend = tf.backend() as unknown as TfBackend;
   const device = backend.device;
@@ -681,7 +829,7 @@ async function runTfjs(
   // (measured at paper batch 20 on lavapipe after a ~20 minute step). Unless asked for explicitly
   // (--tfjs-steps), such a step is reported as failing without running it.
   const limit = device.limits.maxStorageBufferBindingSize;
-  const tooBig = network(c).activations.filter((a) => a.perImage * N * 4 > limit);
+  const tooBig = network(c).directActivations.filter((a) => a.perImage * N * 4 > limit);
   if (tooBig.length && !explicit) {
     row.error =
       `${tooBig.map((a) => `${a.name} [${N},${a.shape.join(',')}] (${fmtMB(a.perImage * N * 4)})`).join(', ')} above the ` +
@@ -747,9 +895,7 @@ async function runTfjs(
         log(`  tfjs step ${i}/${steps}: ${ms.toFixed(0)} ms${marks ? ` (GPU span ${gpuMs[gpuMs.length - 1]!.toFixed(0)} ms)` : ''}, bce/image ${(r.bce / N).toFixed(1)}, kl/image ${(r.kl / N).toFixed(3)}`);
       });
     }
-    row.msPerStep = median(row.stepMs);
-    row.gflops = flops / row.msPerStep / 1e6;
-    row.gpuMsPerStep = gpuMs.length ? median(gpuMs) : null;
+    setTimes(row, gpuMs);
     row.peakBytes = peak;
     row.allocatedBytes = bm.numBytesAllocated;
   } catch (e) {
@@ -800,10 +946,12 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
   const seed = opts.seed ?? 1;
   const net = network(c);
   const flops = stepFlops(net, N);
+  // tfjs runs the paper's network directly: it executes the nominal FLOPs.
+  const tfjsFlops = { nominal: flops.total, executed: flops.total };
   const mem = memoryModel(c, N);
   log(
     `step: preset ${preset}, batch ${N} (${kind} batch: latents [${passThrough(kind, c.latents).join(', ')}) pass through), ` +
-      `${(flops.total / 1e9).toFixed(1)} GFLOP per step; ours ${steps} timed step(s), ` +
+      `${(flops.total / 1e9).toFixed(1)} GFLOP per step nominal, ${(flops.executedTotal / 1e9).toFixed(1)} executed by ours; ours ${steps} timed step(s), ` +
       (opts.tfjs === false ? 'tfjs off' : `tfjs ${tfjsSteps}`) + ', one warm-up each',
   );
 
@@ -812,6 +960,8 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
   const epsData = normals(N * c.latents, seed + 7);
   const eps = Tensor.fromData(epsData, [N, c.latents], 'f32', engine);
   const model = new Dcign(c, seed, engine);
+  const kF = foldGeometry('bench step', model.decoder.conv1.weight, c.decoderPadding).KF;
+  if (net.convs.some((l) => l.kFolded !== null && l.kFolded !== kF)) throw new Error(`bench step: the folded kernel side is ${kF}, not what network() assumes`);
   await engine.sync();
   const wantTfjs = opts.tfjs !== false;
   const weights = new Map<string, { data: Float32Array; shape: readonly number[] }>();
@@ -838,11 +988,7 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
     try {
       tf = await loadTfjs();
     } catch (e) {
-      rows.push({
-        framework: 'tfjs', preset, batch: N, warmup: 1, steps: tfjsSteps, msPerStep: null, stepMs: [], gpuMsPerStep: null,
-        flopsPerStep: flops.total, gflops: null, peakBytes: null, allocatedBytes: null, bcePerImage: null, klPerImage: null,
-        error: `tfjs did not load: ${errText(e)}`,
-      });
+      rows.push({ ...emptyRow('tfjs', preset, N, tfjsSteps, tfjsFlops), error: `tfjs did not load: ${errText(e)}` });
     }
     if (tf) {
       tfjsLoad = [load1(), 0];
@@ -850,7 +996,7 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
         tf,
         { config: c, batch: N, images: imageData!, eps: epsData, pass: passThrough(kind, c.latents), weights, rms: { lr: 5e-4, b1: 0.1, b2: 0.01, eps: 1e-8 } },
         tfjsSteps,
-        flops.total,
+        tfjsFlops,
         opts.tfjsSteps !== undefined,
         log,
       );
@@ -914,10 +1060,13 @@ function stepText(a: {
 }): string {
   const oursRow = a.rows[0]!;
   const out: string[] = [];
-  out.push(`DC-IGN training step, preset ${a.preset}, batch ${a.N} (${a.kind}), ${(oursRow.flopsPerStep / 1e9).toFixed(1)} GFLOP per step.`);
+  out.push(
+    `DC-IGN training step, preset ${a.preset}, batch ${a.N} (${a.kind}), ${(oursRow.flopsPerStep / 1e9).toFixed(1)} GFLOP per step nominal ` +
+      `(the paper's network run directly), ${(oursRow.executedFlopsPerStep / 1e9).toFixed(1)} GFLOP executed by ours (decoder convolutions folded).`,
+  );
   out.push(
     table(
-      ['framework', 'ms/step', 'GPU span ms', 'steps', 'GFLOP/s', 'peak bytes', 'allocated', 'bce/image', 'kl/image', 'vs ours', '1-min load'],
+      ['framework', 'ms/step', 'GPU span ms', 'steps', 'GFLOP/s nominal', 'GFLOP/s executed', 'peak bytes', 'allocated', 'bce/image', 'kl/image', 'vs ours', '1-min load'],
       a.rows.map((r) => {
         const ld = r.framework === 'ours' ? a.oursLoad : a.tfjsLoad;
         return [
@@ -926,6 +1075,7 @@ function stepText(a: {
           r.gpuMsPerStep ?? '-',
           r.msPerStep === null ? '-' : `${r.stepMs.length}+${r.warmup}`,
           r.gflops ?? '-',
+          r.executedGflops ?? '-',
           fmtMB(r.peakBytes),
           fmtMB(r.allocatedBytes),
           r.bcePerImage === null ? '-' : r.bcePerImage.toFixed(1),
@@ -953,9 +1103,21 @@ function stepText(a: {
       `+ largest gradient (${m.largestGradient.name}) ${MB(m.largestGradient.bytes).toFixed(1)} = ${MB(m.total).toFixed(1)} MB`,
   );
   out.push(`  pool peak in a timed step ${MB(peak).toFixed(1)} MB = ${(peak / m.total).toFixed(2)}x the analytic sum (issue target: at most 1.5x)`);
+  const unread = m.unread.reduce((x, t) => x + t.bytes, 0);
+  out.push(
+    `  not in the sum: the parameter gradients ${MB(m.parameterGradients).toFixed(1)} MB (built up during backward), ` +
+      `${MB(unread).toFixed(1)} MB held to the step's end that no rule reads (below), the gradient beside the largest, ` +
+      'conv weight-gradient scratch, bucketing',
+  );
   out.push(...tracedText('warm-up step (trainStep\'s calls), traced', mm));
-  out.push('  analytic activations kept for backward:');
+  out.push(
+    `  the model against that trace: the forward made and still held at its end ${MB(mm.madeInForwardHeld).toFixed(1)} MB (requested bytes); ` +
+      `analytic activations + unread, less the step's inputs made before it (images, eps), ${MB(m.activationBytes + unread - m.stepInputs).toFixed(1)} MB`,
+  );
+  out.push('  analytic activations kept for backward (read by a rule):');
   for (const t of m.activations) out.push(`    ${MB(t.bytes).toFixed(1).padStart(8)} MB  ${t.name}`);
+  out.push('  held to the step\'s end, read by no rule (not in the sum):');
+  for (const t of m.unread) out.push(`    ${MB(t.bytes).toFixed(1).padStart(8)} MB  ${t.name}`);
 
   if (a.profile && a.profileTotalMs) {
     const total = a.profileTotalMs;
