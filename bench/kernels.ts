@@ -3,13 +3,19 @@
 // (tfjs in its NHWC / [kh,kw,C,O] layouts); the first run of each row also compares the two
 // results, so a mis-posed tfjs call or a wrong kernel shows up as a check failure, not a timing.
 //
+// The decoder layers (dec1..dec4) are each a nearest x2 upsampling and a conv: tfjs runs the two
+// ops (resizeNearestNeighbor, conv2d and their gradients); ours runs the layer as training does,
+// upsampleConv2d (the conv folded onto the un-upsampled input, then depth-to-space; foldedLayer
+// below says what each row holds). Rates are of the nominal FLOPs (the conv on the upsampled map)
+// on both sides; the table also gives ours per executed FLOP.
+//
 // Timing: each op is recorded and then waited for on the GPU, without reading results back (ours:
 // engine.sync(); tfjs: backend.submitQueue() then queue.onSubmittedWorkDone()), so neither side
 // pays a readback the other does not. Median over the timed runs after one warm-up run.
 import { Tensor, type Engine } from '../src/node.js';
 import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw } from '../src/kernels/conv2d.js';
 import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
-import { upsampleNearest, upsampleNearestBackward } from '../src/kernels/upsample.js';
+import { foldGeometry, upsampleConv2d } from '../src/kernels/upconv.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { getPreset, shapesOf } from '../src/model/presets.js';
@@ -17,6 +23,7 @@ import { loadTfjs, type TF } from './tfjs.js';
 import { table, timeIt, type Timing } from './timing.js';
 
 type TfTensor = import('@tensorflow/tfjs').Tensor;
+type TfTensor4D = import('@tensorflow/tfjs').Tensor4D;
 type Unit = 'GFLOP/s' | 'GB/s';
 
 export interface KernelsOptions {
@@ -34,15 +41,19 @@ export interface KernelsOptions {
 
 export interface KernelRow {
   layer: string;
-  /** fwd, dx, dw (weight and bias gradient together), or bwd for pooling and upsampling. */
+  /** fwd, dx, dw (weight and bias gradient together), or bwd for pooling. */
   op: string;
   shape: string;
   batch: number;
   unit: Unit;
-  /** FLOPs (GFLOP/s rows) or nominal bytes moved: input + output elements x 4 (GB/s rows). */
+  /** FLOPs (GFLOP/s rows; decoder rows: the conv on the upsampled map) or nominal bytes moved: input + output elements x 4 (GB/s rows). */
   work: number;
+  /** FLOPs our kernels execute: `work`, except the decoder rows' folded conv, 2*N*(4*O)*(Ho/2)*(Wo/2)*C*kF*kF. */
+  executedWork: number;
   oursMs: number | null;
   oursRate: number | null;
+  /** executedWork / ours ms (GFLOP/s rows). */
+  oursExecutedRate: number | null;
   /** Timed runs; 0 when the time is the single warm-up run's (a run over 20 s, compilation included). */
   oursIters: number;
   oursError?: string;
@@ -76,17 +87,17 @@ interface ConvLayer {
   name: string;
   C: number;
   O: number;
+  /** Input side; for a decoder layer, before the x2 upsampling. */
   H: number;
   k: number;
+  /**
+   * A decoder layer: nearest x2 upsampling, then the valid conv. tfjs runs the two ops; ours runs
+   * upsampleConv2d (the conv folded onto the un-upsampled input, then depth-to-space).
+   */
+  up: boolean;
 }
 interface PoolLayer {
   kind: 'pool';
-  name: string;
-  C: number;
-  H: number;
-}
-interface UpLayer {
-  kind: 'up';
   name: string;
   C: number;
   H: number;
@@ -98,7 +109,7 @@ interface LinearLayer {
   outF: number;
   note: string;
 }
-type Layer = ConvLayer | PoolLayer | UpLayer | LinearLayer;
+type Layer = ConvLayer | PoolLayer | LinearLayer;
 
 /** The layers in network order, sizes derived from the `paper` preset. */
 export function paperLayers(): Layer[] {
@@ -111,7 +122,7 @@ export function paperLayers(): Layer[] {
   let size = c.imageSize;
   for (let i = 0; i < 3; i++) {
     const O = c.encoderMaps[i]!;
-    out.push({ kind: 'conv', name: `conv${i + 1}`, C: ch, O, H: size, k: ek });
+    out.push({ kind: 'conv', name: `conv${i + 1}`, C: ch, O, H: size, k: ek, up: false });
     size = size - ek + 1;
     out.push({ kind: 'pool', name: `pool${i + 1}`, C: O, H: size });
     size = Math.floor(size / 2);
@@ -124,11 +135,9 @@ export function paperLayers(): Layer[] {
   ch = bc;
   size = bs;
   for (let i = 0; i < 4; i++) {
-    out.push({ kind: 'up', name: `up${i + 1}`, C: ch, H: size });
-    size *= 2;
     const O = c.decoderMaps[i]!;
-    out.push({ kind: 'conv', name: `dconv${i + 1}`, C: ch, O, H: size, k: dk });
-    size = size - dk + 1;
+    out.push({ kind: 'conv', name: `dec${i + 1}`, C: ch, O, H: size, k: dk, up: true });
+    size = 2 * size - dk + 1;
     ch = O;
   }
   if (size !== c.imageSize) throw new Error('kernels bench: decoder shapes disagree with the preset');
@@ -182,6 +191,11 @@ const NHWC_TO_NCHW = [0, 3, 1, 2];
 const OCKK_TO_KKCO = [2, 3, 1, 0];
 const KKCO_TO_OCKK = [3, 2, 0, 1];
 
+/** tfjs's output in layout NHWC (or [kh,kw,C,O]) of the given NCHW (or [O,C,kh,kw]) shape, back in ours. */
+const nchwFromNhwc = ([N, C, H, W]: readonly number[]) => (d: Float32Array) => permute4(d, [N!, H!, W!, C!], NHWC_TO_NCHW);
+const ockkFromKkco = ([O, C, kh, kw]: readonly number[]) => (d: Float32Array) => permute4(d, [kh!, kw!, C!, O!], KKCO_TO_OCKK);
+const same = (d: Float32Array) => d;
+
 function maxRelDiff(ours: Float32Array, ref: Float32Array): number {
   if (ours.length !== ref.length) return Infinity;
   let diff = 0;
@@ -195,16 +209,43 @@ function maxRelDiff(ours: Float32Array, ref: Float32Array): number {
   return mag > 0 ? diff / mag : diff;
 }
 
+interface Operand {
+  data: Float32Array;
+  ours: Tensor;
+  /** tfjs's copy in its layout; null without tfjs. */
+  tf: TfTensor | null;
+}
+
+/** The same random operands on both sides (tfjs's in its layouts); everything made is disposed together. */
+class Operands {
+  private readonly made: { dispose(): void }[] = [];
+  constructor(private readonly engine: Engine, private readonly tf: TF | null, private seed: number) {}
+  /**
+   * Uniform values in [-scale, scale), a new seed each call. tfjs gets 4-D activations in NHWC
+   * ('nchw'), conv weights as [kh,kw,C,O] ('ockk'), anything else as it is ('plain').
+   */
+  make(shape: readonly number[], layout: 'nchw' | 'ockk' | 'plain', scale = 1): Operand {
+    const data = randomData(shape.reduce((a, b) => a * b, 1), this.seed++, scale);
+    const ours = this.own(Tensor.fromData(data, shape, 'f32', this.engine));
+    const perm = layout === 'nchw' ? NCHW_TO_NHWC : layout === 'ockk' ? OCKK_TO_KKCO : null;
+    const tf = this.tf && this.own(perm ? this.tf.tensor(permute4(data, shape, perm), perm.map((p) => shape[p]!)) : this.tf.tensor(data, [...shape]));
+    return { data, ours, tf };
+  }
+  own<T extends { dispose(): void }>(t: T): T {
+    this.made.push(t);
+    return t;
+  }
+  dispose(): void {
+    for (const t of this.made) t.dispose();
+  }
+}
+
 // ---- one row per op ----------------------------------------------------------------------
 
-/** Ours: run() records the op and returns its outputs (in our layouts). */
-interface OursOp {
-  run: () => Tensor[];
-}
-/** tfjs: run() returns its outputs; toOurs maps output i's values into our layout. */
+/** tfjs: run() returns its outputs; toOurs[i] maps output i's values into our layout. */
 interface TfOp {
   run: () => TfTensor[];
-  toOurs: (i: number, data: Float32Array) => Float32Array;
+  toOurs: ((data: Float32Array) => Float32Array)[];
 }
 
 interface Case {
@@ -213,7 +254,10 @@ interface Case {
   shape: string;
   unit: Unit;
   work: number;
-  ours: OursOp;
+  /** FLOPs our kernels execute, where they differ from `work` (the folded decoder convolutions). */
+  executedWork?: number;
+  /** Records our op and returns its outputs (in our layouts). */
+  ours: () => Tensor[];
   tfjs: TfOp | null;
   /** A float64 CPU result in our layout, where cheap: consulted when ours and tfjs disagree. */
   reference?: () => Float32Array[];
@@ -226,61 +270,110 @@ interface LayerData {
 
 const sh = (s: readonly number[]) => s.join('x');
 
+/**
+ * Our decoder layer as training runs it, from the graph upsampleConv2d records:
+ * out = depthToSpace2(conv2d(x, foldUpsampleWeight(w), repeatBias4(b), padding PF)). The rows:
+ * fwd, upsampleConv2d itself (fold, folded conv, depth-to-space); dx, depth-to-space's rule on dy
+ * and the folded conv's input gradient with the folded weights from the forward; dw, the folded
+ * conv's weight and bias gradients from the shuffled gradient (made once here: the dx row pays
+ * for the shuffle, which training runs once for both) and the fold's and bias repeat's rules.
+ */
+function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor): { fwd: () => Tensor[]; dx: () => Tensor[]; dw: () => Tensor[]; KF: number } {
+  const { PF, KF } = foldGeometry('kernels bench', w);
+  for (const t of [x, w, b]) t.requiresGrad = true;
+  const out = upsampleConv2d(x, w, b);
+  for (const t of [x, w, b]) t.requiresGrad = false;
+  const shuffle = out.node!;
+  const conv = shuffle.inputs[0]!.node!; // the folded conv's output itself is freed already
+  const [, wf, bf] = conv.inputs as [Tensor, Tensor, Tensor];
+  io.own(out);
+  io.own(wf);
+  io.own(bf);
+  const gy = io.own(noGrad(() => shuffle.backward(dy)[0]!));
+  return {
+    KF,
+    fwd: () => [noGrad(() => upsampleConv2d(x, w, b))],
+    dx: () =>
+      noGrad(() => {
+        const g = shuffle.backward(dy)[0]!;
+        const dx = conv2dGradInput(g, wf, x.shape, { padding: PF });
+        g.dispose();
+        return [dx];
+      }),
+    dw: () =>
+      noGrad(() => {
+        const dwf = conv2dGradWeight(x, gy, wf.shape, { padding: PF });
+        const dbf = conv2dGradBias(gy);
+        const [dw] = wf.node!.backward(dwf);
+        const [db] = bf.node!.backward(dbf);
+        dwf.dispose();
+        dbf.dispose();
+        return [dw!, db!];
+      }),
+  };
+}
+
+/** An encoder conv, or a decoder layer (x2 nearest upsampling + conv) where l.up. */
 function convData(l: ConvLayer, N: number, engine: Engine, tf: TF | null, seed: number): LayerData {
-  const { C, O, H, k } = l;
-  const Ho = H - k + 1;
+  const { C, O, H, k, up } = l;
+  const Hc = up ? 2 * H : H; // the conv's input side: the upsampled map for the decoder
+  const Ho = Hc - k + 1;
   const xShape = [N, C, H, H];
   const wShape = [O, C, k, k];
   const yShape = [N, O, Ho, Ho];
-  const x = randomData(N * C * H * H, seed);
-  const w = randomData(O * C * k * k, seed + 1, 1 / Math.sqrt(C * k * k));
-  const b = randomData(O, seed + 2, 0.1);
-  const dy = randomData(N * O * Ho * Ho, seed + 3);
-  const ox = Tensor.fromData(x, xShape, 'f32', engine);
-  const ow = Tensor.fromData(w, wShape, 'f32', engine);
-  const ob = Tensor.fromData(b, [O], 'f32', engine);
-  const ody = Tensor.fromData(dy, yShape, 'f32', engine);
+  const io = new Operands(engine, tf, seed);
+  const x = io.make(xShape, 'nchw');
+  const w = io.make(wShape, 'ockk', 1 / Math.sqrt(C * k * k));
+  const b = io.make([O], 'plain', 0.1);
+  const dy = io.make(yShape, 'nchw');
   const flops = 2 * N * O * Ho * Ho * C * k * k;
-  const shape = `${sh(xShape)} -> ${sh(yShape)}, ${k}x${k}`;
-  let tfs: TfTensor[] = [];
+  let ours: Record<'fwd' | 'dx' | 'dw', () => Tensor[]>;
+  let shape = `${sh(xShape)} -> ${sh(yShape)}, ${k}x${k}`;
+  let executedWork: number | undefined;
+  if (up) {
+    const f = foldedLayer(io, x.ours, w.ours, b.ours, dy.ours);
+    ours = f;
+    shape = `${sh(xShape)} -> x2 -> ${sh(yShape)}, ${k}x${k} (ours: ${f.KF}x${f.KF} folded, ${4 * O} ch)`;
+    executedWork = 2 * N * (4 * O) * (Ho / 2) * (Ho / 2) * C * f.KF * f.KF;
+  } else {
+    ours = {
+      fwd: () => [conv2dRaw(x.ours, w.ours, b.ours)],
+      dx: () => [conv2dGradInput(dy.ours, w.ours, xShape)],
+      dw: () => [conv2dGradWeight(x.ours, dy.ours, wShape), conv2dGradBias(dy.ours)],
+    };
+  }
   let tfOps: Record<'fwd' | 'dx' | 'dw', TfOp> | null = null;
   if (tf) {
-    const tx = tf.tensor4d(permute4(x, xShape, NCHW_TO_NHWC), [N, H, H, C]);
-    const tw = tf.tensor4d(permute4(w, wShape, OCKK_TO_KKCO), [k, k, C, O]);
-    const tb = tf.tensor1d(b);
-    const tdy = tf.tensor4d(permute4(dy, yShape, NCHW_TO_NHWC), [N, Ho, Ho, O]);
-    tfs = [tx, tw, tb, tdy];
+    const [tx, tw, tb, tdy] = [x.tf!, w.tf!, b.tf!, dy.tf!];
     const attrs = { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC' }; // dimRoundingMode: unset (valid padding, stride 1)
-    const fromNhwc = (shape: number[]) => (_: number, d: Float32Array) => permute4(d, shape, NHWC_TO_NCHW);
+    const kernel = (name: string, inputs: Record<string, TfTensor>, extra: Record<string, unknown>) =>
+      tf.engine().runKernel(name, inputs, { ...attrs, ...extra }) as TfTensor;
+    const upsample = (t: TfTensor) => tf.image.resizeNearestNeighbor(t as TfTensor4D, [Hc, Hc], false, false);
+    // The decoder's weight gradient reads the upsampled input, which tfjs keeps from the forward.
+    const convIn = up ? io.own(upsample(tx)) : tx;
     tfOps = {
       fwd: {
-        run: () => [tf.fused.conv2d({ x: tx, filter: tw, bias: tb, strides: 1, pad: 'valid', dataFormat: 'NHWC' })],
-        toOurs: fromNhwc([N, Ho, Ho, O]),
+        run: () => tf.tidy(() => [tf.fused.conv2d({ x: (up ? upsample(tx) : tx) as TfTensor4D, filter: tw as TfTensor4D, bias: tb, strides: 1, pad: 'valid', dataFormat: 'NHWC' })]),
+        toOurs: [nchwFromNhwc(yShape)],
       },
       dx: {
-        run: () => [tf.engine().runKernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { ...attrs, inputShape: [N, H, H, C] }) as TfTensor],
-        toOurs: fromNhwc([N, H, H, C]),
+        run: () =>
+          tf.tidy(() => {
+            const g = kernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { inputShape: [N, Hc, Hc, C] });
+            return [up ? kernel('ResizeNearestNeighborGrad', { images: tx, dy: g }, { alignCorners: false }) : g];
+          }),
+        toOurs: [nchwFromNhwc(xShape)],
       },
       dw: {
-        run: () => [
-          tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { ...attrs, filterShape: [k, k, C, O] }) as TfTensor,
-          tf.sum(tdy, [0, 1, 2]),
-        ],
-        toOurs: (i, d) => (i === 0 ? permute4(d, [k, k, C, O], KKCO_TO_OCKK) : d),
+        run: () => [kernel('Conv2DBackpropFilter', { x: convIn, dy: tdy }, { filterShape: [k, k, C, O] }), tf.sum(tdy, [0, 1, 2])],
+        toOurs: [ockkFromKkco(wShape), same],
       },
     };
   }
-  const base = { layer: l.name, shape, unit: 'GFLOP/s' as const, work: flops };
+  const base = { layer: l.name, shape, unit: 'GFLOP/s' as const, work: flops, executedWork };
   return {
-    cases: [
-      { ...base, op: 'fwd', ours: { run: () => [conv2dRaw(ox, ow, ob)] }, tfjs: tfOps?.fwd ?? null },
-      { ...base, op: 'dx', ours: { run: () => [conv2dGradInput(ody, ow, xShape)] }, tfjs: tfOps?.dx ?? null },
-      { ...base, op: 'dw', ours: { run: () => [conv2dGradWeight(ox, ody, wShape), conv2dGradBias(ody)] }, tfjs: tfOps?.dw ?? null },
-    ],
-    dispose: () => {
-      for (const t of [ox, ow, ob, ody]) t.dispose();
-      for (const t of tfs) t.dispose();
-    },
+    cases: (['fwd', 'dx', 'dw'] as const).map((op) => ({ ...base, op, ours: ours[op], tfjs: tfOps?.[op] ?? null })),
+    dispose: () => io.dispose(),
   };
 }
 
@@ -289,28 +382,24 @@ function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null, seed: 
   const Ho = Math.floor((H - 2) / 2) + 1;
   const xShape = [N, C, H, H];
   const yShape = [N, C, Ho, Ho];
-  const x = randomData(N * C * H * H, seed);
-  const dy = randomData(N * C * Ho * Ho, seed + 1);
-  const ox = Tensor.fromData(x, xShape, 'f32', engine);
-  const ody = Tensor.fromData(dy, yShape, 'f32', engine);
-  const { out: oy, indices } = maxPool2dRaw(ox, {}, true);
+  const io = new Operands(engine, tf, seed);
+  const x = io.make(xShape, 'nchw');
+  const dy = io.make(yShape, 'nchw');
+  const { out: oy, indices } = maxPool2dRaw(x.ours, {}, true);
   oy.dispose();
+  io.own(indices!);
   const bytes = (N * C * H * H + N * C * Ho * Ho) * 4;
   const shape = `${sh(xShape)} -> ${sh(yShape)}, 2x2/2`;
-  let tfs: TfTensor[] = [];
   let fwd: TfOp | null = null;
   let bwd: TfOp | null = null;
   if (tf) {
-    const tx = tf.tensor4d(permute4(x, xShape, NCHW_TO_NHWC), [N, H, H, C]);
-    const tdy = tf.tensor4d(permute4(dy, yShape, NCHW_TO_NHWC), [N, Ho, Ho, C]);
-    const ty = tf.maxPool(tx, 2, 2, 'valid');
-    tfs = [tx, tdy, ty];
-    fwd = { run: () => [tf.maxPool(tx, 2, 2, 'valid')], toOurs: (_, d) => permute4(d, [N, Ho, Ho, C], NHWC_TO_NCHW) };
+    const ty = io.own(tf.maxPool(x.tf as TfTensor4D, 2, 2, 'valid'));
+    fwd = { run: () => [tf.maxPool(x.tf as TfTensor4D, 2, 2, 'valid')], toOurs: [nchwFromNhwc(yShape)] };
     bwd = {
       run: () => [
-        tf.engine().runKernel('MaxPoolGrad', { dy: tdy, input: tx, output: ty }, { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }) as TfTensor,
+        tf.engine().runKernel('MaxPoolGrad', { dy: dy.tf!, input: x.tf!, output: ty }, { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }) as TfTensor,
       ],
-      toOurs: (_, d) => permute4(d, [N, H, H, C], NHWC_TO_NCHW),
+      toOurs: [nchwFromNhwc(xShape)],
     };
   }
   const base = { layer: l.name, shape, unit: 'GB/s' as const, work: bytes };
@@ -320,83 +409,34 @@ function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null, seed: 
       {
         ...base,
         op: 'fwd',
-        ours: {
-          run: () => {
-            const r = maxPool2dRaw(ox, {}, true);
-            return [r.out, r.indices!];
-          },
+        ours: () => {
+          const r = maxPool2dRaw(x.ours, {}, true);
+          return [r.out, r.indices!];
         },
         tfjs: fwd,
       },
-      { ...base, op: 'bwd', ours: { run: () => [maxPool2dBackward(ody, indices!, xShape)] }, tfjs: bwd },
+      { ...base, op: 'bwd', ours: () => [maxPool2dBackward(dy.ours, indices!, xShape)], tfjs: bwd },
     ],
-    dispose: () => {
-      for (const t of [ox, ody, indices!]) t.dispose();
-      for (const t of tfs) t.dispose();
-    },
-  };
-}
-
-function upData(l: UpLayer, N: number, engine: Engine, tf: TF | null, seed: number): LayerData {
-  const { C, H } = l;
-  const H2 = 2 * H;
-  const xShape = [N, C, H, H];
-  const yShape = [N, C, H2, H2];
-  const x = randomData(N * C * H * H, seed);
-  const dy = randomData(N * C * H2 * H2, seed + 1);
-  const ox = Tensor.fromData(x, xShape, 'f32', engine);
-  const ody = Tensor.fromData(dy, yShape, 'f32', engine);
-  const bytes = (N * C * H * H + N * C * H2 * H2) * 4;
-  const shape = `${sh(xShape)} -> ${sh(yShape)}, x2`;
-  let tfs: TfTensor[] = [];
-  let fwd: TfOp | null = null;
-  let bwd: TfOp | null = null;
-  if (tf) {
-    const tx = tf.tensor4d(permute4(x, xShape, NCHW_TO_NHWC), [N, H, H, C]);
-    const tdy = tf.tensor4d(permute4(dy, yShape, NCHW_TO_NHWC), [N, H2, H2, C]);
-    tfs = [tx, tdy];
-    fwd = { run: () => [tf.image.resizeNearestNeighbor(tx, [H2, H2], false, false)], toOurs: (_, d) => permute4(d, [N, H2, H2, C], NHWC_TO_NCHW) };
-    bwd = {
-      run: () => [tf.engine().runKernel('ResizeNearestNeighborGrad', { images: tx, dy: tdy }, { alignCorners: false }) as TfTensor],
-      toOurs: (_, d) => permute4(d, [N, H, H, C], NHWC_TO_NCHW),
-    };
-  }
-  const base = { layer: l.name, shape, unit: 'GB/s' as const, work: bytes };
-  return {
-    cases: [
-      { ...base, op: 'fwd', ours: { run: () => [noGrad(() => upsampleNearest(ox, 2))] }, tfjs: fwd },
-      { ...base, op: 'bwd', ours: { run: () => [upsampleNearestBackward(ody, 2)] }, tfjs: bwd },
-    ],
-    dispose: () => {
-      for (const t of [ox, ody]) t.dispose();
-      for (const t of tfs) t.dispose();
-    },
+    dispose: () => io.dispose(),
   };
 }
 
 /** y = x W^T with W [out, in] (the model's Linear); dx = dy W; dW = dy^T x. Bias add not included. */
 function linearData(l: LinearLayer, N: number, engine: Engine, tf: TF | null, seed: number): LayerData {
   const { inF, outF } = l;
-  const x = randomData(N * inF, seed);
-  const w = randomData(outF * inF, seed + 1, 1 / Math.sqrt(inF));
-  const dy = randomData(N * outF, seed + 2);
-  const ox = Tensor.fromData(x, [N, inF], 'f32', engine);
-  const ow = Tensor.fromData(w, [outF, inF], 'f32', engine);
-  const ody = Tensor.fromData(dy, [N, outF], 'f32', engine);
+  const io = new Operands(engine, tf, seed);
+  const x = io.make([N, inF], 'plain');
+  const w = io.make([outF, inF], 'plain', 1 / Math.sqrt(inF));
+  const dy = io.make([N, outF], 'plain');
   const flops = 2 * N * inF * outF;
   const shape = `${N}x${inF} -> ${N}x${outF}${l.note ? `, ${l.note}` : ''}`;
-  let tfs: TfTensor[] = [];
   let ops: Record<'fwd' | 'dx' | 'dw', TfOp> | null = null;
   if (tf) {
-    const tx = tf.tensor2d(x, [N, inF]);
-    const tw = tf.tensor2d(w, [outF, inF]);
-    const tdy = tf.tensor2d(dy, [N, outF]);
-    tfs = [tx, tw, tdy];
-    const same = (_: number, d: Float32Array) => d;
+    const [tx, tw, tdy] = [x.tf!, w.tf!, dy.tf!];
     ops = {
-      fwd: { run: () => [tf.matMul(tx, tw, false, true)], toOurs: same },
-      dx: { run: () => [tf.matMul(tdy, tw)], toOurs: same },
-      dw: { run: () => [tf.matMul(tdy, tx, true, false)], toOurs: same },
+      fwd: { run: () => [tf.matMul(tx, tw, false, true)], toOurs: [same] },
+      dx: { run: () => [tf.matMul(tdy, tw)], toOurs: [same] },
+      dw: { run: () => [tf.matMul(tdy, tx, true, false)], toOurs: [same] },
     };
   }
   const base = { layer: l.name, shape, unit: 'GFLOP/s' as const, work: flops };
@@ -412,25 +452,23 @@ function linearData(l: LinearLayer, N: number, engine: Engine, tf: TF | null, se
     }
     return [c];
   };
+  const [xd, wd, dyd] = [x.data, w.data, dy.data];
   return {
     cases: [
       {
-        ...base, op: 'fwd', ours: { run: () => [matmulRaw(ox, ow, { transB: true })] }, tfjs: ops?.fwd ?? null,
-        reference: ref(N, outF, inF, (n, k) => x[n * inF + k]!, (k, o) => w[o * inF + k]!),
+        ...base, op: 'fwd', ours: () => [matmulRaw(x.ours, w.ours, { transB: true })], tfjs: ops?.fwd ?? null,
+        reference: ref(N, outF, inF, (n, k) => xd[n * inF + k]!, (k, o) => wd[o * inF + k]!),
       },
       {
-        ...base, op: 'dx', ours: { run: () => [matmulRaw(ody, ow)] }, tfjs: ops?.dx ?? null,
-        reference: ref(N, inF, outF, (n, o) => dy[n * outF + o]!, (o, i) => w[o * inF + i]!),
+        ...base, op: 'dx', ours: () => [matmulRaw(dy.ours, w.ours)], tfjs: ops?.dx ?? null,
+        reference: ref(N, inF, outF, (n, o) => dyd[n * outF + o]!, (o, i) => wd[o * inF + i]!),
       },
       {
-        ...base, op: 'dw', ours: { run: () => [matmulRaw(ody, ox, { transA: true })] }, tfjs: ops?.dw ?? null,
-        reference: ref(outF, inF, N, (o, n) => dy[n * outF + o]!, (n, i) => x[n * inF + i]!),
+        ...base, op: 'dw', ours: () => [matmulRaw(dy.ours, x.ours, { transA: true })], tfjs: ops?.dw ?? null,
+        reference: ref(outF, inF, N, (o, n) => dyd[n * outF + o]!, (n, i) => xd[n * inF + i]!),
       },
     ],
-    dispose: () => {
-      for (const t of [ox, ow, ody]) t.dispose();
-      for (const t of tfs) t.dispose();
-    },
+    dispose: () => io.dispose(),
   };
 }
 
@@ -484,9 +522,9 @@ async function measure<T>(
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 160);
 
-function measureOurs(engine: Engine, op: OursOp, wantData: boolean): Promise<Measured> {
+function measureOurs(engine: Engine, run: () => Tensor[], wantData: boolean): Promise<Measured> {
   return measure(
-    op.run,
+    run,
     () => engine.sync(),
     (outs) => Promise.all(outs.map(async (o) => (o.dtype === 'f32' ? ((await o.read()) as Float32Array) : new Float32Array(0)))),
     (o) => o.dispose(),
@@ -520,7 +558,7 @@ async function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measure
     result = await measure(
       op.run,
       fence,
-      (outs) => Promise.all(outs.map(async (o, i) => op.toOurs(i, (await o.data()) as Float32Array))),
+      (outs) => Promise.all(outs.map(async (o, i) => op.toOurs[i]!((await o.data()) as Float32Array))),
       (o) => o.dispose(),
       wantData,
     );
@@ -566,15 +604,13 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): P
         ? convData(layer, batch, engine, tf, seed)
         : layer.kind === 'pool'
           ? poolData(layer, batch, engine, tf, seed)
-          : layer.kind === 'up'
-            ? upData(layer, batch, engine, tf, seed)
-            : linearData(layer, batch, engine, tf, seed);
+          : linearData(layer, batch, engine, tf, seed);
     await engine.sync();
     try {
       for (const c of data.cases) {
         const row: KernelRow = {
-          layer: c.layer, op: c.op, shape: c.shape, batch, unit: c.unit, work: c.work,
-          oursMs: null, oursRate: null, oursIters: 0, tfjsMs: null, tfjsRate: null, tfjsIters: 0, ratio: null, maxRelDiff: null,
+          layer: c.layer, op: c.op, shape: c.shape, batch, unit: c.unit, work: c.work, executedWork: c.executedWork ?? c.work,
+          oursMs: null, oursRate: null, oursExecutedRate: null, oursIters: 0, tfjsMs: null, tfjsRate: null, tfjsIters: 0, ratio: null, maxRelDiff: null,
         };
         let ours: Float32Array[] | null = null;
         try {
@@ -582,6 +618,7 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): P
           row.oursMs = r.t.ms;
           row.oursIters = r.warmupOnly ? 0 : r.t.iterations;
           row.oursRate = c.work / r.t.ms / 1e6;
+          if (c.unit === 'GFLOP/s') row.oursExecutedRate = row.executedWork / r.t.ms / 1e6;
           ours = r.data;
         } catch (e) {
           row.oursError = errText(e);
@@ -639,7 +676,7 @@ function checkText(r: KernelRow): string {
 export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean): string {
   const rate = (r: number | null) => r ?? '-';
   const body = table(
-    ['layer', 'op', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'runs', 'check'],
+    ['layer', 'op', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'ours exec', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'runs', 'check'],
     rows.map((r) => [
       r.layer,
       r.op,
@@ -647,6 +684,7 @@ export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boo
       r.unit,
       r.oursMs ?? 'fails',
       rate(r.oursRate),
+      rate(r.oursExecutedRate),
       withTfjs ? (r.tfjsMs ?? 'fails') : '-',
       rate(r.tfjsRate),
       r.ratio ?? '-',
@@ -675,8 +713,13 @@ export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boo
     : `sum of ours: ${rows.reduce((a, r) => a + (r.oursMs ?? 0), 0).toFixed(0)} ms`;
   return [
     `DC-IGN paper layers, ${batchNote}. Median ms to GPU completion (no readback). ` +
-      'rate: GFLOP/s (conv fwd/dx/dw each 2*N*O*Ho*Wo*C*kh*kw; linear 2*N*in*out) or GB/s (nominal input + output bytes). ' +
-      'dw includes the bias gradient. runs: timed runs ours/tfjs after one warm-up; w: the warm-up run alone ' +
+      'rate: GFLOP/s (conv fwd/dx/dw each 2*N*O*Ho*Wo*C*kh*kw, for dec rows on the upsampled map as tfjs runs it; ' +
+      'linear 2*N*in*out) or GB/s (nominal input + output bytes). ours exec: GFLOP/s of what our kernels execute, the same ' +
+      'but for dec rows (the folded conv: 2*N*(4*O)*(Ho/2)*(Wo/2)*C*kF*kF). dw includes the bias gradient. dec rows (x2 ' +
+      'nearest upsampling + conv): tfjs fwd resizeNearestNeighbor + fused.conv2d, dx Conv2DBackpropInput + ' +
+      'ResizeNearestNeighborGrad, dw Conv2DBackpropFilter on the upsampled input (kept from the forward) + sum(dy); ours ' +
+      'fwd upsampleConv2d (weight fold, folded conv, depth-to-space), dx depth-to-space backward + the folded conv\'s input ' +
+      'gradient, dw its weight and bias gradients (from the shuffled gradient the dx row made) + the fold\'s backward. runs: timed runs ours/tfjs after one warm-up; w: the warm-up run alone ' +
       '(over 20 s, compilation included). check: max |ours - tfjs| / max |tfjs| on the warm-up outputs.',
     '',
     body,
