@@ -287,7 +287,7 @@ export interface MemoryModel {
  * pooling's rule writes and conv1's weight gradient reads).
  * Not in the sum: the parameter gradients (`parameterGradients`, as large as the weights, built
  * up during backward), the gradient alive beside the largest one (a rule's incoming gradient
- * while it writes its output: d encoder.pool1 out beside d encoder.conv1 out), the `unread`
+ * while it writes its output: at the paper preset d encoder.pool1 out, 1/4 of it), the `unread`
  * tensors below (each Linear's matmul output before its bias add, mu and logvar before the clamp,
  * which gradientFilter's rule reads only with --invariance, the repeated folded biases),
  * conv2d's weight-gradient scratch (the partial slices written) and the pool's bucketing.
