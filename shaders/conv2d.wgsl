@@ -4,16 +4,19 @@
 //
 // CONV is an implicit GEMM, M = output channels, N = output pixels, K = input channels x taps,
 // in the register-blocked style of matmul.wgsl: an invocation owns OB output channels x PX
-// consecutive pixels of one output row. For every input channel and kernel row it loads the
-// row's run of RUN = (PX-1)*SX + KW inputs once and reuses each value for every tap that reads
-// it, so x costs RUN loads per OB*PX*KW multiply-adds. The output-channel block comes from the
-// workgroup id, so the weights are the same in every invocation of a workgroup and the lanes
-// differ only in the pixels they read. With SUBGROUPS (at least 8 lanes) each lane loads one
-// weight in eight and subgroupBroadcast hands them round: lavapipe turns every storage load into
-// a branchy per-lane loop, uniform address or not, so this cuts the weight loads eightfold.
-// No invocation returns before the K loop (subgroup operations need every lane): lanes past the
-// edge compute with clamped indices and only the stores are guarded. Zero padding is a select on
-// a per-row flag and per-column flags computed once, so the K loop has no other bounds checks.
+// consecutive pixels of one output row of one image. The lanes run over the images of a chunk
+// times the pixel blocks of a plane, so small planes still fill whole workgroups. For every input
+// channel and kernel row a lane loads the row's run of RUN = (PX-1)*SX + KW inputs once and reuses
+// each value for every tap that reads it, so x costs RUN loads per OB*PX*KW multiply-adds. The
+// output-channel block comes from the workgroup id, so the weights are the same in every
+// invocation of a workgroup and the lanes differ only in the pixels they read. With SUBGROUPS (at
+// least 8 lanes) each lane loads one weight in eight and subgroupBroadcast hands them round:
+// lavapipe turns every storage load into a branchy per-lane loop, uniform address or not, so this
+// cuts the weight loads eightfold. Zero padding is a select on a per-row flag and per-column
+// flags computed once, so the K loop has no other bounds checks.
+//
+// CONV and DW share the entry point (GEMM, at the end): each defines the lane's K loop
+// (accumulate) and its stores for one output channel (store).
 //
 // The innermost loops, the CONV_TAPS and DW_TAPS substitutions, come fully unrolled from
 // src/kernels/conv2d.ts (subgroupBroadcast takes only constant lane ids; straight-line code
@@ -43,10 +46,11 @@ struct U {
   inW: u32,
   inImg: u32,   // elements per image of the input
   inBase: u32,
-  outC: u32,    // M
+  M: u32,       // output channels
   tilesX: u32,  // GEMM output pixels per row
   blocksX: u32, // ceil(tilesX / PX)
-  blocks: u32,  // blocksX * GEMM output rows
+  blocks: u32,  // blocksX * GEMM output rows: the pixel blocks of one image
+  lanes: u32,   // images in this chunk * blocks
   outPlane: u32,
   outW: u32,
   outImg: u32,
@@ -64,37 +68,25 @@ struct U {
   oyStep: u32,
   oxBase: u32,
   oxStep: u32,
-  hasBias: u32, // else Bias is bound to any buffer of at least outC elements and ignored
+  hasBias: u32, // else Bias is bound to any buffer of at least M elements and ignored
 }
 
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> Wt: array<f32>;
 @group(0) @binding(3) var<storage, read> Bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 
-const SX = {{SX}}u;
-const PX = {{PX}}u;
-const OB = {{OB}}u;
 const RUN = {{RUN}}u;
-override WG: u32 = 64u;
+alias Acc = array<array<f32, PX>, OB>;
 
-@compute @workgroup_size(WG, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>
-#if SUBGROUPS
-  , @builtin(subgroup_invocation_id) sl: u32
-#endif
-) {
-  let blk = wid.x * WG + lid.x;
-  let bc = min(blk, u.blocks - 1u);
-  let ty = bc / u.blocksX;
-  let tx0 = (bc % u.blocksX) * PX;
-  let m0 = wid.y * OB;
-  let n = wid.z;
+// Lane `at` is image n = at / blocks, pixel block b = at % blocks: row b / blocksX, first
+// column (b % blocksX) * PX.
+fn accumulate(at: u32, m0: u32, z: u32, sl: u32) -> Acc {
+  let n = at / u.blocks;
+  let b = at % u.blocks;
   let H = i32(u.inH);
   let W = i32(u.inW);
-  let iy0 = i32(ty * u.sy) - u.padY;
-  let ix0 = i32(tx0 * SX) - u.padX;
+  let iy0 = i32((b / u.blocksX) * u.sy) - u.padY;
+  let ix0 = i32((b % u.blocksX) * PX * SX) - u.padX;
 
   var col: array<u32, RUN>;
   var colOk: array<bool, RUN>;
@@ -104,7 +96,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     col[t] = u32(clamp(ix, 0, W - 1));
   }
 
-  var acc: array<array<f32, PX>, OB>;
+  var acc: Acc;
   let plane = u.inH * u.inW;
   var xc = u.inBase + n * u.inImg;
   var wc = u.w0;
@@ -119,18 +111,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     xc += plane;
     wc += u.wK;
   }
+  return acc;
+}
 
-  if (blk >= u.blocks) { return; }
-  let oy = u.oyBase + ty * u.oyStep;
-  for (var o = 0u; o < OB; o++) {
-    let m = m0 + o;
-    if (m >= u.outC) { break; }
-    let bias = select(0.0, Bias[m], u.hasBias != 0u);
-    let rowOut = u.outBase + n * u.outImg + m * u.outPlane + oy * u.outW + u.oxBase;
-    for (var q = 0u; q < PX; q++) {
-      let tx = tx0 + q;
-      if (tx < u.tilesX) { Y[rowOut + tx * u.oxStep] = acc[o][q] + bias; }
-    }
+fn store(at: u32, m: u32, z: u32, acc: array<f32, PX>) {
+  let n = at / u.blocks;
+  let b = at % u.blocks;
+  let tx0 = (b % u.blocksX) * PX;
+  let bias = select(0.0, Bias[m], u.hasBias != 0u);
+  let row = u.outBase + n * u.outImg + m * u.outPlane + (u.oyBase + (b / u.blocksX) * u.oyStep) * u.outW + u.oxBase;
+  for (var q = 0u; q < PX; q++) {
+    let tx = tx0 + q;
+    if (tx < u.tilesX) { Y[row + tx * u.oxStep] = acc[q] + bias; }
   }
 }
 #endif
@@ -138,13 +130,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #if DW
 // dw[o, c, i, j] = sum over images n and output pixels (oy, ox) of dy[n, o, oy, ox] * x[n, c,
 // oy*s - padY + i, ox*s - padX + j]: a GEMM with M = O, N = C*kh*kw and K = images x pixels.
-// An invocation owns OB output channels x one (c, i) x all KW taps j. It walks K a row of dy at a
+// A lane owns OB output channels x one (c, i) x all KW taps j. It walks K a row of dy at a
 // time, PX pixels per step: the dy values come from the workgroup's channel block and the
 // uniform loop position, so they are the same in every lane (shared by subgroupBroadcast as
 // CONV's weights are), and each lane loads its run of (PX-1)*s + KW inputs once for PX*KW
 // products per channel. DW_TAPS is, for one step at pixel ox0 of row (n, oy):
 //   for t < RUN:        x[t] = X[xrow + ix0 + t] (zero outside the input)
-//   for q < PX, o < OB: d = DY[dyrow + min(o0 + o, O - 1) * plane + ox0 + q] (zero past the row)
+//   for q < PX, o < OB: d = DY[dyrow + min(o0 + o, M - 1) * plane + ox0 + q] (zero past the row)
 //     for j < KW:       acc[o][j] += d * x[q * s + j]
 // K is split into segments of flattened (image, output row) rows, one per workgroup z, each
 // writing its own partial slice (DW_SUM adds them in a fixed order: deterministic, no atomics).
@@ -154,7 +146,7 @@ struct U {
   W: u32,
   xImg: u32,
   xBase: u32,
-  O: u32,
+  M: u32,       // output channels O
   Ho: u32,
   Wo: u32,
   dyImg: u32,
@@ -169,10 +161,49 @@ struct U {
   dwSize: u32,  // O * C * kh * KW: the stride between partial slices
 }
 
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> DY: array<f32>;
 @group(0) @binding(3) var<storage, read_write> P: array<f32>;
+
+alias Acc = array<array<f32, KW>, OB>;
+
+// Lane `at` is input channel c = at / kh, kernel row i = at % kh; z is the segment.
+fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
+  let c = at / u.kh;
+  let i = at % u.kh;
+  let r0 = z * u.rowsPerSeg;
+  let r1 = min(r0 + u.rowsPerSeg, u.rows);
+  let H = i32(u.H);
+  let W = i32(u.W);
+  let plane = u.Ho * u.Wo;
+
+  var acc: Acc;
+  for (var r = r0; r < r1; r++) {
+    let n = r / u.Ho;
+    let oy = r % u.Ho;
+    let iy = i32(oy * u.sy) - u.padY + i32(i);
+    let rowOk = iy >= 0 && iy < H;
+    let xrow = u.xBase + n * u.xImg + c * u.H * u.W + u32(clamp(iy, 0, H - 1)) * u.W;
+    let dyrow = u.dyBase + n * u.dyImg + oy * u.Wo;
+    for (var ox0 = 0u; ox0 < u.Wo; ox0 += PX) {
+      let ix0 = i32(ox0 * SX) - u.padX;
+{{DW_TAPS}}
+    }
+  }
+  return acc;
+}
+
+fn store(at: u32, m: u32, z: u32, acc: array<f32, KW>) {
+  let base = z * u.dwSize + (m * u.C * u.kh + at) * KW;
+  for (var j = 0u; j < KW; j++) { P[base + j] = acc[j]; }
+}
+#endif
+
+#if GEMM
+// CONV and DW: a lane per pixel block (CONV) or per (c, kernel row) (DW), OB output channels per
+// workgroup row. No lane returns before the K loop (subgroup operations need every lane): lanes
+// past the end redo the last lane's work, and only the stores are skipped.
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
 
 const KW = {{KW}}u;
 const SX = {{SX}}u;
@@ -186,41 +217,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   , @builtin(subgroup_invocation_id) sl: u32
 #endif
 ) {
+#if !SUBGROUPS
+  let sl = 0u;
+#endif
   let lane = wid.x * WG + lid.x;
-  let lc = min(lane, u.lanes - 1u);
-  let c = lc / u.kh;
-  let i = lc % u.kh;
-  let o0 = wid.y * OB;
-  let seg = wid.z;
-  let r0 = seg * u.rowsPerSeg;
-  let r1 = min(r0 + u.rowsPerSeg, u.rows);
-  let H = i32(u.H);
-  let W = i32(u.W);
-  let plane = u.Ho * u.Wo;
-
-  var acc: array<array<f32, KW>, OB>;
-  for (var r = r0; r < r1; r++) {
-    let n = r / u.Ho;
-    let oy = r % u.Ho;
-    let iy = i32(oy * u.sy) - u.padY + i32(i);
-    let rowOk = iy >= 0 && iy < H;
-    let xrow = u.xBase + n * u.xImg + c * u.H * u.W + u32(clamp(iy, 0, H - 1)) * u.W;
-    let dyrow = u.dyBase + n * u.dyImg + oy * u.Wo;
-    for (var ox0 = 0u; ox0 < u.Wo; ox0 += PX) {
-      let ix0 = i32(ox0 * SX) - u.padX;
-{{DW_TAPS}}
-    }
-  }
-
+  let at = min(lane, u.lanes - 1u);
+  let m0 = wid.y * OB;
+  let acc = accumulate(at, m0, wid.z, sl);
   if (lane >= u.lanes) { return; }
-  for (var o = 0u; o < OB; o++) {
-    let m = o0 + o;
-    if (m >= u.O) { break; }
-    let at = seg * u.dwSize + ((m * u.C + c) * u.kh + i) * KW;
-    for (var j = 0u; j < KW; j++) {
-      P[at + j] = acc[o][j];
-    }
-  }
+  for (var o = 0u; o < min(OB, u.M - m0); o++) { store(at, m0 + o, wid.z, acc[o]); }
 }
 #endif
 

@@ -94,14 +94,14 @@ function window(engine: Engine, t: Tensor, start: number, count: number): Window
 }
 
 /**
- * Runs of whole images such that each tensor's window (perImage elements of each named tensor
- * per image, alignment slack included) fits one storage binding. Most batches are one run.
+ * Runs of at most maxImages whole images such that each tensor's window (perImage elements of
+ * each named tensor per image, alignment slack included) fits one storage binding. Most batches
+ * are one run.
  */
-function batchChunks(op: string, engine: Engine, N: number, named: [string, Tensor | readonly number[]][], perImage: number[]): [number, number][] {
+function batchChunks(op: string, engine: Engine, N: number, named: [string, Tensor | readonly number[]][], perImage: number[], maxImages = N): [number, number][] {
   const slack = engine.limits.minStorageBufferOffsetAlignment;
   const largest = perImage.indexOf(Math.max(...perImage));
-  // The forward's workgroup z is the image within a chunk.
-  const per = Math.min(Math.floor((engine.maxBinding - slack) / (perImage[largest]! * 4)), engine.limits.maxComputeWorkgroupsPerDimension);
+  const per = Math.min(Math.floor((engine.maxBinding - slack) / (perImage[largest]! * 4)), maxImages);
   if (per < 1) {
     throw opError(op, `one image of ${named[largest]![0]} takes ${perImage[largest]! * 4} bytes, above the ${engine.maxBinding}-byte storage binding limit`, ...named);
   }
@@ -128,10 +128,17 @@ function sameEngine(op: string, ...named: [string, Tensor | null][]): Engine {
   return engine;
 }
 
-function expectShape(op: string, name: string, t: Tensor, shape: readonly number[]): void {
-  if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw opError(op, `${name} must have shape ${shapeStr(shape)}`, [name, t]);
-  }
+/**
+ * A gradient's arguments: dy and the other tensor (w for dx, x for dw) float32 on one engine,
+ * the geometry from the x and w shapes, and dy of the output's shape.
+ */
+function gradArgs(op: string, dy: Tensor, other: [string, Tensor], x: Shaped, w: Shaped, o: Conv2dOptions): { g: Conv2dGeometry; engine: Engine } {
+  checkF32(op, 'dy', dy);
+  checkF32(op, other[0], other[1]);
+  const g = conv2dGeometry(op, x, w, o);
+  const want = [g.N, g.O, g.Ho, g.Wo];
+  if (dy.rank !== 4 || dy.shape.some((d, i) => d !== want[i])) throw opError(op, `dy must have shape ${shapeStr(want)}`, ['dy', dy]);
+  return { g, engine: sameEngine(op, ['dy', dy], other) };
 }
 
 // ---- the implicit GEMM (forward and input gradient) ---------------------------------------
@@ -157,6 +164,17 @@ function convBlock(M: number, work: number, sg: boolean): { OB: number; PX: numb
 
 function dwBlock(O: number): { OB: number; PX: number } {
   return { OB: O === 1 ? 1 : 4, PX: 8 };
+}
+
+/** The CONV or DW pipeline with its generated tap loop. */
+function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', taps: string, defines: Record<string, number | boolean>, WG: number) {
+  return engine.kernel({
+    name: 'conv2d',
+    // The defines determine the generated loops, so they keep the pipeline key exact.
+    wgsl: source.replace(`{{${kind}_TAPS}}`, taps),
+    defines: { GEMM: true, [kind]: true, ...defines },
+    overrides: { WG },
+  });
 }
 
 interface ConvPass {
@@ -226,7 +244,7 @@ function convTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): 
   const L: string[] = [];
   for (let t = 0; t < RUN; t++) L.push(`      let x${t} = select(0.0, X[row + col[${t}]], rowOk && colOk[${t}]);`);
   // Weight e = o * KW + b of the block: channel min(m0 + o, M - 1), tap (a, b).
-  const w = shared(L, OB * KW, sg, 'w', (e) => `Wt[min(m0 + ${e} / ${KW}u, u.outC - 1u) * u.wM + u32(wa + i32(${e} % ${KW}u) * u.wCol)]`);
+  const w = shared(L, OB * KW, sg, 'w', (e) => `Wt[min(m0 + ${e} / ${KW}u, u.M - 1u) * u.wM + u32(wa + i32(${e} % ${KW}u) * u.wCol)]`);
   for (let b = 0; b < KW; b++) {
     for (let o = 0; o < OB; o++) {
       L.push(`      let w${o}_${b} = ${w(o * KW + b)};`);
@@ -246,7 +264,7 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
   }
   // dy value e = o * PX + q: channel min(o0 + o, O - 1), pixel ox0 + q (zero past the row).
   const d = shared(L, OB * PX, sg, 'd', (e) =>
-    `select(0.0, DY[dyrow + min(o0 + ${e} / ${PX}u, u.O - 1u) * plane + min(ox0 + ${e} % ${PX}u, u.Wo - 1u)], ox0 + ${e} % ${PX}u < u.Wo)`);
+    `select(0.0, DY[dyrow + min(o0 + ${e} / ${PX}u, u.M - 1u) * plane + min(ox0 + ${e} % ${PX}u, u.Wo - 1u)], ox0 + ${e} % ${PX}u < u.Wo)`);
   for (let q = 0; q < PX; q++) {
     for (let o = 0; o < OB; o++) {
       L.push(`      let d${o}_${q} = ${d(o * PX + q)};`);
@@ -264,24 +282,21 @@ function convPass(p: ConvPass): void {
   const blocksX = Math.ceil(p.tilesX / PX);
   const blocks = blocksX * p.tilesY;
   if (blocks === 0) return;
-  const WG = 64; // tiny planes leave lanes idle rather than add a variant
-  const groupsX = Math.ceil(blocks / WG);
+  // A lane per pixel block of each image of a chunk.
+  const WG = 64;
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
-  if (groupsX > maxWg) throw opError(p.op, `an output plane of ${p.tilesY}x${p.tilesX} pixels needs more than ${maxWg} workgroups`, ['x', p.input]);
-  const kernel = engine.kernel({
-    name: 'conv2d',
-    // The defines determine the generated loops, so they keep the pipeline key exact.
-    wgsl: source.replace('{{CONV_TAPS}}', convTaps(KW, p.sx, PX, OB, sg)),
-    defines: { CONV: true, SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW },
-  });
+  const maxImages = Math.floor((maxWg * WG) / blocks);
+  if (maxImages < 1) throw opError(p.op, `an output plane of ${p.tilesY}x${p.tilesX} pixels needs more than ${maxWg} workgroups`, ['x', p.input]);
+  const kernel = gemmKernel(engine, 'CONV', convTaps(KW, p.sx, PX, OB, sg), { SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW }, WG);
   const inImg = p.K * p.inH * p.inW;
   const outImg = p.M * p.outH * p.outW;
   const named: [string, Tensor][] = [[p.names[0], p.input], [p.names[1], p.out]];
-  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, [inImg, outImg])) {
+  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, [inImg, outImg], maxImages)) {
     const xin = window(engine, p.input, n0 * inImg, nb * inImg);
     const yout = window(engine, p.out, n0 * outImg, nb * outImg);
+    const lanes = nb * blocks;
     const uniforms = new Uniforms(128)
-      .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
+      .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, lanes, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
       .i32(p.padY, p.padX)
       .u32(p.wM, p.wK, p.w0)
       .i32(p.wRow, p.wCol)
@@ -289,7 +304,7 @@ function convPass(p: ConvPass): void {
       .build();
     // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
     const bindings: Binding[] = [xin.binding, whole(p.weights), whole(p.bias ?? p.weights), yout.binding];
-    engine.dispatch(kernel, { uniforms, bindings, workgroups: [groupsX, Math.ceil(p.M / OB), nb] });
+    engine.dispatch(kernel, { uniforms, bindings, workgroups: [Math.ceil(lanes / WG), Math.ceil(p.M / OB), 1] });
   }
 }
 
@@ -322,11 +337,7 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
  */
 export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], o: Conv2dOptions = {}): Tensor {
   const op = 'conv2d.gradInput';
-  checkF32(op, 'dy', dy);
-  checkF32(op, 'w', w);
-  const g = conv2dGeometry(op, xShape, w, o);
-  expectShape(op, 'dy', dy, [g.N, g.O, g.Ho, g.Wo]);
-  const engine = sameEngine(op, ['dy', dy], ['w', w]);
+  const { g, engine } = gradArgs(op, dy, ['w', w], xShape, w, o);
   checkWhole(op, engine, w, 'w');
   const dx = Tensor.empty([g.N, g.C, g.H, g.W], 'f32', engine);
   const s = g.stride;
@@ -365,11 +376,7 @@ const DW_SCRATCH_BYTES = 32 << 20;
 /** dw[o,c,i,j] = sum over n, oy, ox of dy[n,o,oy,ox] * x[n,c,oy*s-padTop+i,ox*s-padLeft+j]. */
 export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[], o: Conv2dOptions = {}): Tensor {
   const op = 'conv2d.gradWeight';
-  checkF32(op, 'x', x);
-  checkF32(op, 'dy', dy);
-  const g = conv2dGeometry(op, x, wShape, o);
-  expectShape(op, 'dy', dy, [g.N, g.O, g.Ho, g.Wo]);
-  const engine = sameEngine(op, ['x', x], ['dy', dy]);
+  const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
   const dw = Tensor.empty([g.O, g.C, g.kh, g.kw], 'f32', engine);
   checkWhole(op, engine, dw, 'dw');
   const sg = subgroups8(engine);
@@ -382,8 +389,7 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', x], ['w', wShape]);
   const dwSize = dw.size;
-  const defines = { DW: true, SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB };
-  const wgsl = source.replace('{{DW_TAPS}}', dwTaps(g.kw, g.stride, PX, OB, sg));
+  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB }, WG);
   const xImg = g.C * g.H * g.W;
   const dyImg = g.O * g.Ho * g.Wo;
   const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
@@ -401,7 +407,6 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   for (const [k, { n0, nb, rows, rowsPerSeg, segs }] of plans.entries()) {
     const xw = window(engine, x, n0 * xImg, nb * xImg);
     const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
-    const kernel = engine.kernel({ name: 'conv2d', wgsl, defines, overrides: { WG } });
     const uniforms = new Uniforms(96)
       .u32(g.C, g.H, g.W, xImg, xw.base, g.O, g.Ho, g.Wo, dyImg, dyw.base, g.stride)
       .i32(g.padTop, g.padLeft)
