@@ -1,6 +1,8 @@
 // Sum over a set of axes, times a scale. The input is seen as kept axes x reduced axes with
 // arbitrary strides; one workgroup sums one split of one output element, then a second pass
 // (the same kernel over [outputs, splits]) sums the splits. No atomics: results are deterministic.
+// SERIAL: one invocation per output sums its few reduced elements alone (a bias gradient over a
+// small batch), since a 256-lane tree with barriers per output costs far more on CPU adapters.
 
 struct U {
   outCount: u32,
@@ -21,8 +23,12 @@ struct U {
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
+#if SERIAL
+const WG = 64u;
+#else
 const WG = 256u;
 var<workgroup> partial: array<f32, WG>;
+#endif
 
 fn keptOffset(o: u32) -> u32 {
   var rem = o;
@@ -46,6 +52,19 @@ fn redOffset(r: u32) -> u32 {
   return off;
 }
 
+#if SERIAL
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * WG;
+  if (o >= u.outCount) { return; }
+  let base = keptOffset(o);
+  var acc = 0.0;
+  for (var r = 0u; r < u.redCount; r++) {
+    acc += X[base + redOffset(r)];
+  }
+  out[o] = acc * u.scale;
+}
+#else
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -69,3 +88,4 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
   if (live && lid == 0u) { out[w] = partial[0] * u.scale; }
 }
+#endif

@@ -16,6 +16,9 @@ const cases: [number[], number[] | undefined, boolean][] = [
   [[7, 33, 5], [0, 2], true],
   [[2, 5, 13, 17], [0, 2, 3], false], // a conv bias gradient's shape
   [[257, 65], [0], false],
+  [[4, 5400], [0], false], // a linear bias gradient: the serial path over many workgroups
+  [[64, 300], [0], false], // the largest serial sum
+  [[65, 3], [0], false], // the smallest tree sum
   [[3, 40000], [1], false], // long rows: the two-pass split
   [[100003], undefined, false],
 ];

@@ -9,6 +9,8 @@ import { expand } from './elementwise.js';
 const MAX_RANK = 8;
 // One workgroup should not sum more than this alone; beyond it the reduction is split in two passes.
 const SPLIT_TARGET = 4096;
+// Up to this many elements per output, one invocation sums them serially (no workgroup tree).
+const SERIAL_MAX = 64;
 
 function normAxes(op: string, x: Tensor, axes?: number | number[]): number[] {
   if (axes === undefined) return x.shape.map((_, i) => i);
@@ -22,29 +24,39 @@ function pad(v: number[]): number[] {
   return [...v, ...new Array(MAX_RANK - v.length).fill(1)];
 }
 
-function dispatchReduce(x: Tensor, outCount: number, redCount: number, kept: [number[], number[]], red: [number[], number[]], scale: number): Tensor {
+type Axes = [shape: number[], strides: number[]];
+
+function reduceUniforms(outCount: number, redCount: number, kept: Axes, red: Axes, splits: number, chunk: number, scale: number): ArrayBuffer {
+  return new Uniforms(160)
+    .u32(outCount, redCount, kept[0].length, red[0].length, splits, chunk)
+    .f32(scale)
+    .u32(0)
+    .u32(...pad(kept[0]), ...pad(kept[1]), ...pad(red[0]), ...pad(red[1]))
+    .build();
+}
+
+function dispatchReduce(x: Tensor, outCount: number, redCount: number, kept: Axes, red: Axes, scale: number): Tensor {
   const engine = x.engine;
   if (x.size * 4 > engine.maxBinding) throw opError('sum', 'input exceeds one storage binding', ['x', x]);
-  const kernel = engine.kernel({ name: 'reduce', wgsl: source });
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (redCount <= SERIAL_MAX) {
+    const out = Tensor.empty([outCount], 'f32', x.engine);
+    const serial = engine.kernel({ name: 'reduce', wgsl: source, defines: { SERIAL: true } });
+    const uniforms = reduceUniforms(outCount, redCount, kept, red, 1, redCount, scale);
+    engine.dispatch(serial, { uniforms, bindings: [x.buffer, out.buffer], workgroups: grid1d(outCount, 64, maxWg) });
+    return out;
+  }
+  const kernel = engine.kernel({ name: 'reduce', wgsl: source });
   let splits = 1;
   if (redCount > SPLIT_TARGET && outCount < 1024) splits = Math.min(Math.ceil(redCount / SPLIT_TARGET), 1024);
   const chunk = Math.ceil(redCount / splits);
   const first = Tensor.empty([outCount * splits], 'f32', x.engine);
-  const uniforms = new Uniforms(160)
-    .u32(outCount, redCount, kept[0].length, red[0].length, splits, chunk)
-    .f32(splits === 1 ? scale : 1)
-    .u32(0)
-    .u32(...pad(kept[0]), ...pad(kept[1]), ...pad(red[0]), ...pad(red[1]));
-  engine.dispatch(kernel, { uniforms: uniforms.build(), bindings: [x.buffer, first.buffer], workgroups: grid1d(outCount * splits, 1, maxWg) });
+  const uniforms = reduceUniforms(outCount, redCount, kept, red, splits, chunk, splits === 1 ? scale : 1);
+  engine.dispatch(kernel, { uniforms, bindings: [x.buffer, first.buffer], workgroups: grid1d(outCount * splits, 1, maxWg) });
   if (splits === 1) return first;
   const second = Tensor.empty([outCount], 'f32', x.engine);
-  const u2 = new Uniforms(160)
-    .u32(outCount, splits, 1, 1, 1, splits)
-    .f32(scale)
-    .u32(0)
-    .u32(...pad([outCount]), ...pad([splits]), ...pad([splits]), ...pad([1]));
-  engine.dispatch(kernel, { uniforms: u2.build(), bindings: [first.buffer, second.buffer], workgroups: grid1d(outCount, 1, maxWg) });
+  const u2 = reduceUniforms(outCount, splits, [[outCount], [splits]], [[splits], [1]], 1, splits, scale);
+  engine.dispatch(kernel, { uniforms: u2, bindings: [first.buffer, second.buffer], workgroups: grid1d(outCount, 1, maxWg) });
   first.dispose();
   return second;
 }
