@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
 import { expectClose } from './setup/expect.js';
@@ -120,6 +120,93 @@ describe('conv2d: ragged shapes against the float64 reference and finite differe
   });
 });
 
+// ---- workgroup and block sizes picked from the plane ------------------------------------------
+
+// The GEMM pipelines (forward and dx: CONV, dw: DW) take their workgroup size and register block
+// from the shapes: 64 lanes, or one subgroup (8 lanes on lavapipe) where rounding up to 64 would
+// leave over 1/16 of them idle; 4-pixel blocks for rows of at most 4 pixels; 4-channel blocks for
+// at most 4 output channels. Each case states the variants it runs, checked on the pipelines the
+// engine is asked for, and every result is compared with the float64 reference.
+interface Variant {
+  OB: number;
+  PX: number;
+  WG: number;
+}
+// 'wide': 8 channels with subgroups (4 without); 'few': the small workgroup, one subgroup (8 on
+// lavapipe, whose subgroups are 8 wide).
+type Expected = { OB: number | 'wide'; PX: number; WG: number | 'few' };
+interface SizedCase extends Case {
+  why: string;
+  fwd: Expected;
+  dx: Expected;
+  dw: Expected;
+}
+
+function resolve(engine: Engine, e: Expected): Variant {
+  const few = Math.min(64, Math.max(8, engine.device.adapterInfo?.subgroupMaxSize ?? 8));
+  return { OB: e.OB === 'wide' ? (engine.features.has('subgroups') ? 8 : 4) : e.OB, PX: e.PX, WG: e.WG === 'few' ? few : e.WG };
+}
+
+/** The GEMM variants f asks the engine for, and f's result. */
+function variantsOf(engine: Engine, f: () => Tensor): { out: Tensor; used: Variant[] } {
+  const spy = vi.spyOn(engine, 'kernel');
+  try {
+    const out = f();
+    const used = spy.mock.calls
+      .map(([spec]) => spec)
+      .filter((spec) => spec.defines?.GEMM)
+      .map((spec) => ({ OB: Number(spec.defines!.OB), PX: Number(spec.defines!.PX), WG: spec.overrides!.WG! }));
+    return { out, used };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+async function checkSized(engine: Engine, c: SizedCase, seed: number): Promise<void> {
+  const [xa, wa, ba] = inputs(c, seed);
+  const [x, w, b] = [xa!, wa!, ba!].map((a) => Tensor.fromData(a.data, a.shape, 'f32', engine));
+  const g = ref.convGeom(c.x, c.w, c.o);
+  const want = ref.conv2d(xa!, wa!, ba!, c.o);
+  const R = random(want.shape, seed + 3);
+  const dy = Tensor.fromData(R.data, R.shape, 'f32', engine);
+  const runs: [string, Expected, () => Tensor, () => Arr, number][] = [
+    ['forward', c.fwd, () => conv2dRaw(x!, w!, b!, c.o), () => want, g.C * g.kh * g.kw],
+    ['dx', c.dx, () => conv2dGradInput(dy, w!, c.x, c.o), () => ref.conv2dGradInput(R, wa!, c.x, c.o), (g.O * g.kh * g.kw) / (g.s * g.s)],
+    ['dw', c.dw, () => conv2dGradWeight(x!, dy, c.w, c.o), () => ref.conv2dGradWeight(xa!, R, c.w, c.o), g.N * g.Ho * g.Wo],
+  ];
+  for (const [what, expected, f, cpu, K] of runs) {
+    const { out, used } = variantsOf(engine, f);
+    expect(used.length, what).toBeGreaterThan(0);
+    used.forEach((v) => expect(v, what).toEqual(resolve(engine, expected)));
+    expectClose(await out.data(), cpu().data, tolFor(K).atol, tolFor(K).rtol, what);
+    out.dispose();
+  }
+  for (const t of [x, w, b, dy]) t!.dispose();
+}
+
+// Each large enough (1e7 multiply-adds) for the large register blocks.
+const sized: SizedCase[] = [
+  {
+    why: '9x11 planes: 108 lanes over 6 images in small workgroups, the last part-filled; dw 126 lanes',
+    x: [6, 42, 9, 11], w: [45, 42, 3, 3], o: { padding: 1 },
+    fwd: { OB: 'wide', PX: 8, WG: 'few' }, dx: { OB: 'wide', PX: 8, WG: 'few' }, dw: { OB: 4, PX: 8, WG: 64 },
+  },
+  {
+    why: 'rows of 3 pixels: 4-pixel blocks, 40 lanes; dw 288 lanes, 4 pixels a step',
+    x: [10, 96, 4, 3], w: [100, 96, 3, 3], o: { padding: 1 },
+    fwd: { OB: 'wide', PX: 4, WG: 'few' }, dx: { OB: 'wide', PX: 4, WG: 'few' }, dw: { OB: 4, PX: 4, WG: 'few' },
+  },
+  {
+    why: '3 output channels: a 4-channel block, 1000 lanes; dw 100 lanes',
+    x: [5, 20, 40, 37], w: [3, 20, 5, 5], o: { padding: 2 },
+    fwd: { OB: 4, PX: 8, WG: 64 }, dx: { OB: 'wide', PX: 8, WG: 64 }, dw: { OB: 4, PX: 8, WG: 'few' },
+  },
+];
+
+describe('conv2d: workgroup and block sizes from the shapes, against the float64 reference', () => {
+  sized.forEach((c, i) => it(`${caseName(c)}: ${c.why}`, () => checkSized(ctx.engine, c, 400 + 10 * i)));
+});
+
 // ---- the DC-IGN layers ------------------------------------------------------------------------
 
 // The network of the paper's code (init_network2_150): 5x5 encoder convs, each followed by 2x2
@@ -213,6 +300,17 @@ describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () =>
     }),
   );
 
+  // 24 images of 44800 bytes of x in chunks of 23 + 1, small workgroups and blocks throughout.
+  const capped: SizedCase = {
+    why: 'small workgroups over chunked images',
+    x: [24, 200, 7, 8], w: [6, 200, 1, 3], o: { padding: 'same' },
+    fwd: { OB: 4, PX: 4, WG: 'few' }, dx: { OB: 4, PX: 4, WG: 'few' }, dw: { OB: 4, PX: 8, WG: 'few' },
+  };
+  it(`${caseName(capped)}: ${capped.why}`, async () => {
+    expect(size(capped.x) * 4).toBeGreaterThan(engine.maxBinding);
+    await checkSized(engine, capped, 500);
+  });
+
   it('throws naming the op when one image exceeds a binding', () => {
     const x = Tensor.fromData(new Float32Array(2 * 300 * 300 * 3), [2, 3, 300, 300], 'f32', engine);
     const w = Tensor.fromData(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3], 'f32', engine);
@@ -238,6 +336,7 @@ describe('conv2d: without the subgroups feature (every lane loads every operand)
 
   it('has no subgroups', () => expect(engine.features.has('subgroups')).toBe(false));
   [small[8]!, small[2]!].forEach((c, i) => it(caseName(c), () => check(c, 300 + i)));
+  it(`${caseName(sized[1]!)}: 4-channel blocks`, () => checkSized(engine, sized[1]!, 310));
 });
 
 // ---- errors ---------------------------------------------------------------------------------

@@ -151,19 +151,33 @@ function gradArgs(op: string, dy: Tensor, other: [string, Tensor], x: Shaped, w:
 //   channels x 8 pixels for the implicit GEMM, and 4 x 8 for the weight gradient (8 x 8 is
 //   10-20% faster there but twice as slow to compile); without subgroups every lane loads every
 //   operand and 4 x 8 balances loads against registers.
-// One output channel (the decoder's last layer) gets a one-channel block; other narrow outputs
-// leave part of the block idle rather than add variants.
+// Narrow outputs shrink the block rather than compute copies: one output channel (the decoder's
+// last layer) gets a one-channel block, up to four (its last layer folded, 4 parities x 1) a
+// four-channel one, and rows of at most 4 pixels (the small decoder's 4x4 planes) 4 pixels.
 const SMALL_MACS = 1e7;
 const macs = (g: Conv2dGeometry) => g.N * g.O * g.Ho * g.Wo * g.C * g.kh * g.kw;
 
-function convBlock(M: number, work: number, sg: boolean): { OB: number; PX: number } {
-  if (M === 1) return { OB: 1, PX: 8 };
+function convBlock(M: number, rowPixels: number, work: number, sg: boolean): { OB: number; PX: number } {
+  const PX = rowPixels <= 4 ? 4 : 8;
+  if (M === 1) return { OB: 1, PX };
   if (work < SMALL_MACS) return { OB: 4, PX: 4 };
-  return { OB: sg ? 8 : 4, PX: 8 };
+  return { OB: sg && M > 4 ? 8 : 4, PX };
 }
 
-function dwBlock(O: number): { OB: number; PX: number } {
-  return { OB: O === 1 ? 1 : 4, PX: 8 };
+function dwBlock(O: number, rowPixels: number): { OB: number; PX: number } {
+  return { OB: O === 1 ? 1 : 4, PX: rowPixels <= 4 ? 4 : 8 };
+}
+
+/**
+ * Workgroup lanes for a dispatch of `lanes` invocations (the idle ones past the end still run the
+ * K loop): 64, unless rounding up to 64 would add more than 1/16 idle lanes, as on small planes
+ * (a 16x16 plane of one image is 32 pixel blocks) or few input channels; then one subgroup (on
+ * lavapipe 8 lanes: one SIMD vector). Measured on lavapipe, 8 and 64 lanes run full workgroups
+ * equally fast; 64 is kept where it fits for GPUs, whose subgroups are 32 or 64 wide.
+ */
+function workgroupSize(engine: Engine, lanes: number): number {
+  if (Math.ceil(lanes / 64) * 64 - lanes <= lanes / 16) return 64;
+  return Math.min(64, Math.max(8, engine.device.adapterInfo?.subgroupMaxSize ?? 8));
 }
 
 /** The CONV or DW pipeline with its generated tap loop. */
@@ -277,13 +291,13 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
 function convPass(p: ConvPass): void {
   const engine = p.input.engine;
   const sg = subgroups8(engine);
-  const { OB, PX } = convBlock(p.M, p.macs, sg);
+  const { OB, PX } = convBlock(p.M, p.tilesX, p.macs, sg);
   const KW = Math.max(p.kwTaps, 1);
   const blocksX = Math.ceil(p.tilesX / PX);
   const blocks = blocksX * p.tilesY;
   if (blocks === 0) return;
   // A lane per pixel block of each image of a chunk.
-  const WG = 64;
+  const WG = workgroupSize(engine, p.N * blocks);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const maxImages = Math.floor((maxWg * WG) / blocks);
   if (maxImages < 1) throw opError(p.op, `an output plane of ${p.tilesY}x${p.tilesX} pixels needs more than ${maxWg} workgroups`, ['x', p.input]);
@@ -380,10 +394,9 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   const dw = Tensor.empty([g.O, g.C, g.kh, g.kw], 'f32', engine);
   checkWhole(op, engine, dw, 'dw');
   const sg = subgroups8(engine);
-  const { OB, PX } = dwBlock(g.O);
+  const { OB, PX } = dwBlock(g.O, g.Wo);
   const lanes = g.C * g.kh;
-  // 8 lanes (one lavapipe vector) where 64 would be mostly idle, as for a one-channel input.
-  const WG = lanes <= 8 ? 8 : 64;
+  const WG = workgroupSize(engine, lanes);
   const groupsX = Math.ceil(lanes / WG);
   const groupsY = Math.ceil(g.O / OB);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
