@@ -9,7 +9,7 @@ import { NonFiniteLossError, Trainer, type TrainOptions } from '../train/trainer
 import { MODEL_FILE } from '../train/state.js';
 import { FaceBatches } from '../train/batches.js';
 
-const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 1500, tiny: 300 };
+const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 3000, tiny: 300 };
 
 const HELP = `Train DC-IGN (Kulkarni et al. 2015) on faces rendered on the GPU.
 
