@@ -32,8 +32,8 @@ import torch.nn.functional as F
 PRESETS = {
     'paper': dict(image=150, enc_maps=(96, 48, 24), enc_k=5, enc_pad='valid', latents=200,
                   dec_base=(24, 15), dec_maps=(48, 96, 96, 1), dec_k=7, dec_pad='valid'),
-    'small': dict(image=64, enc_maps=(16, 32, 32), enc_k=5, enc_pad='same', latents=32,
-                  dec_base=(32, 4), dec_maps=(32, 32, 16, 1), dec_k=5, dec_pad='same'),
+    'small': dict(image=150, enc_maps=(8, 16, 16), enc_k=5, enc_pad='valid', latents=32,
+                  dec_base=(16, 15), dec_maps=(16, 16, 8, 1), dec_k=7, dec_pad='valid'),
 }
 
 
