@@ -4,7 +4,7 @@ import { DEFAULT_BATCH_SIZE, renderBatch } from '../src/data/batches.js';
 import { table, timeIt } from './timing.js';
 
 export interface FacesBenchOptions {
-  /** Image sizes to measure (default [150, 64]: the paper's and the small presets'). */
+  /** Image sizes to measure (default [150, 64]: the presets' size and a smaller one). */
   sizes?: number[];
   /** Images per batch (default 20). */
   batch?: number;

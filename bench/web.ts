@@ -1,7 +1,7 @@
 // `npm run bench -- web`: encoder latency for one image in Chromium, ours vs tfjs-backend-webgpu,
 // in the same tab with the same random weights (bench/web-page.ts). The paper preset's encoder at
 // 150x150 when a warm call takes at most PAPER_LIMIT_MS on this browser's adapter (SwiftShader
-// here), else the small preset at 64x64; the result says which.
+// here), else the small preset (also 150x150, fewer maps); the result says which.
 import { build } from 'esbuild';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
