@@ -6,7 +6,7 @@ import { build } from 'esbuild';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { browserOnly, repoRoot } from '../scripts/build-web.js';
+import { browserBundle, repoRoot } from '../scripts/build-web.js';
 import { launchChromium, serveDemo } from '../src/cli/demo.js';
 import type { WebBenchOptions, WebBenchResult } from './web-page.js';
 import { table } from './timing.js';
@@ -25,14 +25,8 @@ export async function benchWeb(options: WebOptions = {}): Promise<{ rows: WebBen
   const server = await serveDemo({ dir, port: 0 });
   try {
     await build({
-      absWorkingDir: root,
+      ...browserBundle(root),
       entryPoints: ['bench/web-page.ts'],
-      bundle: true,
-      platform: 'browser',
-      format: 'esm',
-      target: 'es2022',
-      loader: { '.wgsl': 'text' },
-      plugins: [browserOnly(root)],
       outfile: join(dir, 'bench.js'),
       logLevel: 'warning',
     });

@@ -1,7 +1,7 @@
 // `npm run build:web`: bundles the browser page (src/web) with esbuild into dist/web. The bundle
 // must stay browser-only: a Node builtin or a Node-only file of ours reaching it fails the build,
 // naming the import chain, instead of surfacing later as a blank page.
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -29,6 +29,20 @@ export function repoRoot(): string {
 }
 
 /** An esbuild plugin that turns any import of Node-only code into a build error. */
+/** The esbuild settings every browser bundle of the engine shares (WGSL as text, no Node modules). */
+export function browserBundle(root: string): BuildOptions {
+  return {
+    absWorkingDir: root,
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    // WebGPU ships in Chrome 113+, Safari 26 and Firefox 141: all read ES2022.
+    target: 'es2022',
+    loader: { '.wgsl': 'text' },
+    plugins: [browserOnly(root)],
+  };
+}
+
 export function browserOnly(root: string): Plugin {
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
   const packageRe = new RegExp(`^(${NODE_ONLY_PACKAGES.map((p) => p.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|')})(/|$)`);
@@ -75,15 +89,8 @@ export async function buildWeb(options: WebBuildOptions = {}): Promise<WebBuild>
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const result = await build({
-    absWorkingDir: root,
+    ...browserBundle(root),
     entryPoints: { app: 'src/web/main.ts' },
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    // WebGPU ships in Chrome 113+, Safari 26 and Firefox 141: all read ES2022.
-    target: 'es2022',
-    loader: { '.wgsl': 'text' },
-    plugins: [browserOnly(root)],
     outdir,
     minify: options.minify ?? true,
     sourcemap: 'linked',
