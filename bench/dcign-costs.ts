@@ -1,0 +1,224 @@
+// The DC-IGN network's shapes for `npm run bench -- step`: its FLOPs per training step, nominal
+// and executed (FLOPS_NOTE), and an analytic model of the memory a step must hold (memoryModel).
+import type { DcignConfig, Padding } from '../src/model/presets.js';
+import { shapesOf } from '../src/model/presets.js';
+
+interface ConvShape {
+  name: string;
+  C: number;
+  O: number;
+  /** Input side as the paper's network runs it: for the decoder, the upsampled map (2x the layer's input). */
+  H: number;
+  k: number;
+  Ho: number;
+  needsDx: boolean;
+  /**
+   * Decoder layers: the side kF of the folded kernels that upsampleConv2d runs instead (one conv2d
+   * with 4*O output channels of (Ho/2)x(Ho/2) on the un-upsampled input; src/kernels/upconv.ts
+   * foldGeometry: 7x7 valid -> 4x4, 5x5 same -> 3x3); null for the encoder.
+   */
+  kFolded: number | null;
+}
+interface LinearShape {
+  name: string;
+  inF: number;
+  outF: number;
+}
+/** A named activation [N, ...] of the forward pass, elements per image. */
+interface Activation {
+  name: string;
+  perImage: number;
+  shape: number[];
+}
+
+export interface Network {
+  convs: ConvShape[];
+  linears: LinearShape[];
+  /** The tensors our forward makes (decoder: the folded conv's [4*O, Ho/2, Ho/2] output, then the layer's output). */
+  activations: Activation[];
+  /** The tensors of the paper's network run directly, as tfjs does (decoder: the upsampled map, then the conv output). */
+  directActivations: Activation[];
+  params: number;
+}
+
+/** foldGeometry's kernel side for a K x K kernel with the given padding of the upsampled map. */
+function foldedSide(K: number, padding: Padding): number {
+  const P = padding === 'same' ? (K - 1) / 2 : 0;
+  return Math.floor((K - P) / 2) + Math.ceil(P / 2) + 1;
+}
+
+export function network(c: DcignConfig): Network {
+  const s = shapesOf(c);
+  const convOut = (n: number, k: number, p: string) => (p === 'same' ? n : n - k + 1);
+  const convs: ConvShape[] = [];
+  const acts: Activation[] = [];
+  const direct: Activation[] = [];
+  const act = (to: Activation[][], name: string, shape: number[]) => {
+    for (const list of to) list.push({ name, shape, perImage: shape.reduce((a, b) => a * b, 1) });
+  };
+  const both = [acts, direct];
+  let ch = 1;
+  let size = c.imageSize;
+  act(both, 'images', [1, size, size]);
+  for (let i = 0; i < 3; i++) {
+    const O = c.encoderMaps[i]!;
+    const Ho = convOut(size, c.encoderKernel, c.encoderPadding);
+    convs.push({ name: `encoder.conv${i + 1}`, C: ch, O, H: size, k: c.encoderKernel, Ho, needsDx: i > 0, kFolded: null });
+    act(both, `encoder.conv${i + 1} out`, [O, Ho, Ho]);
+    size = Math.floor(Ho / 2);
+    act(both, `encoder.pool${i + 1} out`, [O, size, size]);
+    ch = O;
+  }
+  const linears: LinearShape[] = [
+    { name: 'encoder.mu', inF: s.flat, outF: c.latents },
+    { name: 'encoder.logvar', inF: s.flat, outF: c.latents },
+  ];
+  act(both, 'latents', [c.latents]);
+  const [bc, bs] = c.decoderBase;
+  linears.push({ name: 'decoder.fc', inF: c.latents, outF: bc * bs * bs });
+  act(both, 'decoder.fc out', [bc, bs, bs]);
+  ch = bc;
+  size = bs;
+  const kF = foldedSide(c.decoderKernel, c.decoderPadding);
+  for (let i = 0; i < 4; i++) {
+    const O = c.decoderMaps[i]!;
+    const Ho = convOut(2 * size, c.decoderKernel, c.decoderPadding);
+    convs.push({ name: `decoder.conv${i + 1}`, C: ch, O, H: 2 * size, k: c.decoderKernel, Ho, needsDx: true, kFolded: kF });
+    act([direct], `decoder.up${i + 1} out`, [ch, 2 * size, 2 * size]);
+    act([acts], `decoder.conv${i + 1} folded out`, [4 * O, Ho / 2, Ho / 2]);
+    act(both, `decoder.conv${i + 1} out`, [O, Ho, Ho]);
+    ch = O;
+    size = Ho;
+  }
+  const params = convs.reduce((a, l) => a + l.O * l.C * l.k * l.k + l.O, 0) + linears.reduce((a, l) => a + l.outF * l.inF + l.outF, 0);
+  return { convs, linears, activations: acts, directActivations: direct, params };
+}
+
+/** One convolution pass (fwd, dx or dw) of the paper's network: the direct conv, on the upsampled map in the decoder. */
+const convFlops = (l: ConvShape, N: number) => 2 * N * l.O * l.Ho * l.Ho * l.C * l.k * l.k;
+/** The same pass as our kernels run it: the decoder's folded conv, 4*O channels of (Ho/2)^2 pixels with kF x kF taps. */
+const convFlopsExecuted = (l: ConvShape, N: number) =>
+  l.kFolded === null ? convFlops(l, N) : 2 * N * (4 * l.O) * (l.Ho / 2) * (l.Ho / 2) * l.C * l.kFolded * l.kFolded;
+
+export interface LayerFlops {
+  name: string;
+  fwd: number;
+  dx: number;
+  dw: number;
+  /** What our kernels execute; equal to the nominal fwd, dx, dw except for the folded decoder convolutions. */
+  executed: { fwd: number; dx: number; dw: number };
+}
+
+/** Per op FLOPs of one step, nominal and executed (see FLOPS_NOTE). */
+export function stepFlops(net: Network, N: number): { total: number; executedTotal: number; perLayer: LayerFlops[] } {
+  const conv = (l: ConvShape, f: (l: ConvShape, N: number) => number) => ({ fwd: f(l, N), dx: l.needsDx ? f(l, N) : 0, dw: f(l, N) });
+  const perLayer: LayerFlops[] = [
+    ...net.convs.map((l) => ({ name: l.name, ...conv(l, convFlops), executed: conv(l, convFlopsExecuted) })),
+    ...net.linears.map((l) => {
+      const f = 2 * N * l.inF * l.outF;
+      return { name: l.name, fwd: f, dx: f, dw: f, executed: { fwd: f, dx: f, dw: f } };
+    }),
+  ];
+  const sum = (x: { fwd: number; dx: number; dw: number }) => x.fwd + x.dx + x.dw;
+  return {
+    total: perLayer.reduce((a, r) => a + sum(r), 0),
+    executedTotal: perLayer.reduce((a, r) => a + sum(r.executed), 0),
+    perLayer,
+  };
+}
+
+export const FLOPS_NOTE =
+  'FLOPs per step, nominal: the paper network run directly (as tfjs and PyTorch run it): every convolution forward, input ' +
+  'gradient (not for the first: the images need none) and weight gradient at 2*N*O*Ho*Wo*C*kh*kw each, the decoder\'s on ' +
+  'the upsampled map; every linear layer forward, dx and dW at 2*N*in*out each. Executed: the same, except the decoder ' +
+  'convolutions as our kernels run them (upsampleConv2d: one conv of the un-upsampled input with 4*O folded kernels, ' +
+  '2*N*(4*O)*(Ho/2)*(Wo/2)*C*kF*kF each of fwd, dx, dw). Neither counts biases, pooling, upsampling, weight folding, ' +
+  'depth-to-space, activations, losses or the optimizer. GFLOP/s nominal = nominal FLOPs / time (the same work for every ' +
+  'framework, so comparable across them); GFLOP/s executed = executed FLOPs / time (the arithmetic rate of our kernels).';
+
+export interface MemoryTerm {
+  name: string;
+  bytes: number;
+}
+
+export interface MemoryModel {
+  weights: number;
+  optimizer: number;
+  /** Activations that a backward rule reads, held from the forward until the step ends. */
+  activations: MemoryTerm[];
+  activationBytes: number;
+  largestGradient: MemoryTerm;
+  /** weights + optimizer + activationBytes + largestGradient.bytes. */
+  total: number;
+  /** Held from the forward until the step ends although no backward rule reads them: not in the total. */
+  unread: MemoryTerm[];
+  /** Not in the total either: the parameter gradients, which fill up to the weights' size during backward. */
+  parameterGradients: number;
+  /** Of the activations, the step's inputs made before it (images, eps). */
+  stepInputs: number;
+}
+
+/**
+ * What a step must hold at once, at least, as the issue defines it: the weights, RMSProp's m and
+ * v, the activations that backward reads, and the largest activation gradient. Checked against
+ * src/model/dcign.ts (which frees what no rule reads), src/train/step.ts and the rules in
+ * src/kernels. The activations backward reads, all held until trainStep's tidy ends:
+ * - the images: conv1's weight gradient and BCE's rule read them (conv1 has no input gradient);
+ * - per encoder stage, max pooling's argmax indices (u32, the size of the pooled map: pooling's
+ *   rule reads them, not its input, so the conv output is freed) and the ReLU output (ReLU's rule
+ *   reads its output, so the pooled map is freed; the next conv's weight gradient reads it, stage
+ *   3's through the flattening view that the two heads' matmul weight gradients read);
+ * - mu and logvar after the clamp (KL's and reparameterise's rules), eps (reparameterise's rule
+ *   for logvar) and z (decoder.fc's weight gradient);
+ * - the decoder's fc ReLU output (ReLU's rule; decoder.conv1 reads it through a view);
+ * - per decoder conv (upsampleConv2d), the folded weights [4*O, C, kF, kF] (the folded conv's
+ *   input gradient reads them) and the ReLU output (ReLU's rule, and the next folded conv's
+ *   weight gradient, which reads the un-upsampled input: no upsampled map exists), the last
+ *   layer's sigmoid output (the sigmoid's and BCE's rules). The folded conv's own output
+ *   [N,4*O,Ho/2,Wo/2] is freed after depth-to-space, and depth-to-space's output after the ReLU.
+ * The largest activation gradient: the largest tensor of our graph other than the images, since
+ * each gets a gradient of its own size (the folded conv outputs and depth-to-space outputs of the
+ * decoder as large as the layer's output; at the paper preset d encoder.conv1 out, which max
+ * pooling's rule writes and conv1's weight gradient reads).
+ * Not in the sum: the parameter gradients (`parameterGradients`, as large as the weights, built
+ * up during backward), the gradient alive beside the largest one (a rule's incoming gradient
+ * while it writes its output: at the paper preset d encoder.pool1 out, 1/4 of it), the `unread`
+ * tensors below (each Linear's matmul output before its bias add, mu and logvar before the clamp,
+ * which gradientFilter's rule reads only with --invariance, the repeated folded biases),
+ * conv2d's weight-gradient scratch (the partial slices written) and the pool's bucketing.
+ */
+export function memoryModel(c: DcignConfig, N: number): MemoryModel {
+  const net = network(c);
+  const b = (perImage: number) => 4 * N * perImage;
+  const byName = new Map(net.activations.map((a) => [a.name, a.perImage]));
+  const acts: MemoryTerm[] = [{ name: 'images', bytes: b(byName.get('images')!) }];
+  for (let i = 1; i <= 3; i++) {
+    const p = byName.get(`encoder.pool${i} out`)!;
+    acts.push({ name: `encoder.pool${i} argmax`, bytes: b(p) }, { name: `encoder.relu${i} out`, bytes: b(p) });
+  }
+  const L = c.latents;
+  const fcOut = byName.get('decoder.fc out')!;
+  acts.push({ name: 'mu, logvar after the clamp, eps, z', bytes: b(4 * L) });
+  acts.push({ name: 'decoder.fc relu out', bytes: b(fcOut) });
+  const decoder = net.convs.filter((l) => l.kFolded !== null);
+  decoder.forEach((l, k) => {
+    acts.push({ name: `${l.name} folded weights [${4 * l.O},${l.C},${l.kFolded},${l.kFolded}]`, bytes: 4 * 4 * l.O * l.C * l.kFolded! * l.kFolded! });
+    acts.push({ name: k < decoder.length - 1 ? `decoder.relu${k + 1} out` : 'sigmoid out', bytes: b(byName.get(`${l.name} out`)!) });
+  });
+  const unread: MemoryTerm[] = [
+    { name: 'encoder.mu, encoder.logvar matmul outputs (before the bias add)', bytes: b(2 * L) },
+    { name: 'mu, logvar before the clamp', bytes: b(2 * L) },
+    { name: 'decoder.fc matmul output (before the bias add)', bytes: b(fcOut) },
+    { name: 'decoder folded biases', bytes: decoder.reduce((a, l) => a + 4 * 4 * l.O, 0) },
+  ];
+  const grads = net.activations.filter((a) => a.name !== 'images');
+  const big = grads.reduce((x, y) => (y.perImage > x.perImage ? y : x));
+  const weights = 4 * net.params;
+  const activationBytes = acts.reduce((a, t) => a + t.bytes, 0);
+  const largestGradient = { name: `d ${big.name}`, bytes: b(big.perImage) };
+  return {
+    weights, optimizer: 2 * weights, activations: acts, activationBytes, largestGradient,
+    total: 3 * weights + activationBytes + largestGradient.bytes, unread, parameterGradients: weights,
+    stepInputs: acts[0]!.bytes + b(L),
+  };
+}

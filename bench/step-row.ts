@@ -1,0 +1,62 @@
+// A row of `npm run bench -- step`'s result: one framework's measured step, and what fills it in.
+
+export interface StepRow {
+  framework: 'ours' | 'tfjs';
+  preset: string;
+  batch: number;
+  warmup: number;
+  steps: number;
+  /** Median wall-clock ms per step (sync per step), null when it failed. */
+  msPerStep: number | null;
+  stepMs: number[];
+  /** Median GPU-timestamp span per step, null without timestamp-query. */
+  gpuMsPerStep: number | null;
+  /** Nominal FLOPs per step (the paper's network run directly, see FLOPS_NOTE) and GFLOP/s from them: comparable across frameworks. */
+  flopsPerStep: number;
+  gflops: number | null;
+  /**
+   * FLOPs this framework's kernels execute per step and GFLOP/s from them: ours runs the decoder
+   * convolutions folded (upsampleConv2d); tfjs runs the network directly, so its are the nominal.
+   */
+  executedFlopsPerStep: number;
+  executedGflops: number | null;
+  /** Ours: buffer pool peakInUseBytes over a timed step; tfjs: its buffer manager's peak numBytesUsed. */
+  peakBytes: number | null;
+  /** Ours: pool allocatedBytes after the timed steps; tfjs: numBytesAllocatedInGPU. */
+  allocatedBytes: number | null;
+  /** Losses per image of the last step run. */
+  bcePerImage: number | null;
+  klPerImage: number | null;
+  error?: string;
+}
+
+export type StepFlopCounts = { nominal: number; executed: number };
+
+/** A row with nothing measured yet. */
+export function emptyRow(framework: StepRow['framework'], preset: string, batch: number, steps: number, flops: StepFlopCounts): StepRow {
+  return {
+    framework, preset, batch, warmup: 1, steps, msPerStep: null, stepMs: [], gpuMsPerStep: null,
+    flopsPerStep: flops.nominal, gflops: null, executedFlopsPerStep: flops.executed, executedGflops: null,
+    peakBytes: null, allocatedBytes: null, bcePerImage: null, klPerImage: null,
+  };
+}
+
+/** Sets the median step time and both rates from the row's step times. */
+export function setTimes(row: StepRow, gpuMs: number[]): void {
+  row.msPerStep = median(row.stepMs);
+  row.gflops = row.flopsPerStep / row.msPerStep / 1e6;
+  row.executedGflops = row.executedFlopsPerStep / row.msPerStep / 1e6;
+  row.gpuMsPerStep = gpuMs.length ? median(gpuMs) : null;
+}
+
+/** Largest relative difference of the per-step losses, ours vs tfjs, over the steps both ran. */
+export type LossCheck = { steps: number; maxRelDiff: number };
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = Math.floor(s.length / 2);
+  return s.length ? (s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2) : NaN;
+};
+
+/** An error's first line, at most 200 characters: what a row's error says. */
+export const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);

@@ -1,0 +1,123 @@
+// The text of `npm run bench -- step`'s result: the rows as a table, the memory against the
+// analytic model and the traced warm-up step, and --profile's dispatches by kernel and by layer.
+import type { BatchKind } from '../src/train/schedule.js';
+import { FLOPS_NOTE, type MemoryModel } from './dcign-costs.js';
+import type { LossCheck, StepRow } from './step-row.js';
+import type { OursMemory, ProfileEntry } from './step-trace.js';
+import { table } from './timing.js';
+
+const MB = (bytes: number) => bytes / 1e6;
+export const fmtMB = (bytes: number | null) => (bytes === null ? '-' : `${MB(bytes).toFixed(1)} MB`);
+
+function tracedText(title: string, mm: OursMemory): string[] {
+  const out: string[] = [];
+  out.push(
+    `  ${title}: before ${MB(mm.persistent).toFixed(1)}, end of forward ${MB(mm.afterForward).toFixed(1)}, ` +
+      `peak in backward ${MB(mm.peakBackward).toFixed(1)}, in the optimizer ${MB(mm.peakOptimizer).toFixed(1)} MB; ` +
+      `peak requested ${MB(mm.requestedPeak).toFixed(1)} vs bucketed ${MB(mm.bucketedPeak).toFixed(1)} MB (bucketing +${((mm.bucketedPeak / mm.requestedPeak - 1) * 100).toFixed(0)}%)`,
+  );
+  const made = mm.liveAtPeak.reduce((x, l) => x + l.bucket, 0);
+  out.push(
+    `    at the peak: ${mm.liveAtPeak.length} buffers made during the step (${MB(made).toFixed(1)} MB bucketed) on top of ` +
+      `the ${MB(mm.persistent).toFixed(1)} MB held before it; by the op that made them and their size (requested bytes):`,
+  );
+  for (const l of mm.liveAtPeakByOwner.slice(0, 24)) out.push(`    ${MB(l.bytes).toFixed(1).padStart(8)} MB  ${String(l.buffers).padStart(3)} x  ${l.by}`);
+  return out;
+}
+
+export function stepText(a: {
+  rows: StepRow[];
+  mem: MemoryModel;
+  memory: OursMemory;
+  N: number;
+  preset: string;
+  kind: BatchKind;
+  lossCheck: LossCheck | null;
+  profile: ProfileEntry[] | null;
+  profileTotalMs: number | null;
+  oursMs: number | null;
+  oursLoad: [number, number];
+  tfjsLoad: [number, number] | null;
+}): string {
+  const oursRow = a.rows[0]!;
+  const out: string[] = [];
+  out.push(
+    `DC-IGN training step, preset ${a.preset}, batch ${a.N} (${a.kind}), ${(oursRow.flopsPerStep / 1e9).toFixed(1)} GFLOP per step nominal ` +
+      `(the paper's network run directly), ${(oursRow.executedFlopsPerStep / 1e9).toFixed(1)} GFLOP executed by ours (decoder convolutions folded).`,
+  );
+  out.push(
+    table(
+      ['framework', 'ms/step', 'GPU span ms', 'steps', 'GFLOP/s nominal', 'GFLOP/s executed', 'peak bytes', 'allocated', 'bce/image', 'kl/image', 'vs ours', '1-min load'],
+      a.rows.map((r) => {
+        const ld = r.framework === 'ours' ? a.oursLoad : a.tfjsLoad;
+        return [
+          r.framework,
+          r.msPerStep ?? 'fails',
+          r.gpuMsPerStep ?? '-',
+          r.msPerStep === null ? '-' : `${r.stepMs.length}+${r.warmup}`,
+          r.gflops ?? '-',
+          r.executedGflops ?? '-',
+          fmtMB(r.peakBytes),
+          fmtMB(r.allocatedBytes),
+          r.bcePerImage === null ? '-' : r.bcePerImage.toFixed(1),
+          r.klPerImage === null ? '-' : r.klPerImage.toFixed(3),
+          r.framework === 'ours' || r.msPerStep === null || !a.oursMs ? '-' : `${(r.msPerStep / a.oursMs).toFixed(2)}x slower`,
+          ld ? `${ld[0]} -> ${ld[1]}` : '-',
+        ];
+      }),
+    ),
+  );
+  for (const r of a.rows) if (r.error) out.push(`${r.framework} fails: ${r.error}`);
+  if (a.lossCheck) {
+    out.push(`losses ours vs tfjs (same weights, images, eps): max relative difference ${a.lossCheck.maxRelDiff.toExponential(1)} over ${a.lossCheck.steps} step(s)`);
+  }
+  out.push('peak bytes: ours, the buffer pool peakInUseBytes over a timed step; tfjs, its buffer manager peak numBytesUsed.');
+  out.push(FLOPS_NOTE);
+
+  const m = a.mem;
+  const mm = a.memory;
+  const peak = oursRow.peakBytes ?? mm.bucketedPeak;
+  out.push('');
+  out.push(`Memory at batch ${a.N} (MB = 1e6 bytes):`);
+  out.push(
+    `  analytic: weights ${MB(m.weights).toFixed(1)} + m, v ${MB(m.optimizer).toFixed(1)} + activations kept for backward ${MB(m.activationBytes).toFixed(1)} ` +
+      `+ largest gradient (${m.largestGradient.name}) ${MB(m.largestGradient.bytes).toFixed(1)} = ${MB(m.total).toFixed(1)} MB`,
+  );
+  out.push(`  pool peak in a timed step ${MB(peak).toFixed(1)} MB = ${(peak / m.total).toFixed(2)}x the analytic sum (issue target: at most 1.5x)`);
+  const unread = m.unread.reduce((x, t) => x + t.bytes, 0);
+  out.push(
+    `  not in the sum: the parameter gradients ${MB(m.parameterGradients).toFixed(1)} MB (built up during backward), ` +
+      `${MB(unread).toFixed(1)} MB held to the step's end that no rule reads (below), the gradient beside the largest, ` +
+      'conv weight-gradient scratch, bucketing',
+  );
+  out.push(...tracedText('warm-up step (trainStep\'s calls), traced', mm));
+  out.push(
+    `  the model against that trace: the forward made and still held at its end ${MB(mm.madeInForwardHeld).toFixed(1)} MB (requested bytes); ` +
+      `analytic activations + unread, less the step's inputs made before it (images, eps), ${MB(m.activationBytes + unread - m.stepInputs).toFixed(1)} MB`,
+  );
+  out.push('  analytic activations kept for backward (read by a rule):');
+  for (const t of m.activations) out.push(`    ${MB(t.bytes).toFixed(1).padStart(8)} MB  ${t.name}`);
+  out.push('  held to the step\'s end, read by no rule (not in the sum):');
+  for (const t of m.unread) out.push(`    ${MB(t.bytes).toFixed(1).padStart(8)} MB  ${t.name}`);
+
+  if (a.profile && a.profileTotalMs) {
+    const total = a.profileTotalMs;
+    out.push('');
+    out.push(`Profile of one more step of ours: each dispatch submitted alone between GPU timestamps, ${total.toFixed(0)} ms in all.`);
+    const byLayer = new Map<string, number>();
+    for (const e of a.profile) {
+      const layer = /^(?:forward|backward \S+) ((?:encoder|decoder)\.\w+)/.exec(e.what)?.[1];
+      const k = layer ?? `${e.what.split(': ')[1]!.split(' ')[0]} (not in a layer)`;
+      byLayer.set(k, (byLayer.get(k) ?? 0) + e.ms);
+    }
+    const pct = (ms: number) => `${((ms / total) * 100).toFixed(1)}%`;
+    out.push(
+      table(
+        ['where: kernel', 'dispatches', 'ms', 'share'],
+        a.profile.filter((e) => e.ms >= total * 0.003).map((e) => [e.what, String(e.dispatches), e.ms, pct(e.ms)]),
+      ),
+    );
+    out.push(`by layer (forward, backward rule and bias): ${[...byLayer.entries()].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,297 @@
+// Tracing a step of ours for `npm run bench -- step`: trainStep's calls run with every layer's
+// forward and every backward rule naming itself in a context, the buffer pool followed (requested
+// and bucketed bytes, what is live at the peak and who made it), and --profile's dispatches each
+// timed alone between GPU timestamps and summed by where they ran and their kernel.
+import type { Engine } from '../src/node.js';
+import type { DispatchArgs } from '../src/gpu/engine.js';
+import type { CompiledKernel } from '../src/gpu/pipelines.js';
+import { bucketSize } from '../src/gpu/pool.js';
+import { tidy, keep, type Tensor } from '../src/tensor.js';
+import { backward, topoSort, zeroGrad } from '../src/autograd/tape.js';
+import { add } from '../src/kernels/elementwise.js';
+import type { Dcign } from '../src/model/dcign.js';
+import type { RMSProp } from '../src/train/optim.js';
+import { forwardLosses, type StepOptions as TrainStepOptions } from '../src/train/step.js';
+import type { BatchKind } from '../src/train/schedule.js';
+import type { Network } from './dcign-costs.js';
+import { GpuMarks } from './gpu-marks.js';
+
+/**
+ * Where the instrumented steps are: the phase, and inside it the layer whose forward runs or the
+ * graph node whose backward rule runs. Pool allocations and dispatches are attributed to it.
+ */
+export interface Context {
+  label: string;
+}
+
+/**
+ * Wraps every layer's forward (and Conv2d's forwardUpsampled, which the decoder calls) so the
+ * context names the layer while it runs, and tags the graph nodes the call made (everything
+ * between its output and its input: for a decoder layer the weight fold, the bias repeat, the
+ * folded conv2d and the depth-to-space) with the layer, for instrumentGraph. Returns the undo.
+ */
+function instrumentLayers(model: Dcign, ctx: Context, layerOf: Map<Tensor, string>): () => void {
+  const undo: (() => void)[] = [];
+  type Forward = (x: Tensor) => Tensor;
+  for (const [part, layers] of [['encoder', model.encoder], ['decoder', model.decoder]] as const) {
+    for (const [name, layer] of Object.entries(layers) as unknown as [string, Record<string, unknown>][]) {
+      const label = `${part}.${name}`;
+      for (const method of ['forward', 'forwardUpsampled'] as const) {
+        const f = layer[method];
+        if (typeof f !== 'function') continue;
+        layer[method] = (x: Tensor) => {
+          const prev = ctx.label;
+          ctx.label = `forward ${label}`;
+          try {
+            const y = (f as Forward).call(layer, x);
+            const stack = [y];
+            while (stack.length) {
+              const t = stack.pop()!;
+              if (t === x || !t.node || layerOf.has(t)) continue;
+              layerOf.set(t, label);
+              stack.push(...t.node.inputs);
+            }
+            return y;
+          } finally {
+            ctx.label = prev;
+          }
+        };
+        undo.push(() => delete layer[method]);
+      }
+    }
+  }
+  return () => undo.forEach((u) => u());
+}
+
+/**
+ * Wraps every backward rule of root's graph so the context names the node whose rule runs: its
+ * op and the layer whose forward made it, or else the parameter it reads, or else the
+ * activations of its output's size.
+ */
+function instrumentGraph(root: Tensor, ctx: Context, layerOf: Map<Tensor, string>, paramNames: Map<Tensor, string>, net: Network, N: number): void {
+  for (const t of topoSort(root)) {
+    const node = t.node;
+    if (!node) continue;
+    const param = node.inputs.map((i) => paramNames.get(i)).find((n) => n !== undefined)?.replace(/\.(weight|bias)$/, '');
+    const acts = net.activations.filter((a) => a.perImage * N === t.size).map((a) => a.name);
+    const where = layerOf.get(t) ?? param;
+    const label = `backward ${node.op}${where ? ` ${where}` : acts.length ? ` @ ${acts.join('/')}` : ''}`;
+    const rule = node.backward;
+    node.backward = (g: Tensor) => {
+      ctx.label = label;
+      try {
+        return rule(g);
+      } finally {
+        ctx.label = 'backward (gradient accumulation)';
+      }
+    };
+  }
+}
+
+/**
+ * trainStep's calls (forwardLosses, backward of bce + kl, optimizer.step, zeroGrad, in one tidy)
+ * with the context set as they run and onPhase called after each phase.
+ */
+export function instrumentedStep(
+  model: Dcign,
+  optimizer: RMSProp,
+  images: Tensor,
+  kind: BatchKind,
+  o: TrainStepOptions,
+  ctx: Context,
+  net: Network,
+  onPhase: (phase: 'forward' | 'backward' | 'optimizer') => void,
+): { bce: Tensor; kl: Tensor } {
+  const params = [...model.parameters().values()];
+  const paramNames = new Map([...model.parameters()].map(([n, t]) => [t, n]));
+  const N = images.shape[0]!;
+  const layerOf = new Map<Tensor, string>();
+  const undo = instrumentLayers(model, ctx, layerOf);
+  try {
+    return tidy(() => {
+      ctx.label = 'forward';
+      const { bce, kl } = forwardLosses(model, images, kind, o);
+      onPhase('forward');
+      ctx.label = 'backward';
+      const loss = add(bce, kl);
+      instrumentGraph(loss, ctx, layerOf, paramNames, net, N);
+      backward(loss);
+      onPhase('backward');
+      ctx.label = 'optimizer';
+      optimizer.step();
+      zeroGrad(params);
+      onPhase('optimizer');
+      return { bce: keep(bce), kl: keep(kl) };
+    });
+  } finally {
+    undo();
+    ctx.label = 'idle';
+  }
+}
+
+export interface PoolTrace {
+  /** Bytes asked for (Tensor.empty), in use, and its peak; the pool rounds each up to a bucket. */
+  requestedInUse: number;
+  requestedPeak: number;
+  /** Pool inUseBytes (bucketed) peak and the buffers live at that moment: requested bytes, who asked. */
+  bucketedPeak: number;
+  liveAtPeak: { bytes: number; by: string }[];
+  /**
+   * Pool inUseBytes at each phase mark, the peak since the previous mark, and the requested bytes
+   * of the buffers made during the step and still held at the mark.
+   */
+  marks: { phase: string; inUse: number; peakSincePrevious: number; madeHeld: number }[];
+  restore: () => void;
+  mark: (phase: string) => void;
+}
+
+/** Wraps pool.acquire/release to follow requested bytes, and what is live at the peak and who made it. */
+export function tracePool(engine: Engine, persistentRequested: number, who: () => string): PoolTrace {
+  const pool = engine.pool;
+  const acquire = pool.acquire;
+  const release = pool.release;
+  const live = new Map<GPUBuffer, { bytes: number; by: string }>();
+  let phasePeak = pool.stats.inUseBytes;
+  const trace: PoolTrace = {
+    requestedInUse: persistentRequested,
+    requestedPeak: persistentRequested,
+    bucketedPeak: pool.stats.inUseBytes,
+    liveAtPeak: [],
+    marks: [],
+    restore: () => {
+      pool.acquire = acquire;
+      pool.release = release;
+    },
+    mark: (phase: string) => {
+      const madeHeld = [...live.values()].reduce((a, l) => a + l.bytes, 0);
+      trace.marks.push({ phase, inUse: pool.stats.inUseBytes, peakSincePrevious: phasePeak, madeHeld });
+      phasePeak = pool.stats.inUseBytes;
+    },
+  };
+  pool.acquire = (bytes: number, label?: string) => {
+    const buf = acquire.call(pool, bytes, label);
+    live.set(buf, { bytes, by: who() });
+    trace.requestedInUse += bytes;
+    trace.requestedPeak = Math.max(trace.requestedPeak, trace.requestedInUse);
+    phasePeak = Math.max(phasePeak, pool.stats.inUseBytes);
+    if (pool.stats.inUseBytes > trace.bucketedPeak) {
+      trace.bucketedPeak = pool.stats.inUseBytes;
+      trace.liveAtPeak = [...live.values()];
+    }
+    return buf;
+  };
+  pool.release = (buf: GPUBuffer) => {
+    const req = live.get(buf);
+    if (req !== undefined) {
+      live.delete(buf);
+      trace.requestedInUse -= req.bytes;
+    } else trace.requestedInUse -= buf.size;
+    release.call(pool, buf);
+  };
+  return trace;
+}
+
+export interface OursMemory {
+  /** Pool bytes in use before the step: weights, m, v, the images and eps. */
+  persistent: number;
+  afterForward: number;
+  /** Requested bytes of the buffers the forward made and still held at its end (what backward may read, and what it cannot). */
+  madeInForwardHeld: number;
+  peakForward: number;
+  peakBackward: number;
+  peakOptimizer: number;
+  /** Peak of the bytes kernels asked for (before bucketing) and of the pool's bucketed bytes, same step. */
+  requestedPeak: number;
+  bucketedPeak: number;
+  /** Buffers made during the step and live at the bucketed peak, largest first: requested bytes, who asked. */
+  liveAtPeak: { bytes: number; bucket: number; by: string }[];
+  /** Their bytes summed by who asked. */
+  liveAtPeakByOwner: { by: string; bytes: number; buffers: number }[];
+}
+
+export interface ProfileEntry {
+  what: string;
+  ms: number;
+  dispatches: number;
+}
+
+/** A dispatch's kernel in a few words: conv passes by kind, elementwise by expression. */
+function kernelWords(kernel: { name: string; key: string }): string {
+  const has = (flag: string) => kernel.key.includes(`["${flag}",true]`);
+  if (kernel.name === 'conv2d') {
+    for (const [flag, words] of [['CONV', 'conv implicit GEMM'], ['DW_SUM', 'conv dw partial sums'], ['DW', 'conv dw'], ['DB', 'conv db']] as const) {
+      if (has(flag)) return words;
+    }
+  }
+  if (kernel.name === 'upconv') return `${has('FOLD') ? 'fold weights' : 'depth-to-space'}${has('BACKWARD') ? ' backward' : ''}`;
+  if (kernel.name === 'elementwise') {
+    const m = /"EXPR","((?:[^"\\]|\\.)*)"/.exec(kernel.key);
+    return `elementwise ${m ? (JSON.parse(`"${m[1]}"`) as string) : '?'}`;
+  }
+  const flags = ['BACKWARD', 'INDICES', 'KL', 'CLAMP', 'FILTER', 'MEAN', 'RMSPROP'].filter(has);
+  return `${kernel.name}${flags.length ? ` ${flags.join(',').toLowerCase()}` : ''}`;
+}
+
+/** The traced step's numbers: phases, peaks and what was live at the peak (grouped by who made it). */
+export function summarise(trace: PoolTrace, persistent: number, sizeName: (bytes: number) => string): OursMemory {
+  const [fwd, bwd, opt] = trace.marks as [PoolTrace['marks'][0], PoolTrace['marks'][0], PoolTrace['marks'][0]];
+  const live = [...trace.liveAtPeak].sort((a, b) => b.bytes - a.bytes).map((l) => ({ bytes: l.bytes, bucket: bucketSize(l.bytes), by: `${l.by}${sizeName(l.bytes)}` }));
+  const byOwner = new Map<string, { by: string; bytes: number; buffers: number }>();
+  for (const l of live) {
+    const e = byOwner.get(l.by) ?? { by: l.by, bytes: 0, buffers: 0 };
+    e.bytes += l.bytes;
+    e.buffers++;
+    byOwner.set(l.by, e);
+  }
+  return {
+    persistent,
+    afterForward: fwd.inUse,
+    madeInForwardHeld: fwd.madeHeld,
+    peakForward: fwd.peakSincePrevious,
+    peakBackward: bwd.peakSincePrevious,
+    peakOptimizer: opt.peakSincePrevious,
+    requestedPeak: trace.requestedPeak,
+    bucketedPeak: trace.bucketedPeak,
+    liveAtPeak: live,
+    liveAtPeakByOwner: [...byOwner.values()].sort((a, b) => b.bytes - a.bytes),
+  };
+}
+
+/**
+ * Runs step with every dispatch submitted alone between two GPU timestamps (the device must have
+ * timestamp-query), each labelled with the context and its kernel: the ms summed by label, most
+ * first, and the ms of all.
+ */
+export async function profileDispatches<T>(
+  engine: Engine,
+  ctx: Context,
+  step: () => T,
+): Promise<{ result: T; entries: ProfileEntry[]; dispatches: number; totalMs: number }> {
+  const pm = new GpuMarks(engine.device, 4096);
+  const labels: string[] = [];
+  const dispatch = engine.dispatch;
+  await engine.sync();
+  pm.mark();
+  engine.dispatch = (kernel: CompiledKernel, args: DispatchArgs) => {
+    dispatch.call(engine, kernel, args);
+    engine.flush();
+    if (pm.mark() >= 0) labels.push(`${ctx.label}: ${kernelWords(kernel)}`);
+  };
+  let result: T;
+  try {
+    result = step();
+  } finally {
+    engine.dispatch = dispatch;
+  }
+  await engine.sync();
+  const t = await pm.collect();
+  pm.destroy();
+  const agg = new Map<string, ProfileEntry>();
+  labels.forEach((what, i) => {
+    const e = agg.get(what) ?? { what, ms: 0, dispatches: 0 };
+    e.ms += t[i + 1]! - t[i]!;
+    e.dispatches++;
+    agg.set(what, e);
+  });
+  return { result, entries: [...agg.values()].sort((a, b) => b.ms - a.ms), dispatches: labels.length, totalMs: t[t.length - 1]! };
+}
