@@ -1,5 +1,5 @@
 // GFLOP/s of our matmul and of tfjs-backend-webgpu's on the same adapter.
-import { ops, Tensor, type Engine } from '../src/node.js';
+import { ops, type Engine } from '../src/node.js';
 import { loadTfjs } from './tfjs.js';
 import { table, timeIt } from './timing.js';
 
