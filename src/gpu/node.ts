@@ -9,6 +9,17 @@ export interface NodeDeviceOptions extends DeviceOptions {
 
 let globalsInstalled = false;
 
+// One Dawn instance per set of flags, kept for the life of the process. An instance collected
+// while the process goes on crashes it (its threads and callbacks outlive the JS object): this
+// happened when an engine was destroyed and a second one created in the same process.
+const instances = new Map<string, GPU>();
+function instance(flags: string[]): GPU {
+  const key = flags.join(',');
+  let gpu = instances.get(key);
+  if (!gpu) instances.set(key, (gpu = create(flags)));
+  return gpu;
+}
+
 const reason = (e: unknown) => (e instanceof NoAdapterError ? e.detail : (e as Error).message.split('\n')[0]);
 
 /** Vulkan first (lavapipe on machines without a GPU), then Mesa's GLES through EGL at compatibility level. */
@@ -23,14 +34,14 @@ export async function acquireNodeDevice(options: NodeDeviceOptions = {}): Promis
   const explicitBackend = dawn.some((s) => s.startsWith('backend='));
   const failures: string[] = [];
   try {
-    return await acquireDevice(create(dawn), options);
+    return await acquireDevice(instance(dawn), options);
   } catch (e) {
     failures.push(`${dawn.join(' ') || 'default backend'}: ${reason(e)}`);
     if (explicitBackend) throw new NoAdapterError(failures.join('; '));
   }
   process.env.EGL_PLATFORM ??= 'surfaceless';
   try {
-    return await acquireDevice(create([...dawn, 'backend=opengles']), { ...options, featureLevel: 'compatibility' });
+    return await acquireDevice(instance([...dawn, 'backend=opengles']), { ...options, featureLevel: 'compatibility' });
   } catch (e) {
     failures.push(`opengles: ${reason(e)}`);
   }
