@@ -5,7 +5,7 @@ import source from '../../shaders/conv2d.wgsl';
 import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { shapeStr, Tensor } from '../tensor.js';
-import { checkF32, opError } from './util.js';
+import { checkF32, checkWhole, opError, wholeBinding } from './util.js';
 
 export type Conv2dPadding = number | 'valid' | 'same';
 
@@ -111,16 +111,6 @@ function batchChunks(op: string, engine: Engine, N: number, named: [string, Tens
 }
 
 /** t's own elements: a pooled buffer may be larger than the tensor (and than a binding). */
-function whole(t: Tensor): Binding {
-  return { buffer: t.buffer, offset: 0, size: Math.max(t.size, 1) * 4 };
-}
-
-function checkWhole(op: string, engine: Engine, t: Tensor, name: string): void {
-  if (t.size * 4 > engine.maxBinding) {
-    throw opError(op, `${name} has ${t.size * 4} bytes, above the ${engine.maxBinding}-byte storage binding limit`, [name, t]);
-  }
-}
-
 function sameEngine(op: string, ...named: [string, Tensor | null][]): Engine {
   const ts = named.filter((n): n is [string, Tensor] => n[1] !== null);
   const engine = ts[0]![1].engine;
@@ -317,7 +307,7 @@ function convPass(p: ConvPass): void {
       .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0)
       .build();
     // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
-    const bindings: Binding[] = [xin.binding, whole(p.weights), whole(p.bias ?? p.weights), yout.binding];
+    const bindings: Binding[] = [xin.binding, wholeBinding(p.weights), wholeBinding(p.bias ?? p.weights), yout.binding];
     engine.dispatch(kernel, { uniforms, bindings, workgroups: [Math.ceil(lanes / WG), Math.ceil(p.M / OB), 1] });
   }
 }
@@ -333,7 +323,7 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
     throw opError(op, `bias must have shape [${g.O}] (one per output channel)`, ['x', x], ['w', w], ['bias', bias]);
   }
   const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);
-  checkWhole(op, engine, w, 'w');
+  checkWhole(op, 'w', w);
   const y = Tensor.empty([g.N, g.O, g.Ho, g.Wo], 'f32', engine);
   convPass({
     op, names: ['x', 'y'], input: x, weights: w, bias, out: y, macs: macs(g), N: g.N,
@@ -352,7 +342,7 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
 export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], o: Conv2dOptions = {}): Tensor {
   const op = 'conv2d.gradInput';
   const { g, engine } = gradArgs(op, dy, ['w', w], xShape, w, o);
-  checkWhole(op, engine, w, 'w');
+  checkWhole(op, 'w', w);
   const dx = Tensor.empty([g.N, g.C, g.H, g.W], 'f32', engine);
   const s = g.stride;
   for (let py = 0; py < s; py++) {
@@ -392,7 +382,7 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   const op = 'conv2d.gradWeight';
   const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
   const dw = Tensor.empty([g.O, g.C, g.kh, g.kw], 'f32', engine);
-  checkWhole(op, engine, dw, 'dw');
+  checkWhole(op, 'dw', dw);
   const sg = subgroups8(engine);
   const { OB, PX } = dwBlock(g.O, g.Wo);
   const lanes = g.C * g.kh;
@@ -425,13 +415,13 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
       .i32(g.padTop, g.padLeft)
       .u32(g.kh, lanes, rows, rowsPerSeg, dwSize)
       .build();
-    const target = direct ? whole(dw) : { buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 };
+    const target = direct ? wholeBinding(dw) : { buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 };
     engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, target], workgroups: [groupsX, groupsY, segs] });
     if (!direct) {
       const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true } });
       engine.dispatch(sum, {
         uniforms: new Uniforms(16).u32(dwSize, segs, k > 0 ? 1 : 0).build(),
-        bindings: [{ buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 }, whole(dw)],
+        bindings: [{ buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 }, wholeBinding(dw)],
         workgroups: grid1d(dwSize, 256),
       });
     }
@@ -455,7 +445,7 @@ export function conv2dGradBias(dy: Tensor): Tensor {
     const kernel = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DB: true } });
     engine.dispatch(kernel, {
       uniforms: new Uniforms(32).u32(O, Ho * Wo, nb, img, win.base, k > 0 ? 1 : 0).build(),
-      bindings: [win.binding, whole(db)],
+      bindings: [win.binding, wholeBinding(db)],
       workgroups: [O],
     });
   });

@@ -6,7 +6,7 @@ import source from '../../shaders/upconv.wgsl';
 import { grid1d, Uniforms, type Binding } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { bindRange, checkF32, opError, planeChunks } from './util.js';
+import { bindRange, checkF32, checkWhole, opError, planeChunks, wholeBinding } from './util.js';
 import { conv2d, type Conv2dPadding } from './conv2d.js';
 import { expand } from './elementwise.js';
 import { sumTo } from './reduce.js';
@@ -41,10 +41,8 @@ export function foldGeometry(op: string, w: Tensor, padding: Conv2dPadding = 0):
 }
 
 function whole(op: string, name: string, t: Tensor): Binding {
-  if (t.size * 4 > t.engine.maxBinding) {
-    throw opError(op, `${name} has ${t.size * 4} bytes, above the ${t.engine.maxBinding}-byte storage binding limit`, [name, t]);
-  }
-  return { buffer: t.buffer, offset: 0, size: Math.max(t.size, 1) * 4 };
+  checkWhole(op, name, t);
+  return wholeBinding(t);
 }
 
 function runFold(op: string, src: Tensor, dst: Tensor, O: number, C: number, g: FoldGeometry, backward: boolean): void {

@@ -12,6 +12,17 @@ export function checkF32(op: string, name: string, t: Tensor): void {
   if (t.engine !== undefined) t.buffer; // throws a clear error when disposed
 }
 
+/** A binding over all of t; kernels that cannot split t call checkWhole first. */
+export function wholeBinding(t: Tensor): Binding {
+  return { buffer: t.buffer, offset: 0, size: Math.max(t.size, 1) * 4 };
+}
+
+/** Throws, naming op and argument, when t is larger than one storage binding. */
+export function checkWhole(op: string, name: string, t: Tensor): void {
+  const max = t.engine.maxBinding;
+  if (t.size * 4 > max) throw opError(op, `${name} has ${t.size * 4} bytes, above the ${max}-byte storage binding limit`, [name, t]);
+}
+
 /**
  * Splits [0, total) elements into runs that each fit one storage binding, starting on
  * 256-byte boundaries as binding offsets require. Most tensors are one run.
