@@ -28,13 +28,15 @@ export class Dcign {
     this.engine = engine;
     this.flat = flat;
     const init = new Init(engine, seed);
+    const relu = config.init === 'relu';
+    const gain = relu ? Math.sqrt(6) : 1;
     const [e1, e2, e3] = config.encoderMaps;
     const ek = config.encoderKernel;
     const ep = config.encoderPadding;
     this.encoder = {
-      conv1: new Conv2d(1, e1, ek, ep, init),
-      conv2: new Conv2d(e1, e2, ek, ep, init),
-      conv3: new Conv2d(e2, e3, ek, ep, init),
+      conv1: new Conv2d(1, e1, ek, ep, init, gain),
+      conv2: new Conv2d(e1, e2, ek, ep, init, gain),
+      conv3: new Conv2d(e2, e3, ek, ep, init, gain),
       mu: new Linear(flat, config.latents, init),
       logvar: new Linear(flat, config.latents, init),
     };
@@ -43,11 +45,11 @@ export class Dcign {
     const dk = config.decoderKernel;
     const dp = config.decoderPadding;
     this.decoder = {
-      fc: new Linear(config.latents, bc * bs * bs, init),
-      conv1: new Conv2d(bc, d1, dk, dp, init),
-      conv2: new Conv2d(d1, d2, dk, dp, init),
-      conv3: new Conv2d(d2, d3, dk, dp, init),
-      conv4: new Conv2d(d3, d4, dk, dp, init),
+      fc: new Linear(config.latents, bc * bs * bs, init, relu),
+      conv1: new Conv2d(bc, d1, dk, dp, init, gain),
+      conv2: new Conv2d(d1, d2, dk, dp, init, gain),
+      conv3: new Conv2d(d2, d3, dk, dp, init, gain),
+      conv4: new Conv2d(d3, d4, dk, dp, init, gain),
     };
   }
 

@@ -23,12 +23,15 @@ export class Init {
   }
 }
 
-/** Torch's SpatialConvolution: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+/**
+ * Torch's SpatialConvolution: weight and bias ~ U(-gain/sqrt(fan_in), gain/sqrt(fan_in)), gain 1
+ * by default; gain sqrt(6) keeps a ReLU stack's activation scale (He et al. 2015).
+ */
 export class Conv2d implements Layer {
   weight: Tensor;
   bias: Tensor;
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: number, readonly padding: Padding, init: Init) {
-    const bound = 1 / Math.sqrt(inChannels * kernel * kernel);
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: number, readonly padding: Padding, init: Init, gain = 1) {
+    const bound = gain / Math.sqrt(inChannels * kernel * kernel);
     this.weight = parameter(randUniform([outChannels, inChannels, kernel, kernel], -bound, bound, init.key(), init.engine));
     this.bias = parameter(randUniform([outChannels], -bound, bound, init.key(), init.engine));
   }
@@ -46,14 +49,18 @@ export class Conv2d implements Layer {
 
 /**
  * y = x W^T + b with W [out, in] as PyTorch stores it. The original's LinearCR initialises
- * weight and bias ~ N(0, 0.01), not Torch's uniform default; we follow the original.
+ * weight and bias ~ N(0, 0.01), not Torch's uniform default; we follow the original unless
+ * `torchDefault` asks for U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
  */
 export class Linear implements Layer {
   weight: Tensor;
   bias: Tensor;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, init: Init, sd = 0.01) {
-    this.weight = parameter(randNormal([outFeatures, inFeatures], init.key(), 0, sd, init.engine));
-    this.bias = parameter(randNormal([outFeatures], init.key(), 0, sd, init.engine));
+  constructor(readonly inFeatures: number, readonly outFeatures: number, init: Init, torchDefault = false) {
+    const e = init.engine;
+    const b = 1 / Math.sqrt(inFeatures);
+    const draw = (shape: number[]) => (torchDefault ? randUniform(shape, -b, b, init.key(), e) : randNormal(shape, init.key(), 0, 0.01, e));
+    this.weight = parameter(draw([outFeatures, inFeatures]));
+    this.bias = parameter(draw([outFeatures]));
   }
   forward(x: Tensor): Tensor {
     return add(matmul(x, this.weight, { transB: true }), this.bias);
