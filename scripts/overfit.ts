@@ -1,16 +1,18 @@
 // Diagnostic: trains a preset on ONE fixed batch of rendered faces (random procedure) and writes
 // sample grids, to tell a model that cannot yet reconstruct detail from one that lacks data or
-// steps. `node scripts/run.mjs scripts/overfit.ts -- [--preset small] [--steps 400] [--lr 5e-4]
-// [--out runs/overfit]`. 400 steps of `small` take about 5 minutes on lavapipe.
+// steps. `node scripts/run.mjs scripts/overfit.ts -- [--preset small] [--steps 400] [--lr X]
+// [--out runs/overfit]`, with `npm run train`'s default lr for the preset. 400 steps of `small`
+// take about 5 minutes on lavapipe.
 import { parseArgs } from 'node:util';
 import { initEngine, ops, Tensor } from '../src/node.js';
 import { Trainer } from '../src/train/trainer.js';
 import { renderBatch, testSet } from '../src/data/batches.js';
 import { getPreset } from '../src/model/presets.js';
+import { DEFAULT_LR } from '../src/train/defaults.js';
 import type { BatchSource } from '../src/train/batches.js';
 
 const { values: a } = parseArgs({
-  options: { preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '400' }, lr: { type: 'string', default: '5e-4' }, out: { type: 'string', default: 'runs/overfit' } },
+  options: { preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '400' }, lr: { type: 'string' }, out: { type: 'string', default: 'runs/overfit' } },
 });
 const engine = await initEngine();
 const S = getPreset(a.preset!).imageSize;
@@ -24,7 +26,7 @@ const source: BatchSource = {
 };
 const steps = Number(a.steps);
 const options = {
-  preset: a.preset!, steps, batch, lr: Number(a.lr), seed: 1, out: a.out!, procedure: 'random' as const,
+  preset: a.preset!, steps, batch, lr: a.lr === undefined ? DEFAULT_LR[a.preset!]! : Number(a.lr), seed: 1, out: a.out!, procedure: 'random' as const,
   shapeBias: 0, invariance: 0, logEvery: 10, sampleEvery: Math.max(1, Math.floor(steps / 4)), checkpointEvery: steps,
 };
 const logs = await Trainer.create(engine, options, source).run();

@@ -8,11 +8,8 @@ import { PRESETS } from '../model/presets.js';
 import { NonFiniteLossError, Trainer, type TrainOptions } from '../train/trainer.js';
 import { MODEL_FILE } from '../train/state.js';
 import { FaceBatches } from '../train/batches.js';
+import { DEFAULT_LR, DEFAULT_STEPS } from '../train/defaults.js';
 
-const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 3000, tiny: 300 };
-// The original's 5e-4, except `small`: its first 400 steps reached BCE 5962 per image at 1e-3
-// against 6023 at 5e-4 (bench/RESULTS.md).
-const DEFAULT_LR: Record<string, number> = { paper: 5e-4, small: 1e-3, tiny: 5e-4 };
 
 const HELP = `Train DC-IGN (Kulkarni et al. 2015) on faces rendered on the GPU.
 
