@@ -49,6 +49,11 @@ struct U {
 #endif
 #endif
 
+// By its bits: WGSL lets a compiler assume floats are never NaN, which folds `v != v` to false.
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let p = gid.z;
@@ -94,12 +99,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let first = y * S * u.W + x * S;
   var best = X[plane + first];
   var at = first;
-  // Row-major scan with a strict '>' so the first maximum wins ties, as PyTorch does.
+  // Row-major scan with a strict '>' so the first maximum wins ties, as PyTorch does; as there, a
+  // NaN wins its window (the last, if several), so a NaN upstream reaches the loss and is caught.
   for (var kh = 0u; kh < K; kh++) {
     let row = first + kh * u.W;
     for (var kw = 0u; kw < K; kw++) {
       let v = X[plane + row + kw];
-      if (v > best) {
+      if (isNan(v) || (!isNan(best) && v > best)) {
         best = v;
         at = row + kw;
       }

@@ -152,6 +152,19 @@ describe('maxPool2d', () => {
     }
   });
 
+  it('propagates NaN as PyTorch does: a NaN wins its window, in the output and the argmax the gradient follows', async () => {
+    const x = ref.random([2, 3, 8, 9], 8);
+    for (const at of [0, 13, 100, 101, 431]) x.data[at] = NaN; // 100 and 101 share a window
+    const { out: want, idx } = refPool(x, 2, 2);
+    const { out, indices } = maxPool2dRaw(Tensor.fromData(x.data, x.shape), { kernel: 2, stride: 2 });
+    const got = await out.data();
+    expect(got.filter(Number.isNaN).length).toBe(4);
+    for (let i = 0; i < got.length; i++) expect(Number.isNaN(got[i]!) ? NaN : got[i], `output ${i}`).toEqual(want.data[i]);
+    expect([...(await indices!.read())]).toEqual([...idx]);
+    out.dispose();
+    indices!.dispose();
+  });
+
   it('keeps no indices when no gradient is recorded', () => {
     const y = ops.maxPool2d(Tensor.fromData(ref.random([1, 1, 4, 4], 1).data, [1, 1, 4, 4]));
     expect(y.node).toBeNull();

@@ -17,7 +17,8 @@ export function maxPool2d(x: Arr, k = 2, s = k): { out: Arr; idx: Uint32Array } 
           for (let kw = 0; kw < k; kw++) {
             const r = (oh * s + kh) * W + ow * s + kw;
             const v = x.data[p * H * W + r]!;
-            if (v > best) {
+            // PyTorch's rule: a NaN wins its window (the last one, if several).
+            if (v > best || Number.isNaN(v)) {
               best = v;
               at = r;
             }
