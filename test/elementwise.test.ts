@@ -37,6 +37,15 @@ describe('unary ops', () => {
   }
 });
 
+describe('NaN', () => {
+  it('relu and sigmoid pass NaN through, as PyTorch does, so a non-finite loss shows it', async () => {
+    const x = Tensor.fromData([NaN, -1, 2, -NaN, 0.5, -0], [6]);
+    expect([...(await ops.relu(x).data())]).toEqual([NaN, 0, 2, NaN, 0.5, 0]);
+    const s = await ops.sigmoid(x).data();
+    expect([Number.isNaN(s[0]), Number.isNaN(s[3])]).toEqual([true, true]);
+  });
+});
+
 const binary: [string, (a: Tensor, b: Tensor) => Tensor, (a: number, b: number) => number][] = [
   ['add', ops.add, (a, b) => a + b],
   ['sub', ops.sub, (a, b) => a - b],
