@@ -110,7 +110,6 @@ function batchChunks(op: string, engine: Engine, N: number, named: [string, Tens
   return out;
 }
 
-/** t's own elements: a pooled buffer may be larger than the tensor (and than a binding). */
 function sameEngine(op: string, ...named: [string, Tensor | null][]): Engine {
   const ts = named.filter((n): n is [string, Tensor] => n[1] !== null);
   const engine = ts[0]![1].engine;

@@ -143,10 +143,10 @@ export const neg = (x: Tensor) => unary(x, 'neg', '-x', (g) => mapUnary(g, '-x',
 export const exp = (x: Tensor) => unary(x, 'exp', 'exp(x)', (g, _x, y) => mapBinary(g, y, 'a * b', 'exp.grad'));
 export const log = (x: Tensor) => unary(x, 'log', 'log(x)', (g, x) => mapBinary(g, x, 'a / b', 'log.grad'));
 // The rule reads the output (y > 0 exactly where x > 0), so a caller may free the input.
-// NaN passes through, as in PyTorch, so the trainer's non-finite loss check sees it; the test is
-// on the bits because WGSL lets a compiler assume no NaN (lavapipe's max(NaN, 0) is 0).
+// NaN passes through, as in PyTorch, so the trainer's non-finite loss check sees it (lavapipe's
+// max(NaN, 0) is 0; isNan is elementwise.wgsl's bit test).
 export const relu = (x: Tensor) =>
-  unary(x, 'relu', 'select(max(x, 0.0), x, (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)', (g, _x, y) => mapBinary(g, y, 'select(0.0, a, b > 0.0)', 'relu.grad'));
+  unary(x, 'relu', 'select(max(x, 0.0), x, isNan(x))', (g, _x, y) => mapBinary(g, y, 'select(0.0, a, b > 0.0)', 'relu.grad'));
 export const sigmoid = (x: Tensor) =>
   unary(x, 'sigmoid', '1.0 / (1.0 + exp(-x))', (g, _x, y) => mapBinary(g, y, 'a * b * (1.0 - b)', 'sigmoid.grad'));
 export const square = (x: Tensor) => unary(x, 'square', 'x * x', (g, x) => mapBinary(g, x, '2.0 * a * b', 'square.grad'));

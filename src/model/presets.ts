@@ -46,7 +46,7 @@ export const PRESETS: Record<string, DcignConfig> = {
   // 'relu' init: with the original's, each 16-map 7x7 stage shrinks the signal about 2.4x and the
   // latents reach the decoder through N(0, 0.01) weights, so at step 0 the output hardly depends on
   // z and this narrow decoder spends hundreds of steps finding it. On one fixed batch of 20 faces,
-  // BCE per image at step 200 went from 5763 to 5289 nats (floor about 4940); see docs/RESULTS.md.
+  // BCE per image at step 200 went from 5763 to 5289 nats (floor about 4940); see bench/RESULTS.md.
   small: {
     preset: 'small',
     imageSize: 150,
