@@ -27,6 +27,7 @@ export interface TrainOptions {
   shapeBias: number;
   invariance: number;
   logEvery: number;
+  /** Steps between sample grids; 0 writes one only at the end (a run always ends with one). */
   sampleEvery: number;
   checkpointEvery: number;
 }
@@ -126,7 +127,7 @@ export class Trainer {
       }
       losses.bce.dispose();
       losses.kl.dispose();
-      if (o.sampleEvery > 0 && (done % o.sampleEvery === 0 || last)) await this.writeSamples();
+      if (last || (o.sampleEvery > 0 && done % o.sampleEvery === 0)) await this.writeSamples();
       if (checkpointDue) await this.checkpoint();
       hooks.onStep?.(done);
       if (stop) break;
