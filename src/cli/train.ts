@@ -120,12 +120,17 @@ async function main(): Promise<number> {
   }
 
   let stopRequested = false;
+  let firstSignal = 0;
   const onSigint = () => {
+    // One Ctrl-C can arrive twice: the terminal signals the whole process group, and npm (or
+    // `timeout`) forwards its copy to us as well. Only a second press counts as "exit at once".
+    if (stopRequested && performance.now() - firstSignal < 1000) return;
     if (stopRequested) {
       console.error('\nsecond interrupt: exiting now; the last checkpoint is intact');
       process.exit(130);
     }
     stopRequested = true;
+    firstSignal = performance.now();
     console.error('\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to exit at once)');
   };
   process.on('SIGINT', onSigint);

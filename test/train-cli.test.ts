@@ -1,0 +1,44 @@
+// `npm run train` as a user runs it: a child process interrupted the way a terminal's Ctrl-C
+// interrupts `npm run train` (the terminal signals the process group and npm forwards its copy,
+// so the trainer sees SIGINT twice within milliseconds). It must still save and exit cleanly.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeSafetensors } from '../src/model/safetensors.js';
+
+const root = resolve(import.meta.dirname, '..');
+
+describe('npm run train', () => {
+  it('saves a checkpoint and a final grid when SIGINT arrives twice at once', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'dcign-cli-'));
+    const child = spawn(
+      process.execPath,
+      ['scripts/run.mjs', 'src/cli/train.ts', '--', '--preset', 'tiny', '--steps', '1000000', '--out', out, '--log-every', '5', '--sample-every', '0'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    const log = join(out, 'log.jsonl');
+    const t0 = Date.now();
+    while (!(existsSync(log) && readFileSync(log, 'utf8').split('\n').length > 3)) {
+      if (Date.now() - t0 > 60_000) throw new Error(`no training progress in 60 s:\n${text}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGINT');
+    // The forwarded copy lands after the trainer has seen the first (signals sent together merge).
+    while (!text.includes('interrupt:')) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(text).not.toContain('second interrupt');
+    expect(code, text).toBe(130); // the shell's code for an interrupted command, after the save
+    const stopped = /stopped at step (\d+)/.exec(text);
+    expect(stopped, text).not.toBeNull();
+    const step = Number(stopped![1]);
+    expect(decodeSafetensors(readFileSync(join(out, 'model.safetensors'))).metadata.step).toBe(String(step));
+    expect(readdirSync(join(out, 'samples'))).toEqual([`step-${String(step).padStart(7, '0')}.png`]);
+  }, 120_000);
+});
