@@ -68,6 +68,7 @@ export interface KernelRow {
   /** When ours and tfjs disagree and a CPU reference is cheap: each side's difference from it. */
   oursRefDiff?: number;
   tfjsRefDiff?: number;
+  referenceNote?: string;
 }
 
 export type KernelsResult = {
@@ -261,6 +262,8 @@ interface Case {
   tfjs: TfOp | null;
   /** A float64 CPU result in our layout, where cheap: consulted when ours and tfjs disagree. */
   reference?: () => Float32Array[];
+  /** Said beside the reference's verdict, after reference() ran. */
+  referenceNote?: () => string;
 }
 
 interface LayerData {
@@ -403,6 +406,34 @@ function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null, seed: 
     };
   }
   const base = { layer: l.name, shape, unit: 'GB/s' as const, work: bytes };
+  // PyTorch's rule (the first maximum of a window wins ties), which ours follows; a side with
+  // another tie rule differs from it at tied windows only, so the reference counts them.
+  let ties = 0;
+  const reference = (want: 'fwd' | 'bwd') => () => {
+    const [xd, dyd] = [x.data, dy.data];
+    const y = new Float32Array(N * C * Ho * Ho);
+    const dx = new Float32Array(N * C * H * H);
+    ties = 0;
+    for (let p = 0; p < N * C; p++) {
+      for (let oh = 0; oh < Ho; oh++) {
+        for (let ow = 0; ow < Ho; ow++) {
+          let at = p * H * H + 2 * oh * H + 2 * ow;
+          let tied = false;
+          for (const d of [1, H, H + 1]) {
+            const i = p * H * H + 2 * oh * H + 2 * ow + d;
+            if (xd[i]! > xd[at]!) [at, tied] = [i, false];
+            else if (xd[i] === xd[at]) tied = true;
+          }
+          if (tied) ties++;
+          const o = (p * Ho + oh) * Ho + ow;
+          y[o] = xd[at]!;
+          dx[at] = dyd[o]!;
+        }
+      }
+    }
+    return [want === 'fwd' ? y : dx];
+  };
+  const referenceNote = () => `${ties} of ${N * C * Ho * Ho} windows have a tied maximum`;
   return {
     cases: [
       // Training computes the argmax indices in the forward (tfjs recomputes them in its backward).
@@ -414,8 +445,13 @@ function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null, seed: 
           return [r.out, r.indices!];
         },
         tfjs: fwd,
+        reference: reference('fwd'),
+        referenceNote,
       },
-      { ...base, op: 'bwd', ours: () => [maxPool2dBackward(dy.ours, indices!, xShape)], tfjs: bwd },
+      {
+        ...base, op: 'bwd', ours: () => [maxPool2dBackward(dy.ours, indices!, xShape)], tfjs: bwd,
+        reference: reference('bwd'), referenceNote,
+      },
     ],
     dispose: () => io.dispose(),
   };
@@ -636,6 +672,7 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): P
                 const ref = c.reference();
                 row.oursRefDiff = Math.max(...ref.map((v, i) => maxRelDiff(ours![i]!, v)));
                 row.tfjsRefDiff = Math.max(...ref.map((v, i) => maxRelDiff(r.data![i]!, v)));
+                if (c.referenceNote) row.referenceNote = c.referenceNote();
               }
             }
           } catch (e) {
@@ -697,7 +734,8 @@ export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boo
     if (r.oursRefDiff !== undefined) {
       notes.push(
         `${r.layer} ${r.op}: ours and tfjs disagree (${r.maxRelDiff!.toExponential(1)}); against a float64 CPU reference ` +
-          `ours ${r.oursRefDiff.toExponential(1)}, tfjs ${r.tfjsRefDiff!.toExponential(1)}`,
+          `ours ${r.oursRefDiff.toExponential(1)}, tfjs ${r.tfjsRefDiff!.toExponential(1)}` +
+          (r.referenceNote ? ` (${r.referenceNote})` : ''),
       );
     } else if (r.maxRelDiff !== null && !(r.maxRelDiff <= CHECK_TOLERANCE)) {
       notes.push(`${r.layer} ${r.op}: ours and tfjs disagree (${r.maxRelDiff.toExponential(1)}); no cheap reference to say which is wrong`);
