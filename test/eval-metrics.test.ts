@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/data/rng.js';
 import { fitGbt } from '../src/eval/gbt.js';
 import {
-  bestPredictor, bestThreshold, cosine, dci, dciScores, discretise, entropy, mig, mutualInformation, pearson, r2,
+  bestPredictor, bestThreshold, cosine, dci, dciScores, discretise, entropy, mig, mutualInformation, ownNearest, pearson, r2,
   sameDifferent, sap, standardise,
 } from '../src/eval/metrics.js';
 
@@ -189,5 +189,26 @@ describe('gradient boosted trees', () => {
     expect(Array.from(m.predict([[5]]))).toEqual([4]);
     expect(Array.from(m.importances)).toEqual([0]);
     expect(() => fitGbt([[1, 2]], [1, 2, 3])).toThrow(/unequal length/);
+  });
+});
+
+describe('ownNearest (faces told apart by their reconstructions)', () => {
+  const n = 12;
+  const px = 50;
+  const r = Rng.fromSeed(5, 2);
+  const inputs = Float32Array.from({ length: n * px }, () => r.range(0, 1));
+  it('counts a reconstruction near its own input and not one nearer another face', () => {
+    const recon = inputs.map((v) => v + r.range(-0.05, 0.05));
+    expect(ownNearest(recon, inputs, n, px)).toBe(n);
+    // Reconstructions 0..3 drawn towards face (i + 1): those four miss.
+    for (let i = 0; i < 4; i++) for (let p = 0; p < px; p++) recon[i * px + p] = 0.2 * inputs[i * px + p]! + 0.8 * inputs[(i + 1) * px + p]!;
+    expect(ownNearest(recon, inputs, n, px)).toBe(n - 4);
+  });
+  it('a blur that keeps only what the faces share (their mean) tells none apart beyond chance', () => {
+    const meanImage = new Float32Array(px);
+    for (let i = 0; i < n; i++) for (let p = 0; p < px; p++) meanImage[p]! += inputs[i * px + p]! / n;
+    const recon = new Float32Array(n * px);
+    for (let i = 0; i < n; i++) recon.set(meanImage, i * px);
+    expect(ownNearest(recon, inputs, n, px)).toBeLessThanOrEqual(1);
   });
 });

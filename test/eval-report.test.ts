@@ -66,6 +66,10 @@ describe('npm run eval', () => {
     eachNumber(metrics, 'metrics', (n, p) => expect(Number.isFinite(n), p).toBe(true));
     const m = metrics.models[0] as ModelResult;
     expect(Object.keys(m.reconstruction.perType)).toEqual(['az', 'el', 'light', 'shape', 'random']);
+    // Every SHAPE test image is scored (recon batches x 20), at a rate between 0 and 1.
+    expect(m.reconstruction.identified.images).toBe(metrics.settings.reconBatches * 20);
+    expect(m.reconstruction.identified.rate).toBeGreaterThanOrEqual(0);
+    expect(m.reconstruction.identified.rate).toBeLessThanOrEqual(1);
     expect(m.invariance.azimuth.values).toHaveLength(61);
     // At the frontal face the identity code is compared with itself.
     expect(m.invariance.azimuth.mean[30]).toBeCloseTo(1, 5);

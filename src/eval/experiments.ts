@@ -18,6 +18,7 @@ import {
 import { ABC_DEFAULTS, AbcChain, median, type AbcSettings } from './abc.js';
 import {
   bestPredictor, cosine, dci, mean, mig, pearson, sameDifferent, sap, type DciResult, type MigResult, type SapResult,
+  ownNearest,
 } from './metrics.js';
 
 export interface EvalSettings {
@@ -70,6 +71,13 @@ export interface ReconstructionResult {
   /** Mean over images of the summed BCE (the training loss per image) and of the per-pixel MSE. */
   perType: Record<string, { images: number; bce: number; mse: number }>;
   all: { images: number; bce: number; mse: number };
+  /**
+   * Whether a reconstruction shows *which* face it was: in each SHAPE batch (different faces in one
+   * pose and light), the share of reconstructions whose nearest input (pixel squared distance)
+   * is their own. Chance is 1 / batch size. A blur that keeps pose and light but loses the face
+   * scores near chance however low its MSE.
+   */
+  identified: { images: number; rate: number };
 }
 
 export interface TraversalResult {
@@ -230,6 +238,7 @@ async function reconstruction(engine: Engine, models: EvalModel[], s: EvalSettin
   const specs = testSet(s.seed, { batchesPerType: s.reconBatches });
   const px = size * size;
   const acc = models.map(() => new Map<BatchType, { bce: number[]; mse: number[] }>());
+  const identified = models.map(() => ({ images: 0, hits: 0 }));
   const gridParts = models.map(() => [] as Float32Array[]);
   const mus = models.map(() => [] as Float32Array[]);
   const faces = { images: new Float32Array(0), mu: models.map(() => new Float32Array(0)) };
@@ -240,7 +249,7 @@ async function reconstruction(engine: Engine, models: EvalModel[], s: EvalSettin
     const first = !shown.has(spec.type);
     shown.add(spec.type);
     try {
-      const inputs = first ? await batch.images.data() : null;
+      const inputs = first || spec.type === 'shape' ? await batch.images.data() : null;
       for (let k = 0; k < models.length; k++) {
         const model = models[k]!.model;
         const out = noGrad(() =>
@@ -253,7 +262,11 @@ async function reconstruction(engine: Engine, models: EvalModel[], s: EvalSettin
           }),
         );
         try {
-          const [mu, bce, mse, recon] = await Promise.all([out.mu.data(), out.bce.data(), out.mse.data(), first ? out.recon.data() : null]);
+          const [mu, bce, mse, recon] = await Promise.all([out.mu.data(), out.bce.data(), out.mse.data(), inputs ? out.recon.data() : null]);
+          if (spec.type === 'shape' && inputs && recon) {
+            identified[k]!.hits += ownNearest(recon, inputs, spec.count, px);
+            identified[k]!.images += spec.count;
+          }
           const m = acc[k]!.get(spec.type) ?? { bce: [], mse: [] };
           m.bce.push(...bce);
           m.mse.push(...mse);
@@ -301,7 +314,11 @@ async function reconstruction(engine: Engine, models: EvalModel[], s: EvalSettin
       o += p.length;
     }
     return {
-      result: { perType, all: { images: all.bce.length, bce: mean(all.bce), mse: mean(all.mse) } },
+      result: {
+        perType,
+        all: { images: all.bce.length, bce: mean(all.bce), mse: mean(all.mse) },
+        identified: { images: identified[k]!.images, rate: identified[k]!.hits / identified[k]!.images },
+      },
       grid: contactSheet(joined, joined.length / px, size, GRID_COLUMNS),
       mu: muAll,
       faces: faces.images,

@@ -336,3 +336,19 @@ export function sap(latents: Columns, factors: Columns): SapResult {
   });
   return { score: mean(perFactor), perFactor, matrix };
 }
+
+/** How many of n reconstructions are nearer (squared distance) to their own input than to any other. */
+export function ownNearest(recon: Float32Array, inputs: Float32Array, n: number, px: number): number {
+  let hits = 0;
+  for (let i = 0; i < n; i++) {
+    let best = -1;
+    let bestD = Infinity;
+    for (let j = 0; j < n; j++) {
+      let d = 0;
+      for (let p = 0; p < px; p++) d += (recon[i * px + p]! - inputs[j * px + p]!) ** 2;
+      if (d < bestD) [best, bestD] = [j, d];
+    }
+    if (best === i) hits++;
+  }
+  return hits;
+}

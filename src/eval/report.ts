@@ -38,6 +38,9 @@ export function trainingLabel(r: ModelResult): string {
   return bits.join(', ');
 }
 
+// metrics.json files written before this score existed lack it.
+const identifiedText = (v: { images: number; rate: number } | undefined) => (v?.images ? `${(100 * v.rate).toFixed(0)}% of ${v.images}` : '-');
+
 /** The headline numbers of each result, one row per metric: [metric, value per result]. */
 export function summaryRows(results: readonly ModelResult[]): [string, ...string[]][] {
   const rows: [string, ...string[]][] = [];
@@ -46,6 +49,7 @@ export function summaryRows(results: readonly ModelResult[]): [string, ...string
   add('training', trainingLabel);
   add('reconstruction BCE / image (held-out)', (r) => f1(r.reconstruction.all.bce));
   add('reconstruction MSE / pixel (held-out)', (r) => r.reconstruction.all.mse.toFixed(4));
+  add('faces told apart by their reconstructions (SHAPE batches)', (r) => identifiedText(r.reconstruction.identified));
   for (const [k, f] of SCENE_FACTORS.entries()) {
     add(`Pearson r, z${k + 1} vs ${f}`, (r) => f3(r.tracking[f].r));
     add(`best latent for ${f} (r)`, (r) => `z${r.tracking[f].best.latent} (${f3(r.tracking[f].best.r)})`);
@@ -138,7 +142,7 @@ export function renderReport(r: ReportInput): string {
   out.push(table(['metric', ...r.results.map((x) => x.label)], summaryRows(r.results)));
 
   // 1. Reconstruction
-  out.push(`<h2 id="reconstruction">1. Reconstruction</h2><p class="note">Mean over held-out images of the summed binary cross-entropy (the training loss per image) and of the per-pixel squared error, reconstructing from the posterior mean. Grids: for each batch type (az, el, light, shape, random), a row of inputs over a row of reconstructions.</p>`);
+  out.push(`<h2 id="reconstruction">1. Reconstruction</h2><p class="note">Mean over held-out images of the summed binary cross-entropy (the training loss per image) and of the per-pixel squared error, reconstructing from the posterior mean. Grids: for each batch type (az, el, light, shape, random), a row of inputs over a row of reconstructions. Faces told apart: in each held-out SHAPE batch (20 faces in one pose and light), the share of reconstructions nearer in pixels to their own input than to any other face of the batch; chance is 5%.</p>`);
   const types = Object.keys(r.results[0]!.reconstruction.perType);
   out.push(
     table(
