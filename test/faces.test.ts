@@ -83,6 +83,19 @@ describe('face batches', () => {
     expect(new Set(random.map((x) => x.texture[0])).size).toBe(5);
   });
 
+  it('a random share mixes random batches into the clamped stream and leaves the rest of it unchanged', () => {
+    const plain = Array.from({ length: 400 }, (_, i) => trainingBatch(9, i));
+    expect(Array.from({ length: 400 }, (_, i) => trainingBatch(9, i, { randomShare: 0 }))).toEqual(plain);
+    const mixed = Array.from({ length: 400 }, (_, i) => trainingBatch(9, i, { randomShare: 0.5 }));
+    const random = mixed.filter((b) => b.type === 'random').length;
+    expect(random).toBeGreaterThan(160);
+    expect(random).toBeLessThan(240);
+    // A batch that is not made random keeps the type and seed it had without the option.
+    mixed.forEach((b, i) => b.type !== 'random' && expect(b).toEqual(plain[i]));
+    expect(Array.from({ length: 20 }, (_, i) => trainingBatch(9, i, { randomShare: 1 }).type)).toEqual(Array(20).fill('random'));
+    expect(() => trainingBatch(9, 0, { randomShare: 1.5 })).toThrow(/randomShare must be in \[0, 1\], got 1.5/);
+  });
+
   it('training stream and held-out set are deterministic and disjoint', () => {
     const train = Array.from({ length: 200 }, (_, i) => trainingBatch(9, i));
     expect(train).toEqual(Array.from({ length: 200 }, (_, i) => trainingBatch(9, i)));

@@ -1,7 +1,7 @@
 // `npm run train` as a user runs it: a child process interrupted the way a terminal's Ctrl-C
 // interrupts `npm run train` (the terminal signals the process group and npm forwards its copy,
 // so the trainer sees SIGINT twice within milliseconds). It must still save and exit cleanly.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,5 +40,16 @@ describe('npm run train', () => {
     const step = Number(stopped![1]);
     expect(decodeSafetensors(readFileSync(join(out, 'model.safetensors'))).metadata.step).toBe(String(step));
     expect(readdirSync(join(out, 'samples'))).toEqual([`step-${String(step).padStart(7, '0')}.png`]);
+  }, 120_000);
+
+  it('refuses a random share outside [0, 1] or with the random procedure, naming the option', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', '--preset', 'tiny', '--steps', '1', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const high = run('--random-share', '1.5', '--out', mkdtempSync(join(tmpdir(), 'dcign-cli-')));
+    expect(high.status).not.toBe(0);
+    expect(high.stderr).toContain('--random-share must be in [0, 1], got 1.5');
+    const both = run('--random-share', '0.5', '--procedure', 'random', '--out', mkdtempSync(join(tmpdir(), 'dcign-cli-')));
+    expect(both.status).not.toBe(0);
+    expect(both.stderr).toContain('--random-share mixes random batches into --procedure clamped');
   }, 120_000);
 });

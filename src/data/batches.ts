@@ -136,15 +136,22 @@ export interface StreamOptions {
   mode?: 'clamped' | 'random';
   /** Weight of SHAPE batches against weight 1 for each extrinsic type (the paper's "shape bias"); default 1. */
   shapeBias?: number;
+  /**
+   * 'clamped' mode only: the probability that a batch is a random one instead (default 0). Not in
+   * the paper; its own draw, so a share of 0 leaves the paper's stream exactly as it was.
+   */
+  randomShare?: number;
 }
 
 /** Batch `index` of the training stream of `seed`: its type drawn as the paper mixes them. */
 export function trainingBatch(seed: number, index: number, options: StreamOptions = {}): Required<BatchSpec> {
-  const { count = DEFAULT_BATCH_SIZE, mode = 'clamped', shapeBias = 1 } = options;
+  const { count = DEFAULT_BATCH_SIZE, mode = 'clamped', shapeBias = 1, randomShare = 0 } = options;
   checkCount(count);
   if (!(shapeBias >= 0) || !Number.isFinite(shapeBias)) throw new Error(`shapeBias must be a finite number >= 0, got ${shapeBias}`);
+  if (!(randomShare >= 0 && randomShare <= 1)) throw new Error(`randomShare must be in [0, 1], got ${randomShare}`);
   const batchSeed = derivedSeed(seed, TRAIN_SPLIT, index);
   if (mode === 'random') return { type: 'random', seed: batchSeed, count };
+  if (randomShare > 0 && Rng.fromSeed(batchSeed, 0x726d).uniform() < randomShare) return { type: 'random', seed: batchSeed, count };
   const u = Rng.fromSeed(batchSeed, 0x7479).uniform() * (3 + shapeBias);
   const type: BatchType = u < 1 ? 'az' : u < 2 ? 'el' : u < 3 ? 'light' : 'shape';
   return { type, seed: batchSeed, count };

@@ -22,6 +22,8 @@ export interface FaceBatchOptions {
   procedure: 'clamped' | 'random';
   /** The paper's shape bias K: SHAPE batches with probability (K + 1) / (K + 4). */
   shapeBias: number;
+  /** Share of random (unclamped) batches mixed into the clamped procedure; not in the paper. */
+  randomShare?: number;
   imageSize: number;
 }
 
@@ -29,7 +31,7 @@ export class FaceBatches implements BatchSource {
   constructor(private engine: Engine, private o: FaceBatchOptions) {}
 
   batch(step: number): StepBatch {
-    const spec = trainingBatch(this.o.seed, step, { count: this.o.batch, mode: this.o.procedure, shapeBias: this.o.shapeBias + 1 });
+    const spec = trainingBatch(this.o.seed, step, { count: this.o.batch, mode: this.o.procedure, shapeBias: this.o.shapeBias + 1, randomShare: this.o.randomShare });
     const { type, images } = renderBatch(spec, { size: this.o.imageSize }, this.engine);
     return { type, images };
   }

@@ -25,6 +25,8 @@ export interface TrainOptions {
   out: string;
   procedure: Procedure;
   shapeBias: number;
+  /** Share of random, unclamped batches among the clamped procedure's (not in the paper; default 0). */
+  randomShare?: number;
   invariance: number;
   logEvery: number;
   /** Steps between sample grids; 0 writes one only at the end (a run always ends with one). */
