@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The check-and-time sequence for a lent GPU machine (device tool), in one call. Prepare here:
+#   ../shared/tools/gpu-pack bench/index.ts src/cli/train.ts
+#   (cd .gpu && apt-get download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2)
+# The second line matters on NVIDIA: its Vulkan driver (libGLX_nvidia) needs libglvnd, and
+# without it Dawn finds no adapter. Then call the device tool with carry [".gpu", "scripts"] and
+#   bash scripts/gpu-session.sh [SECONDS_OF_TRAINING]
+# Everything lands in $OUT: log.txt (all output) and res.tgz (logs, grids, bench JSON, small
+# checkpoints). Each step has its own time limit, so one failure does not cost the rest.
+set -u
+T=${1:-120}
+source .gpu/setup.sh
+export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+L=$OUT/log.txt
+R=/tmp/gpu-res
+mkdir -p "$R"
+say() { echo "=== $(date -u +%T) $*" | tee -a "$L"; }
+# --foreground: SIGINT to node alone, which saves a checkpoint and exits.
+run() {
+  local t=$1; shift
+  say "$* (limit ${t}s)"
+  timeout --foreground -s INT -k 20 "$t" "$@" 2>&1 | tr '\r' '\n' | grep -v -e '^\s*$' -e 'artificially reduced' >> "$L"
+  say "rc=${PIPESTATUS[0]}"
+}
+nvidia-smi -L >> "$L" 2>&1
+run 60 node .gpu/src/cli/train.mjs --preset tiny --steps 20 --out "$R/probe"
+grep -q 'done at step 20' "$L" || { say 'no adapter: see the log'; exit 1; }
+run "$T" node .gpu/src/cli/train.mjs --out "$R/paper" --sample-every 500 --checkpoint-every 1000000
+run "$T" node .gpu/src/cli/train.mjs --preset small --steps 1000000 --sample-every 1000 --checkpoint-every 1000000 --out "$R/small"
+run 120 node .gpu/bench/index.mjs kernels --batch 20 --json "$R/kernels.json"
+run 90 node .gpu/bench/index.mjs step --preset paper --json "$R/step-paper.json"
+run 60 node .gpu/bench/index.mjs step --preset small --json "$R/step-small.json"
+run 60 node .gpu/bench/index.mjs matmul --json "$R/matmul.json"
+rm -f "$R"/paper/model.safetensors "$R"/*/train-state-*
+tar czf "$OUT/res.tgz" -C /tmp gpu-res
+say end
