@@ -408,12 +408,14 @@ function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null, seed: 
   const base = { layer: l.name, shape, unit: 'GB/s' as const, work: bytes };
   // PyTorch's rule (the first maximum of a window wins ties), which ours follows; a side with
   // another tie rule differs from it at tied windows only, so the reference counts them.
-  let ties = 0;
-  const reference = (want: 'fwd' | 'bwd') => () => {
+  // Computed once, on the first disagreement, for both rows.
+  let cached: { y: Float32Array; dx: Float32Array; ties: number } | null = null;
+  const solve = () => {
+    if (cached) return cached;
     const [xd, dyd] = [x.data, dy.data];
     const y = new Float32Array(N * C * Ho * Ho);
     const dx = new Float32Array(N * C * H * H);
-    ties = 0;
+    let ties = 0;
     for (let p = 0; p < N * C; p++) {
       for (let oh = 0; oh < Ho; oh++) {
         for (let ow = 0; ow < Ho; ow++) {
@@ -431,9 +433,10 @@ function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null, seed: 
         }
       }
     }
-    return [want === 'fwd' ? y : dx];
+    return (cached = { y, dx, ties });
   };
-  const referenceNote = () => `${ties} of ${N * C * Ho * Ho} windows have a tied maximum`;
+  const reference = (want: 'fwd' | 'bwd') => () => [solve()[want === 'fwd' ? 'y' : 'dx']];
+  const referenceNote = () => `${solve().ties} of ${N * C * Ho * Ho} windows have a tied maximum`;
   return {
     cases: [
       // Training computes the argmax indices in the forward (tfjs recomputes them in its backward).

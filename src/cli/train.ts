@@ -93,6 +93,7 @@ async function main(): Promise<number> {
     console.log(`preset: ${preset} (chosen for a ${engine.software ? 'software' : 'hardware'} adapter; --preset to change)`);
   }
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  const randomShare = num('random-share', a['random-share']) ?? 0;
   const options: TrainOptions = {
     preset: preset ?? '',
     steps: int('steps', a.steps, 1) ?? DEFAULT_STEPS[preset ?? 'small']!,
@@ -102,15 +103,15 @@ async function main(): Promise<number> {
     out: a.out ?? a.resume ?? join('runs', `${preset}-${stamp}`),
     procedure: (a.procedure as TrainOptions['procedure']) ?? 'clamped',
     shapeBias: num('shape-bias', a['shape-bias']) ?? 0,
-    randomShare: num('random-share', a['random-share']) ?? 0,
+    randomShare,
     invariance: num('invariance', a.invariance) ?? 0,
     logEvery: int('log-every', a['log-every'], 1) ?? 10,
     sampleEvery: int('sample-every', a['sample-every']) ?? 250,
     checkpointEvery: int('checkpoint-every', a['checkpoint-every'], 1) ?? 500,
   };
   if (options.shapeBias < 0) throw new Error(`--shape-bias must be >= 0, got ${options.shapeBias}`);
-  if (!(options.randomShare! >= 0 && options.randomShare! <= 1)) throw new Error(`--random-share must be in [0, 1], got ${options.randomShare}`);
-  if (options.randomShare && options.procedure === 'random') throw new Error('--random-share mixes random batches into --procedure clamped; with random every batch is random already');
+  if (!(randomShare >= 0 && randomShare <= 1)) throw new Error(`--random-share must be in [0, 1], got ${randomShare}`);
+  if (randomShare && options.procedure === 'random') throw new Error('--random-share mixes random batches into --procedure clamped; with random every batch is random already');
 
   const trainer = a.resume
     ? Trainer.resume(engine, a.resume, { ...options, preset: preset ?? '' }, (o, imageSize) => new FaceBatches(engine, { ...o, imageSize }))
@@ -131,8 +132,8 @@ async function main(): Promise<number> {
   const onSigint = () => {
     // One Ctrl-C can arrive twice: the terminal signals the whole process group, and npm (or
     // `timeout`) forwards its copy to us as well. Only a second press counts as "exit at once".
-    if (stopRequested && performance.now() - firstSignal < 1000) return;
     if (stopRequested) {
+      if (performance.now() - firstSignal < 1000) return;
       console.error('\nsecond interrupt: exiting now; the last checkpoint is intact');
       process.exit(130);
     }
