@@ -13,6 +13,7 @@ import { FaceBatches } from '../src/train/batches.js';
 import { MODEL_FILE } from '../src/train/state.js';
 import { defaultSettings, type EvalSettings, type ModelResult } from '../src/eval/experiments.js';
 import { runEval } from '../src/eval/node.js';
+import { trainingLabel } from '../src/eval/report.js';
 
 const ctx = useEngine();
 const CHROMIUM = '/usr/bin/chromium';
@@ -42,6 +43,17 @@ function eachNumber(v: unknown, path: string, visit: (n: number, path: string) =
 function cli(...args: string[]) {
   return spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/eval.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
 }
+
+describe('trainingLabel', () => {
+  it('names the options a resumed run changed, and where', () => {
+    const r = {
+      preset: 'small', step: 4500,
+      training: { procedure: 'clamped', invariance: 0.01, seed: 1, history: [{ step: 3000, changed: { procedure: ['random', 'clamped'], invariance: [0, 0.01] } }] },
+    } as unknown as ModelResult;
+    expect(trainingLabel(r)).toBe('small, step 4500, clamped, invariance 0.01, seed 1, from step 3000: procedure random -> clamped, invariance 0 -> 0.01');
+    expect(trainingLabel({ ...r, training: { procedure: 'random', seed: 2 } })).toBe('small, step 4500, random, seed 2');
+  });
+});
 
 describe('npm run eval', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dcign-eval-'));

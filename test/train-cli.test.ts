@@ -52,4 +52,26 @@ describe('npm run train', () => {
     expect(both.status).not.toBe(0);
     expect(both.stderr).toContain('--random-share mixes random batches into --procedure clamped');
   }, 120_000);
+
+  it('continues a random run clamped when --resume is given --procedure, and keeps the rest', () => {
+    const run = (...args: string[]) => {
+      const r = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const pre = mkdtempSync(join(tmpdir(), 'dcign-cli-'));
+    const post = mkdtempSync(join(tmpdir(), 'dcign-cli-'));
+    run('--preset', 'tiny', '--procedure', 'random', '--steps', '4', '--log-every', '1', '--lr', '0.002', '--out', pre);
+    const text = run('--resume', pre, '--procedure', 'clamped', '--invariance', '0.01', '--steps', '12', '--out', post);
+    expect(text).toContain('changed from the checkpoint: procedure random -> clamped, invariance 0 -> 0.01');
+    expect(text).toMatch(/resuming at step 4: preset tiny, 12 steps .*procedure clamped, invariance 0.01/);
+    const kinds = readFileSync(join(post, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; kind: string });
+    expect(kinds.map((k) => k.step)).toEqual([5, 6, 7, 8, 9, 10, 11, 12]); // --log-every 1 kept from the checkpoint
+    expect(kinds.every((k) => ['az', 'el', 'light', 'shape'].includes(k.kind)), JSON.stringify(kinds)).toBe(true);
+    const saved = JSON.parse(decodeSafetensors(readFileSync(join(post, 'model.safetensors'))).metadata.options!) as Record<string, unknown>;
+    expect(saved).toMatchObject({
+      procedure: 'clamped', invariance: 0.01, lr: 0.002, logEvery: 1,
+      history: [{ step: 4, changed: { procedure: ['random', 'clamped'], invariance: [0, 0.01] } }],
+    });
+  }, 120_000);
 });

@@ -21,7 +21,9 @@ usage: npm run train -- [options]
   --lr X                 RMSProp step size (default: paper ${DEFAULT_LR.paper}, small ${DEFAULT_LR.small}, tiny ${DEFAULT_LR.tiny})
   --seed N               seeds the weights, the batches and the noise (default 1)
   --out DIR              output folder (default runs/PRESET-DATE-TIME)
-  --resume DIR           continue the run saved in DIR (writes there unless --out is given)
+  --resume DIR           continue the run saved in DIR (writes there unless --out is given) with its
+                         options; any of --lr, --batch, --seed, --procedure, --shape-bias, --random-share,
+                         --invariance and the --*-every flags given as well change them from there on
   --procedure P          clamped (section 3.2, default) | random (section 3.1: random batches, no clamping)
   --shape-bias K         SHAPE batches with probability (K+1)/(K+4) (default 0: uniform over the four kinds)
   --random-share P       with --procedure clamped, make a share P of the batches random ones trained
@@ -40,7 +42,24 @@ Ctrl-C saves a checkpoint and exits; a second Ctrl-C exits at once (the last che
 examples:
   npm run train                                   # the default preset for this machine's adapter
   npm run train -- --preset small --steps 3000 --invariance 0.01 --out runs/small-inv
-  npm run train -- --resume runs/small-inv --steps 6000`;
+  npm run train -- --resume runs/small-inv --steps 6000
+  # the original code's advice: pretrain with random batches, then continue clamped
+  npm run train -- --preset small --procedure random --steps 1500 --out runs/pre
+  npm run train -- --resume runs/pre --procedure clamped --steps 3000 --out runs/pre-clamped`;
+
+// Flags that may change a run's options on --resume, and the option each sets.
+const RESUMABLE = {
+  batch: 'batch',
+  lr: 'lr',
+  seed: 'seed',
+  procedure: 'procedure',
+  'shape-bias': 'shapeBias',
+  'random-share': 'randomShare',
+  invariance: 'invariance',
+  'log-every': 'logEvery',
+  'sample-every': 'sampleEvery',
+  'checkpoint-every': 'checkpointEvery',
+} as const satisfies Record<string, keyof TrainOptions>;
 
 function int(name: string, v: string | undefined, min = 0): number | undefined {
   if (v === undefined) return undefined;
@@ -111,13 +130,24 @@ async function main(): Promise<number> {
   };
   if (options.shapeBias < 0) throw new Error(`--shape-bias must be >= 0, got ${options.shapeBias}`);
   if (!(randomShare >= 0 && randomShare <= 1)) throw new Error(`--random-share must be in [0, 1], got ${randomShare}`);
-  if (randomShare && options.procedure === 'random') throw new Error('--random-share mixes random batches into --procedure clamped; with random every batch is random already');
 
+  // On --resume the checkpoint's options hold, except those given here, which change them from
+  // the resumed step on.
+  const changes = Object.fromEntries(
+    Object.entries(RESUMABLE).filter(([flag]) => a[flag as keyof typeof a] !== undefined).map(([, key]) => [key, options[key]]),
+  );
   const trainer = a.resume
-    ? Trainer.resume(engine, a.resume, { ...options, preset: preset ?? '' }, (o, imageSize) => new FaceBatches(engine, { ...o, imageSize }))
+    ? Trainer.resume(engine, a.resume, { ...options, preset: preset ?? '' }, (o, imageSize) => new FaceBatches(engine, { ...o, imageSize }), changes)
     : Trainer.create(engine, options, new FaceBatches(engine, { ...options, imageSize: PRESETS[options.preset]!.imageSize }));
   const o = trainer.options;
+  if (o.randomShare && o.procedure === 'random') {
+    throw new Error('--random-share mixes random batches into --procedure clamped; with random every batch is random already');
+  }
   if (a.resume && a.steps === undefined) o.steps = Math.max(o.steps, trainer.step);
+  const change = o.history?.at(-1);
+  if (a.resume && change?.step === trainer.step) {
+    console.log(`changed from the checkpoint: ${Object.entries(change.changed).map(([k, [from, to]]) => `${k} ${from} -> ${to}`).join(', ')}`);
+  }
   console.log(
     `${a.resume ? `resuming at step ${trainer.step}` : 'training'}: preset ${trainer.model.config.preset}, ${o.steps} steps of batch ${o.batch}, ` +
       `procedure ${o.procedure}${o.invariance ? `, invariance ${o.invariance}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''}${o.randomShare ? `, random share ${o.randomShare}` : ''} -> ${o.out}`,

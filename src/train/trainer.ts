@@ -32,6 +32,13 @@ export interface TrainOptions {
   /** Steps between sample grids; 0 writes one only at the end (a run always ends with one). */
   sampleEvery: number;
   checkpointEvery: number;
+  /** Options changed on --resume, oldest first: at `step`, each key went from [0] to [1]. */
+  history?: OptionChange[];
+}
+
+export interface OptionChange {
+  step: number;
+  changed: Record<string, [unknown, unknown]>;
 }
 
 export interface LogRecord {
@@ -66,6 +73,8 @@ export class Trainer {
   readonly model: Dcign;
   readonly optimizer: RMSProp;
   step: number;
+  /** The options saved in the checkpoint this run resumed from (null for a fresh run). */
+  resumedFrom: Partial<TrainOptions> | null = null;
   private lastCheckpoint: number | null = null;
   private sampleImages: Tensor | null = null;
   private readonly started = performance.now();
@@ -81,11 +90,26 @@ export class Trainer {
     return new Trainer(engine, options, new Dcign(getPreset(options.preset), options.seed, engine), 0, source);
   }
 
-  /** Continues the run saved in `dir` (options other than steps and out come from the checkpoint). */
-  static resume(engine: Engine, dir: string, options: TrainOptions, source: (o: TrainOptions, imageSize: number) => BatchSource): Trainer {
+  /**
+   * Continues the run saved in `dir`. Its options come from the checkpoint, except steps and out,
+   * and `changes`, which apply from the resumed step on (the original's workflow: pretrain with
+   * random batches, then continue clamped). With no changes the continuation is exact.
+   */
+  static resume(
+    engine: Engine, dir: string, options: TrainOptions, source: (o: TrainOptions, imageSize: number) => BatchSource,
+    changes: Partial<Omit<TrainOptions, 'preset' | 'steps' | 'out'>> = {},
+  ): Trainer {
     const r = loadCheckpoint(dir, engine, options.preset);
-    const merged = { ...options, ...(r.options as Partial<TrainOptions>), steps: options.steps, out: options.out };
+    const saved = r.options as Partial<TrainOptions>;
+    const merged: TrainOptions = { ...options, ...saved, ...changes, steps: options.steps, out: options.out };
+    const changed: OptionChange['changed'] = {};
+    for (const [k, v] of Object.entries(changes)) {
+      const was = saved[k as keyof TrainOptions];
+      if (was !== undefined && was !== v) changed[k] = [was, v];
+    }
+    if (Object.keys(changed).length) merged.history = [...(saved.history ?? []), { step: r.step, changed }];
     const t = new Trainer(engine, merged, r.model, r.step, source(merged, r.model.config.imageSize));
+    t.resumedFrom = saved;
     t.optimizer.loadState({ t: r.t, m: r.moments.m.map((a) => a.data), v: r.moments.v.map((a) => a.data) });
     t.lastCheckpoint = r.step;
     return t;
