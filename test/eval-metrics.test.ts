@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/data/rng.js';
 import { fitGbt } from '../src/eval/gbt.js';
 import {
-  bestPredictor, bestThreshold, cosine, dci, dciScores, discretise, entropy, mig, mutualInformation, ownNearest, pearson, r2,
+  batchSpread, bestPredictor, bestThreshold, cosine, dci, dciScores, discretise, entropy, mig, mutualInformation, ownNearest, pearson, r2,
   sameDifferent, sap, standardise,
 } from '../src/eval/metrics.js';
 
@@ -210,5 +210,30 @@ describe('ownNearest (faces told apart by their reconstructions)', () => {
     const recon = new Float32Array(n * px);
     for (let i = 0; i < n; i++) recon.set(meanImage, i * px);
     expect(ownNearest(recon, inputs, n, px)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('batchSpread (identity code statistics)', () => {
+  it('sums squared deviations from the batch mean over the chosen latents only, checked in float64', () => {
+    const n = 7;
+    const L = 5;
+    const r = Rng.fromSeed(9, 4);
+    const codes = Float32Array.from({ length: n * L }, () => r.range(-3, 3));
+    let want = 0;
+    for (let j = 2; j < 5; j++) {
+      let m = 0;
+      for (let i = 0; i < n; i++) m += codes[i * L + j]!;
+      m /= n;
+      for (let i = 0; i < n; i++) want += (codes[i * L + j]! - m) ** 2;
+    }
+    const got = batchSpread(codes, n, L, 2, 5);
+    expect(got.terms).toBe(n * 3);
+    expect(got.sum).toBeCloseTo(want, 10);
+    // Latents 0 and 1 are outside the range: changing them changes nothing.
+    for (let i = 0; i < n; i++) codes[i * L] = 100 * i;
+    expect(batchSpread(codes, n, L, 2, 5).sum).toBeCloseTo(want, 10);
+    // A constant shift of every code leaves the spread as it was; identical codes have none.
+    expect(batchSpread(codes.map((v) => v + 4), n, L, 2, 5).sum).toBeCloseTo(want, 3);
+    expect(batchSpread(new Float32Array(n * L).fill(1.5), n, L, 0, L)).toEqual({ sum: 0, terms: n * L });
   });
 });

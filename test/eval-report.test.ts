@@ -82,6 +82,9 @@ describe('npm run eval', () => {
     expect(m.reconstruction.identified.images).toBe(metrics.settings.reconBatches * 20);
     expect(m.reconstruction.identified.rate).toBeGreaterThanOrEqual(0);
     expect(m.reconstruction.identified.rate).toBeLessThanOrEqual(1);
+    // The identity code's spreads and sd: positive numbers for an encoder with random-ish weights.
+    const id = m.reconstruction.identityCode!;
+    for (const v of [id.betweenFaces, id.withinFace.az, id.withinFace.el, id.withinFace.light, id.posteriorSd]) expect(v).toBeGreaterThan(0);
     expect(m.invariance.azimuth.values).toHaveLength(61);
     // At the frontal face the identity code is compared with itself.
     expect(m.invariance.azimuth.mean[30]).toBeCloseTo(1, 5);

@@ -17,8 +17,8 @@ import {
 } from './designs.js';
 import { ABC_DEFAULTS, AbcChain, median, type AbcSettings } from './abc.js';
 import {
-  bestPredictor, cosine, dci, mean, mig, pearson, sameDifferent, sap, type DciResult, type MigResult, type SapResult,
-  ownNearest,
+  batchSpread, bestPredictor, cosine, dci, mean, mig, ownNearest, pearson, sameDifferent, sap,
+  type DciResult, type MigResult, type SapResult,
 } from './metrics.js';
 
 export interface EvalSettings {
@@ -78,6 +78,14 @@ export interface ReconstructionResult {
    * scores near chance however low its MSE.
    */
   identified: { images: number; rate: number };
+  /**
+   * The identity latents' posterior means (z4..): their rms spread within SHAPE batches (different
+   * faces, one pose and light) and within AZ, EL and LIGHT batches (one face, one variable
+   * swept), and their mean posterior sd. Identity reaches the decoder only if the spread between
+   * faces stands out of both the sd (the noise training adds) and the spread within a face (what
+   * the clamp hands the other images of a batch).
+   */
+  identityCode?: { betweenFaces: number; withinFace: Record<'az' | 'el' | 'light', number>; posteriorSd: number };
 }
 
 export interface TraversalResult {
@@ -234,11 +242,15 @@ interface ReconOut {
 
 const GRID_COLUMNS = 8;
 
+const rms = (s: { sum: number; terms: number } | undefined) => (s?.terms ? Math.sqrt(s.sum / s.terms) : NaN);
+
 async function reconstruction(engine: Engine, models: EvalModel[], s: EvalSettings, size: number, progress: Progress): Promise<ReconOut[]> {
   const specs = testSet(s.seed, { batchesPerType: s.reconBatches });
   const px = size * size;
   const acc = models.map(() => new Map<BatchType, { bce: number[]; mse: number[] }>());
   const identified = models.map(() => ({ images: 0, hits: 0 }));
+  const spread = models.map(() => new Map<BatchType, { sum: number; terms: number }>());
+  const sd = models.map(() => ({ sum: 0, terms: 0 }));
   const gridParts = models.map(() => [] as Float32Array[]);
   const mus = models.map(() => [] as Float32Array[]);
   const faces = { images: new Float32Array(0), mu: models.map(() => new Float32Array(0)) };
@@ -254,15 +266,27 @@ async function reconstruction(engine: Engine, models: EvalModel[], s: EvalSettin
         const model = models[k]!.model;
         const out = noGrad(() =>
           tidy(() => {
-            const { mu } = model.encode(batch.images);
+            const { mu, logvar } = model.encode(batch.images);
             const recon = model.decode(mu);
             const bce = sum(mapBinary(recon, batch.images, '-(b * log(clamp(a, u.p.x, 1.0 - u.p.x)) + (1.0 - b) * log(clamp(1.0 - a, u.p.x, 1.0 - u.p.x)))', 'eval.bce', [BCE_EPS]), [1, 2, 3]);
             const mse = meanOp(square(sub(recon, batch.images)), [1, 2, 3]);
-            return { mu, recon, bce, mse };
+            return { mu, logvar, recon, bce, mse };
           }),
         );
         try {
-          const [mu, bce, mse, recon] = await Promise.all([out.mu.data(), out.bce.data(), out.mse.data(), inputs ? out.recon.data() : null]);
+          const [mu, logvar, bce, mse, recon] = await Promise.all([
+            out.mu.data(), out.logvar.data(), out.bce.data(), out.mse.data(), inputs ? out.recon.data() : null,
+          ]);
+          const L = model.config.latents;
+          if (spec.type !== 'random') {
+            const d = batchSpread(mu, spec.count, L, 3, L);
+            const t = spread[k]!.get(spec.type) ?? { sum: 0, terms: 0 };
+            spread[k]!.set(spec.type, { sum: t.sum + d.sum, terms: t.terms + d.terms });
+          }
+          for (let i = 0; i < spec.count; i++) {
+            for (let j = 3; j < L; j++) sd[k]!.sum += Math.exp(0.5 * logvar[i * L + j]!);
+          }
+          sd[k]!.terms += spec.count * Math.max(0, L - 3);
           if (spec.type === 'shape' && inputs && recon) {
             identified[k]!.hits += ownNearest(recon, inputs, spec.count, px);
             identified[k]!.images += spec.count;
@@ -318,6 +342,11 @@ async function reconstruction(engine: Engine, models: EvalModel[], s: EvalSettin
         perType,
         all: { images: all.bce.length, bce: mean(all.bce), mse: mean(all.mse) },
         identified: { images: identified[k]!.images, rate: identified[k]!.hits / identified[k]!.images },
+        identityCode: {
+          betweenFaces: rms(spread[k]!.get('shape')),
+          withinFace: { az: rms(spread[k]!.get('az')), el: rms(spread[k]!.get('el')), light: rms(spread[k]!.get('light')) },
+          posteriorSd: sd[k]!.sum / sd[k]!.terms,
+        },
       },
       grid: contactSheet(joined, joined.length / px, size, GRID_COLUMNS),
       mu: muAll,

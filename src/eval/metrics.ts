@@ -352,3 +352,18 @@ export function ownNearest(recon: Float32Array, inputs: Float32Array, n: number,
   }
   return hits;
 }
+
+/**
+ * Sum of squared deviations from the batch mean over latents [from, to) of n codes [n, L], and
+ * how many terms it has: sqrt(sum / terms) is the codes' rms spread within the batch.
+ */
+export function batchSpread(codes: Float32Array, n: number, L: number, from: number, to: number): { sum: number; terms: number } {
+  let sum = 0;
+  for (let j = from; j < to; j++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += codes[i * L + j]!;
+    m /= n;
+    for (let i = 0; i < n; i++) sum += (codes[i * L + j]! - m) ** 2;
+  }
+  return { sum, terms: n * Math.max(0, to - from) };
+}

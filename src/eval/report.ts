@@ -1,7 +1,7 @@
 // The evaluation as one self-contained HTML page (inline CSS, inline SVG, PNG grids as data: URIs)
 // and as summary tables. Pure string building from the results, browser-safe.
 import { SCENE_FACTORS, type SceneFactor } from './factors.js';
-import type { EvalSettings, ModelResult } from './experiments.js';
+import type { EvalSettings, ModelResult, ReconstructionResult } from './experiments.js';
 import type { OptionChange } from '../train/trainer.js';
 import { bars, esc, heatmap, PALETTE, plot, type Series } from './svg.js';
 
@@ -25,6 +25,7 @@ export interface ReportImage {
 
 const f3 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
 const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
+const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
 const sci = (v: number) => (Number.isFinite(v) ? v.toExponential(2) : 'n/a');
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
 
@@ -48,6 +49,9 @@ export function trainingLabel(r: ModelResult): string {
 // metrics.json files written before this score existed lack it.
 const identifiedText = (v: { images: number; rate: number } | undefined) => (v?.images ? `${(100 * v.rate).toFixed(0)}% of ${v.images}` : '-');
 
+const identityText = (v: ReconstructionResult['identityCode']) =>
+  v ? `${f2(v.betweenFaces)} / ${f2(v.withinFace.az)}, ${f2(v.withinFace.el)}, ${f2(v.withinFace.light)} / ${f2(v.posteriorSd)}` : '-';
+
 /** The headline numbers of each result, one row per metric: [metric, value per result]. */
 export function summaryRows(results: readonly ModelResult[]): [string, ...string[]][] {
   const rows: [string, ...string[]][] = [];
@@ -57,6 +61,7 @@ export function summaryRows(results: readonly ModelResult[]): [string, ...string
   add('reconstruction BCE / image (held-out)', (r) => f1(r.reconstruction.all.bce));
   add('reconstruction MSE / pixel (held-out)', (r) => r.reconstruction.all.mse.toFixed(4));
   add('faces told apart by their reconstructions (SHAPE batches)', (r) => identifiedText(r.reconstruction.identified));
+  add('identity code z4..: rms spread between faces / within a face (az, el, light) / posterior sd', (r) => identityText(r.reconstruction.identityCode));
   for (const [k, f] of SCENE_FACTORS.entries()) {
     add(`Pearson r, z${k + 1} vs ${f}`, (r) => f3(r.tracking[f].r));
     add(`best latent for ${f} (r)`, (r) => `z${r.tracking[f].best.latent} (${f3(r.tracking[f].best.r)})`);
