@@ -77,6 +77,24 @@ describe('checkpoints', () => {
     resumed.dispose();
   });
 
+  it('resuming with changed options applies them and records only real changes', async () => {
+    const engine = ctx.engine;
+    const source = () => new BlobBatches(16, 4);
+    const dir = tmp();
+    const first = Trainer.create(engine, options(dir, 2), source()); // no randomShare: as checkpoints before it existed
+    await first.run();
+    first.dispose();
+    const same = Trainer.resume(engine, dir, options(dir, 4), source, { invariance: 0.01, randomShare: 0 });
+    expect(same.options.history).toBeUndefined(); // the saved value again, or 0 for an option the checkpoint lacks
+    same.dispose();
+    const changed = Trainer.resume(engine, dir, options(dir, 4), source, { procedure: 'random', randomShare: 0.5, lr: 1e-3 });
+    expect(changed.options).toMatchObject({ procedure: 'random', randomShare: 0.5, lr: 1e-3, invariance: 0.01, seed: 3 });
+    expect(changed.options.history).toEqual([
+      { step: 2, changed: { procedure: ['clamped', 'random'], randomShare: ['unset', 0.5], lr: [5e-4, 1e-3] } },
+    ]);
+    changed.dispose();
+  });
+
   it('resuming from a checkpoint of another preset says so', async () => {
     const dir = tmp();
     const t = Trainer.create(ctx.engine, options(dir, 1), new BlobBatches(16, 4));

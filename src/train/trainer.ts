@@ -104,8 +104,9 @@ export class Trainer {
     const merged: TrainOptions = { ...options, ...saved, ...changes, steps: options.steps, out: options.out };
     const changed: OptionChange['changed'] = {};
     for (const [k, v] of Object.entries(changes)) {
+      // Checkpoints from before an option existed lack it: giving it a value is a change, unless 0.
       const was = saved[k as keyof TrainOptions];
-      if (was !== undefined && was !== v) changed[k] = [was, v];
+      if (was !== v && !(was === undefined && !v)) changed[k] = [was ?? 'unset', v];
     }
     if (Object.keys(changed).length) merged.history = [...(saved.history ?? []), { step: r.step, changed }];
     const t = new Trainer(engine, merged, r.model, r.step, source(merged, r.model.config.imageSize));
