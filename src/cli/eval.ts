@@ -30,14 +30,14 @@ counts (defaults: hardware adapter / software adapter such as lavapipe):
   --table A.json ...  print the summary table of earlier metrics.json files as markdown (no GPU work)
   -h, --help          this text
 
-What it measures: (1) reconstruction BCE and MSE per batch type, how many faces of one pose
-and light their reconstructions tell apart, and how much the identity latents' means vary between
-faces against within one face's sweeps and against their posterior sd; (2) re-rendering sweeps of z1-z3 and three identity
-latents (figs. 8, 10); (3) inferred z1-z3 against the true azimuth, elevation and light
-(fig. 9a-c); (4) cosine similarity of the identity latents to the frontal face along each
-sweep (fig. 9d-f); (5) same/different accuracy with z_identity, full z and raw pixels (section 4.2);
-(6) MIG, DCI and SAP on the renderer's factors; (7) ABC-MCMC over the scene with the encoder as
-summary statistic against raw pixels (section 4.1, fig. 6a).
+What it measures: (1) reconstruction BCE and MSE per batch type, how many faces of one pose and
+light their reconstructions tell apart, and how much the identity latents' means vary between
+faces, within one face's sweeps, and against their posterior sd; (2) re-rendering sweeps of
+z1-z3 and three identity latents (figs. 8, 10); (3) inferred z1-z3 against the true azimuth,
+elevation and light (fig. 9a-c); (4) cosine similarity of the identity latents to the frontal
+face along each sweep (fig. 9d-f); (5) same/different accuracy with z_identity, full z and raw
+pixels (section 4.2); (6) MIG, DCI and SAP on the renderer's factors; (7) ABC-MCMC over the
+scene with the encoder as summary statistic against raw pixels (section 4.1, fig. 6a).
 
 examples:
   npm run eval -- --checkpoint runs/small-clamped/model.safetensors --out runs/small-clamped/eval
