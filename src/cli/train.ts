@@ -7,6 +7,7 @@ import { initEngine } from '../node.js';
 import { PRESETS } from '../model/presets.js';
 import { NonFiniteLossError, Trainer, type TrainOptions } from '../train/trainer.js';
 import { MODEL_FILE } from '../train/state.js';
+import { describeChange } from '../train/history.js';
 import { FaceBatches } from '../train/batches.js';
 import { DEFAULT_LR, DEFAULT_STEPS } from '../train/defaults.js';
 
@@ -146,7 +147,7 @@ async function main(): Promise<number> {
   if (a.resume && a.steps === undefined) o.steps = Math.max(o.steps, trainer.step);
   const change = o.history?.at(-1);
   if (a.resume && change?.step === trainer.step) {
-    console.log(`changed from the checkpoint: ${Object.entries(change.changed).map(([k, [from, to]]) => `${k} ${from} -> ${to}`).join(', ')}`);
+    console.log(`changed from the checkpoint: ${describeChange(change)}`);
   }
   console.log(
     `${a.resume ? `resuming at step ${trainer.step}` : 'training'}: preset ${trainer.model.config.preset}, ${o.steps} steps of batch ${o.batch}, ` +

@@ -2,7 +2,7 @@
 // and as summary tables. Pure string building from the results, browser-safe.
 import { SCENE_FACTORS, type SceneFactor } from './factors.js';
 import type { EvalSettings, ModelResult, ReconstructionResult } from './experiments.js';
-import type { OptionChange } from '../train/trainer.js';
+import { describeChange, type OptionChange } from '../train/history.js';
 import { bars, esc, heatmap, PALETTE, plot, type Series } from './svg.js';
 
 export interface ReportInput {
@@ -40,9 +40,7 @@ export function trainingLabel(r: ModelResult): string {
   if (typeof t.seed === 'number') bits.push(`seed ${t.seed}`);
   // Options changed on --resume, e.g. "from step 3000: procedure random -> clamped".
   const history = Array.isArray(t.history) ? (t.history as OptionChange[]) : [];
-  for (const h of history) {
-    bits.push(`from step ${h.step}: ${Object.entries(h.changed).map(([k, [from, to]]) => `${k} ${String(from)} -> ${String(to)}`).join(', ')}`);
-  }
+  for (const h of history) bits.push(`from step ${h.step}: ${describeChange(h)}`);
   return bits.join(', ');
 }
 

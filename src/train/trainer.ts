@@ -12,6 +12,7 @@ import { trainStep } from './step.js';
 import type { Procedure } from './schedule.js';
 import type { BatchType } from '../data/batches.js';
 import { loadCheckpoint, saveCheckpoint } from './state.js';
+import type { OptionChange } from './history.js';
 import type { BatchSource } from './batches.js';
 import { contactSheet } from '../data/images.js';
 import { writeGrayPng } from '../data/images-node.js';
@@ -36,10 +37,6 @@ export interface TrainOptions {
   history?: OptionChange[];
 }
 
-export interface OptionChange {
-  step: number;
-  changed: Record<string, [unknown, unknown]>;
-}
 
 export interface LogRecord {
   step: number;
@@ -73,8 +70,6 @@ export class Trainer {
   readonly model: Dcign;
   readonly optimizer: RMSProp;
   step: number;
-  /** The options saved in the checkpoint this run resumed from (null for a fresh run). */
-  resumedFrom: Partial<TrainOptions> | null = null;
   private lastCheckpoint: number | null = null;
   private sampleImages: Tensor | null = null;
   private readonly started = performance.now();
@@ -110,7 +105,6 @@ export class Trainer {
     }
     if (Object.keys(changed).length) merged.history = [...(saved.history ?? []), { step: r.step, changed }];
     const t = new Trainer(engine, merged, r.model, r.step, source(merged, r.model.config.imageSize));
-    t.resumedFrom = saved;
     t.optimizer.loadState({ t: r.t, m: r.moments.m.map((a) => a.data), v: r.moments.v.map((a) => a.data) });
     t.lastCheckpoint = r.step;
     return t;
