@@ -1,7 +1,8 @@
 // The latent clamp and gradient filter of DC-IGN's section 3.2, over z seen as [batch, D]
 // (D = features per sample) and processed in element chunks. j = (base + i) % D is a latent's
 // index; [start, end) is the pass-through range.
-//   CLAMP:   out = z inside the range, z of sample 0 outside it (Z0 binds sample 0's row).
+//   CLAMP:   out = z inside the range, z of sample 0 outside it (Z0 binds sample 0's row); with
+//            FROM_MEAN, the batch mean outside it (Z0 binds the column sums, count the batch size).
 //   MEAN:    running column sums of z over the batch, one invocation per latent, chunk by chunk
 //            in dispatch order (deterministic): the batch mean for invariance targeting.
 //   FILTER:  the backward of the gradient filter: the incoming gradient inside the range;
@@ -13,7 +14,7 @@ struct U {
   D: u32,
   start: u32,
   end: u32,
-  count: u32,   // MEAN: elements in this chunk; FILTER: batch size
+  count: u32,   // MEAN: elements in this chunk; FILTER and CLAMP with FROM_MEAN: batch size
   first: u32,   // MEAN: 1 on the first chunk, which starts the sums
   strength: f32,
 }
@@ -58,7 +59,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let j = (u.base + i) % u.D;
   let through = j >= u.start && j < u.end;
 #if CLAMP
+#if FROM_MEAN
+  OUT[i] = select(Z0[j] / f32(u.count), Z[i], through);
+#else
   OUT[i] = select(Z0[j], Z[i], through);
+#endif
 #else
 #if INVARIANCE
   let other = u.strength * (Z[i] - SUM[j] / f32(u.count));

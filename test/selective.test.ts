@@ -3,7 +3,7 @@ import { useEngine } from './setup/engine.js';
 import { expectClose } from './setup/expect.js';
 import { backward, ops, parameter, Tensor, tidy } from '../src/node.js';
 import * as ref from './ref/cpu.js';
-import { gradientFilterBackward, selectiveClamp as refClamp, selectiveClampBackward } from './ref/selective.js';
+import { gradientFilterBackward, selectiveClamp as refClamp, selectiveClampBackward, selectiveClampMean as refClampMean } from './ref/selective.js';
 
 // The clamp copies values and the filter copies or zeroes gradients: exact. Invariance targeting
 // computes strength * (z - mean) in float32, the mean a float32 sum over the batch divided by B:
@@ -50,6 +50,10 @@ describe('selectiveClamp and gradientFilter (SelectiveOutputClamp.lua, Selective
     // Invariance targeting, strength 0.5: batch means 2.5, 3.5, 4.5; 0.5 * (z - mean) outside.
     const v = await run(z, R, (t) => ops.gradientFilter(t, 1, 2, { invariance: 0.5 }));
     expect([...v.grad]).toEqual([-0.75, 20, -0.75, 0.75, 50, 0.75]);
+    // The mean clamp: sample 0 and 1 both take the batch means 2.5 and 4.5 outside latent 1.
+    const m = await run(z, R, (t) => ops.selectiveClamp(t, 1, 2, 'mean'));
+    expect([...m.out]).toEqual([2.5, 2, 4.5, 2.5, 5, 4.5]);
+    expect([...m.grad]).toEqual([10, 20, 30, 40, 50, 60]);
     // No pass-through (the original's nil): everything zero, or everything invariance-targeted.
     expect([...(await run(z, R, (t) => ops.gradientFilter(t, 0, 0))).grad]).toEqual([0, 0, 0, 0, 0, 0]);
     expect([...(await run(z, R, (t) => ops.gradientFilter(t, 0, 0, { invariance: 0.5 }))).grad]).toEqual([-0.75, -0.75, -0.75, 0.75, 0.75, 0.75]);
@@ -70,6 +74,10 @@ describe('selectiveClamp and gradientFilter (SelectiveOutputClamp.lua, Selective
       const c = await run(z, R, (t) => ops.selectiveClamp(t, s, e));
       expect([...c.out]).toEqual(f32(refClamp(z, s, e)));
       expect([...c.grad]).toEqual(f32(selectiveClampBackward(R)));
+      // The mean is a float32 sum over the batch divided by B: within a few ulps of max |z| = 2.
+      const m = await run(z, R, (t) => ops.selectiveClamp(t, s, e, 'mean'));
+      expectClose(m.out, refClampMean(z, s, e).data, 2e-6, 0, 'mean clamp');
+      expect([...m.grad]).toEqual(f32(selectiveClampBackward(R)));
       const f = await run(z, R, (t) => ops.gradientFilter(t, s, e));
       expect([...f.out]).toEqual(f32(z));
       expect([...f.grad]).toEqual(f32(gradientFilterBackward(R, z, s, e)));
@@ -104,6 +112,7 @@ describe('selectiveClamp and gradientFilter (SelectiveOutputClamp.lua, Selective
     expect(() => ops.gradientFilter(z, 3, 2)).toThrow(/gradientFilter: pass-through range/);
     expect(() => ops.selectiveClamp(Tensor.empty([5]), 0, 1)).toThrow(/must be \[batch, \.\.\.\]/);
     expect(() => ops.gradientFilter(z, 0, 1, { invariance: NaN })).toThrow(/invariance must be finite/);
+    expect(() => ops.selectiveClamp(z, 0, 1, 'median' as 'mean')).toThrow(/selectiveClamp: from must be 'first' or 'mean', got 'median'.*\[4,5\]/);
   });
 });
 
@@ -119,6 +128,8 @@ describe('selectiveClamp and gradientFilter with a 1 MiB storage-binding limit',
     const c = await run(z, R, (t) => ops.selectiveClamp(t, s, e));
     expectSame(c.out, refClamp(z, s, e).data, 'clamped across chunks');
     expectSame(c.grad, R.data, 'clamp gradient across chunks');
+    const m = await run(z, R, (t) => ops.selectiveClamp(t, s, e, 'mean'));
+    expectClose(m.out, refClampMean(z, s, e).data, 2e-6, 0, 'mean clamp across chunks');
     const v = await run(z, R, (t) => ops.gradientFilter(t, s, e, { invariance: 0.25 }));
     expectClose(v.grad, gradientFilterBackward(R, z, s, e, 0.25).data, 0.25e-6, 0, 'invariance across chunks');
   });

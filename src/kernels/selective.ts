@@ -28,28 +28,52 @@ function header(n: number, base: number, D: number, start: number, end: number, 
   return new Uniforms(32).u32(n, base, D, start, end, count, first).f32(strength).build();
 }
 
+/** What the clamped latents become: sample 0's values (the original code), or the batch mean. */
+export type ClampSource = 'first' | 'mean';
+
 /**
  * SelectiveOutputClamp: every sample's latents become sample 0's, except the pass-through
- * range, which keeps each sample's own values (updateOutput). The backward passes the gradient
- * through unchanged to each sample's own input, clamped latents included (updateGradInput
- * copies gradOutput): a straight-through rule, not the derivative of the forward, which would
- * send the clamped latents' gradients to sample 0. Zeroing them is gradientFilter's job.
+ * range, which keeps each sample's own values (updateOutput). With `from: 'mean'` they become
+ * the batch mean instead, as the paper's text and its public ports describe the clamp. The
+ * backward passes the gradient through unchanged to each sample's own input, clamped latents
+ * included (updateGradInput copies gradOutput): a straight-through rule, not the derivative of
+ * the forward, which would send the clamped latents' gradients to sample 0 (or spread them over
+ * the batch). Zeroing them, or invariance targeting, is gradientFilter's job.
  */
-export function selectiveClamp(z: Tensor, passStart: number, passEnd: number): Tensor {
-  const { D } = layout('selectiveClamp', z, passStart, passEnd);
+export function selectiveClamp(z: Tensor, passStart: number, passEnd: number, from: ClampSource = 'first'): Tensor {
+  const { B, D } = layout('selectiveClamp', z, passStart, passEnd);
+  if (from !== 'first' && from !== 'mean') throw opError('selectiveClamp', `from must be 'first' or 'mean', got '${from}'`, ['z', z]);
   const engine = z.engine;
   const out = Tensor.empty(z.shape, 'f32', engine);
-  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { CLAMP: true } });
+  const mean = from === 'mean';
+  const sums = mean && z.size ? columnSums(z, D, passStart, passEnd) : null;
+  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: mean ? { CLAMP: true, FROM_MEAN: true } : { CLAMP: true } });
   for (const [start, count] of chunks(engine, z.size)) {
     if (!count) continue;
     const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
     engine.dispatch(kernel, {
-      uniforms: header(count, start, D, passStart, passEnd, 0, 0, 0),
-      bindings: [part(z), { buffer: z.buffer, offset: 0, size: D * 4 }, part(out)],
+      uniforms: header(count, start, D, passStart, passEnd, mean ? B : 0, 0, 0),
+      bindings: [part(z), sums ? sums.buffer : { buffer: z.buffer, offset: 0, size: D * 4 }, part(out)],
       workgroups: grid1d(count, 256),
     });
   }
+  sums?.dispose();
   return record(out, 'selectiveClamp', [z], (g) => [g]);
+}
+
+/** Per-latent sums of z over the batch [D], accumulated chunk by chunk in a fixed order. */
+function columnSums(z: Tensor, D: number, passStart: number, passEnd: number): Tensor {
+  const engine = z.engine;
+  const sums = Tensor.empty([D], 'f32', engine);
+  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { MEAN: true } });
+  chunks(engine, z.size).forEach(([start, count], k) => {
+    engine.dispatch(kernel, {
+      uniforms: header(D, start, D, passStart, passEnd, count, k === 0 ? 1 : 0, 0),
+      bindings: [{ buffer: z.buffer, offset: start * 4, size: Math.max(count, 1) * 4 }, sums.buffer],
+      workgroups: grid1d(D, 256),
+    });
+  });
+  return sums;
 }
 
 export interface GradientFilterOptions {
@@ -83,18 +107,7 @@ function filterBackward(g: Tensor, z: Tensor, B: number, D: number, passStart: n
   const engine = z.engine;
   const gi = Tensor.empty(z.shape, 'f32', engine);
   const invariance = strength !== undefined;
-  let sums: Tensor | null = null;
-  if (invariance && z.size) {
-    sums = Tensor.empty([D], 'f32', engine);
-    const mean = engine.kernel({ name: 'selective', wgsl: source, defines: { MEAN: true } });
-    chunks(engine, z.size).forEach(([start, count], k) => {
-      engine.dispatch(mean, {
-        uniforms: header(D, start, D, passStart, passEnd, count, k === 0 ? 1 : 0, 0),
-        bindings: [{ buffer: z.buffer, offset: start * 4, size: Math.max(count, 1) * 4 }, sums!.buffer],
-        workgroups: grid1d(D, 256),
-      });
-    });
-  }
+  const sums = invariance && z.size ? columnSums(z, D, passStart, passEnd) : null;
   const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { FILTER: true, INVARIANCE: invariance } });
   for (const [start, count] of chunks(engine, z.size)) {
     if (!count) continue;

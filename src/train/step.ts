@@ -1,11 +1,11 @@
-// One DC-IGN training step on the GPU: encoder -> gradient filter -> clamp (on mu and logvar, as
-// the original) -> reparameterise -> decoder -> BCE + KL -> backward -> optimizer. Nothing is
-// read back; the losses stay on the GPU until someone asks for them.
+// One DC-IGN training step on the GPU: encoder -> gradient filter -> clamp -> reparameterise ->
+// decoder -> BCE + KL -> backward -> optimizer. Nothing is read back; the losses stay on the GPU
+// until someone asks for them.
 import { backward, zeroGrad } from '../autograd/tape.js';
 import { add } from '../kernels/elementwise.js';
 import { bceLoss, klLoss } from '../kernels/losses.js';
 import { reparameterise } from '../kernels/reparameterise.js';
-import { gradientFilter, selectiveClamp } from '../kernels/selective.js';
+import { gradientFilter, selectiveClamp, type ClampSource } from '../kernels/selective.js';
 import { keep, tidy, type Tensor } from '../tensor.js';
 import type { Dcign } from '../model/dcign.js';
 import { passThrough, type BatchKind, type Procedure } from './schedule.js';
@@ -14,6 +14,14 @@ export interface StepOptions {
   procedure: Procedure;
   /** Invariance targeting strength (section 3.2.1); 0 or undefined zeroes the clamped gradients. */
   invariance?: number;
+  /**
+   * What a clamped batch's clamped latents become (section 3.2). 'first' (default, the original
+   * code): sample 0's mu and logvar, each image then drawing its own noise. 'mean' (the paper's
+   * text and its ports): the batch mean of the sampled z, so the decoder gets one code for the
+   * whole batch, its noise averaged over the batch and no single view's pose in it. Either way
+   * the clamped latents get no gradient (or invariance targeting's) and so no KL gradient.
+   */
+  clamp?: ClampSource;
   /** Noise key: eps is a function of (seed, step, element). */
   seed: number;
   step: number;
@@ -30,20 +38,23 @@ export interface StepLosses {
   kl: Tensor;
 }
 
-/** Applies the section 3.2 treatment to one encoder head. */
-function clampHead(h: Tensor, kind: BatchKind, latents: number, invariance?: number): Tensor {
-  const [s, e] = passThrough(kind, latents);
-  return selectiveClamp(gradientFilter(h, s, e, invariance ? { invariance } : {}), s, e);
-}
-
 /** The forward pass of a training step, returning the two loss terms (graph recorded). */
 export function forwardLosses(model: Dcign, images: Tensor, kind: BatchKind, o: StepOptions): StepLosses & { recon: Tensor } {
   let { mu, logvar } = model.encode(images);
-  if (o.procedure === 'clamped') {
-    mu = clampHead(mu, kind, model.config.latents, o.invariance);
-    logvar = clampHead(logvar, kind, model.config.latents, o.invariance);
+  const clamped = o.procedure === 'clamped';
+  const [s, e] = passThrough(kind, model.config.latents);
+  const fromMean = clamped && o.clamp === 'mean';
+  if (clamped) {
+    const filter = (h: Tensor) => gradientFilter(h, s, e, o.invariance ? { invariance: o.invariance } : {});
+    mu = filter(mu);
+    logvar = filter(logvar);
+    if (!fromMean) {
+      mu = selectiveClamp(mu, s, e);
+      logvar = selectiveClamp(logvar, s, e);
+    }
   }
-  const z = o.eps ? reparameterise(mu, logvar, { eps: o.eps }) : reparameterise(mu, logvar, { seed: o.seed, step: o.step });
+  let z = o.eps ? reparameterise(mu, logvar, { eps: o.eps }) : reparameterise(mu, logvar, { seed: o.seed, step: o.step });
+  if (fromMean) z = selectiveClamp(z, s, e, 'mean');
   const recon = model.decode(z);
   return { bce: bceLoss(recon, images), kl: klLoss(mu, logvar), recon };
 }

@@ -4,7 +4,7 @@ import { map, matmul, sum, zip, type Arr } from './cpu.js';
 import * as conv from './conv.js';
 import { maxPool2d, maxPool2dBackward } from './maxpool2d.js';
 import { upsampleNearest, upsampleNearestBackward } from './upsample.js';
-import { selectiveClamp, gradientFilterBackward } from './selective.js';
+import { selectiveClamp, selectiveClampMean, gradientFilterBackward } from './selective.js';
 import { reparameterise, reparameteriseBackward } from './reparameterise.js';
 import { bceLoss, bceLossGrad, klLoss, klLossGrad } from './losses.js';
 import { rmspropStep } from './optim.js';
@@ -35,6 +35,7 @@ export function dcignStepRef(
   range: [number, number] | null,
   invariance: number | undefined,
   lr = 5e-4,
+  clamp: 'first' | 'mean' = 'first',
 ): StepRef {
   const P = (k: string) => p.get(k)!;
   const ep = { padding: cfg.encoderPadding };
@@ -53,9 +54,12 @@ export function dcignStepRef(
   const flat = reshape(a3, [N, a3.data.length / N]);
   const mu0 = linear(flat, P('encoder.mu.weight'), P('encoder.mu.bias'));
   const lv0 = linear(flat, P('encoder.logvar.weight'), P('encoder.logvar.bias'));
-  const mu = range ? selectiveClamp(mu0, range[0], range[1]) : mu0;
-  const lv = range ? selectiveClamp(lv0, range[0], range[1]) : lv0;
-  const z = reparameterise(mu, lv, eps);
+  // 'first' clamps the heads to sample 0's; 'mean' clamps the sampled z to its batch mean.
+  const first = range && clamp === 'first';
+  const mu = first ? selectiveClamp(mu0, range[0], range[1]) : mu0;
+  const lv = first ? selectiveClamp(lv0, range[0], range[1]) : lv0;
+  const z0 = reparameterise(mu, lv, eps);
+  const z = range && clamp === 'mean' ? selectiveClampMean(z0, range[0], range[1]) : z0;
   // Decoder.
   const [bc, bs] = cfg.decoderBase;
   const f0 = linear(z, P('decoder.fc.weight'), P('decoder.fc.bias'));
@@ -96,6 +100,7 @@ export function dcignStepRef(
   g = upsampleNearestBackward(g);
   const df0 = reluBack(reshape(g, f0.shape), f0);
   const dz = linearBack('decoder.fc', z, df0);
+  // Both clamps pass their gradient straight through to each sample's own input.
   let [dmu, dlv] = reparameteriseBackward(dz, lv, eps);
   const [kmu, klv] = klLossGrad(mu, lv);
   dmu = zip(dmu, kmu, (a, b) => a + b);

@@ -15,6 +15,18 @@ export function selectiveClamp(z: Arr, start: number, end: number): Arr {
   return { data: out, shape: [...z.shape] };
 }
 
+/** The clamp to the batch mean: output[b] = mean over b' of input[b'], then the pass-through columns. */
+export function selectiveClampMean(z: Arr, start: number, end: number): Arr {
+  const [B, D] = dims(z);
+  const mean = new Float64Array(D);
+  for (let b = 0; b < B; b++) for (let j = 0; j < D; j++) mean[j]! += z.data[b * D + j]! / B;
+  const out = new Float64Array(z.data.length);
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < D; j++) out[b * D + j] = j >= start && j < end ? z.data[b * D + j]! : mean[j]!;
+  }
+  return { data: out, shape: [...z.shape] };
+}
+
 /** updateGradInput of SelectiveOutputClamp: gradInput = copy of gradOutput. */
 export function selectiveClampBackward(g: Arr): Arr {
   return { data: Float64Array.from(g.data), shape: [...g.shape] };
