@@ -74,4 +74,30 @@ describe('npm run train', () => {
       history: [{ step: 4, changed: { procedure: ['random', 'clamped'], invariance: [0, 0.01] } }],
     });
   }, 120_000);
+
+  it('pretrains with random batches and switches to the clamped procedure in one run (--pretrain-steps)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'dcign-cli-'));
+    const args = ['--preset', 'tiny', '--steps', '9', '--pretrain-steps', '5', '--clamp', 'mean', '--log-every', '1', '--checkpoint-every', '3', '--out', out];
+    const r = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/training: preset tiny, 9 steps of batch 20, 5 steps random, then procedure clamped \(clamp mean\)/);
+    const kinds = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; kind: string });
+    expect(kinds.map((k) => k.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(kinds.slice(0, 5).every((k) => k.kind === 'random'), JSON.stringify(kinds)).toBe(true);
+    expect(kinds.slice(5).every((k) => ['az', 'el', 'light', 'shape'].includes(k.kind)), JSON.stringify(kinds)).toBe(true);
+    const saved = JSON.parse(decodeSafetensors(readFileSync(join(out, 'model.safetensors'))).metadata.options!) as Record<string, unknown>;
+    expect(saved).toMatchObject({ procedure: 'clamped', clamp: 'mean', pretrainSteps: 5, history: [{ step: 5, changed: { procedure: ['random', 'clamped'] } }] });
+    expect((saved.history as unknown[]).length).toBe(1);
+  }, 120_000);
+
+  it('refuses an unknown --clamp and --pretrain-steps with the random procedure, naming the option', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', '--preset', 'tiny', '--steps', '1', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const clamp = run('--clamp', 'last', '--out', mkdtempSync(join(tmpdir(), 'dcign-cli-')));
+    expect(clamp.status).toBe(1);
+    expect(clamp.stderr).toContain('error: --clamp must be first or mean, got "last"');
+    const pre = run('--pretrain-steps', '3', '--procedure', 'random', '--out', mkdtempSync(join(tmpdir(), 'dcign-cli-')));
+    expect(pre.status).toBe(1);
+    expect(pre.stderr).toContain('--pretrain-steps trains random batches before --procedure clamped');
+  }, 120_000);
 });

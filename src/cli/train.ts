@@ -30,6 +30,10 @@ usage: npm run train -- [options]
   --random-share P       with --procedure clamped, make a share P of the batches random ones trained
                          unclamped (not in the paper: clamped batches alone lose the faces' identity in
                          the reconstructions, see docs/RESULTS.md; default 0)
+  --clamp C              what a clamped batch's clamped latents become: first (sample 0's mu and logvar,
+                         as the original code) | mean (the batch mean of z, as the paper's text)
+  --pretrain-steps N     train the first N steps with random, unclamped batches, then switch to the
+                         procedure (the original authors pretrained so; default 0)
   --invariance S         invariance targeting strength (section 3.2.1; the paper suggests 0.01; default 0: off)
   --log-every N          log losses every N steps (default 10); a log step is the only one that reads back
   --sample-every N       write an input-over-reconstruction grid every N steps (default 250; 0: only at the end)
@@ -56,6 +60,8 @@ const RESUMABLE = {
   procedure: 'procedure',
   'shape-bias': 'shapeBias',
   'random-share': 'randomShare',
+  clamp: 'clamp',
+  'pretrain-steps': 'pretrainSteps',
   invariance: 'invariance',
   'log-every': 'logEvery',
   'sample-every': 'sampleEvery',
@@ -89,6 +95,8 @@ async function main(): Promise<number> {
       procedure: { type: 'string' },
       'shape-bias': { type: 'string' },
       'random-share': { type: 'string' },
+      clamp: { type: 'string' },
+      'pretrain-steps': { type: 'string' },
       invariance: { type: 'string' },
       'log-every': { type: 'string' },
       'sample-every': { type: 'string' },
@@ -103,6 +111,7 @@ async function main(): Promise<number> {
   }
   if (a.preset && !PRESETS[a.preset]) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${a.preset}"`);
   if (a.procedure && a.procedure !== 'clamped' && a.procedure !== 'random') throw new Error(`--procedure must be clamped or random, got "${a.procedure}"`);
+  if (a.clamp && a.clamp !== 'first' && a.clamp !== 'mean') throw new Error(`--clamp must be first or mean, got "${a.clamp}"`);
   if (a.resume && !existsSync(join(a.resume, MODEL_FILE))) throw new Error(`--resume ${a.resume}: no ${MODEL_FILE} there`);
 
   const engine = await initEngine();
@@ -125,6 +134,8 @@ async function main(): Promise<number> {
     shapeBias: num('shape-bias', a['shape-bias']) ?? 0,
     randomShare,
     invariance: num('invariance', a.invariance) ?? 0,
+    clamp: (a.clamp as TrainOptions['clamp']) ?? 'first',
+    pretrainSteps: int('pretrain-steps', a['pretrain-steps']) ?? 0,
     logEvery: int('log-every', a['log-every'], 1) ?? 10,
     sampleEvery: int('sample-every', a['sample-every']) ?? 250,
     checkpointEvery: int('checkpoint-every', a['checkpoint-every'], 1) ?? 500,
@@ -144,6 +155,9 @@ async function main(): Promise<number> {
   if (o.randomShare && o.procedure === 'random') {
     throw new Error('--random-share mixes random batches into --procedure clamped; with random every batch is random already');
   }
+  if (o.pretrainSteps && o.procedure === 'random') {
+    throw new Error('--pretrain-steps trains random batches before --procedure clamped; with random every batch is random already');
+  }
   if (a.resume && a.steps === undefined) o.steps = Math.max(o.steps, trainer.step);
   const change = o.history?.at(-1);
   if (a.resume && change?.step === trainer.step) {
@@ -151,7 +165,8 @@ async function main(): Promise<number> {
   }
   console.log(
     `${a.resume ? `resuming at step ${trainer.step}` : 'training'}: preset ${trainer.model.config.preset}, ${o.steps} steps of batch ${o.batch}, ` +
-      `procedure ${o.procedure}${o.invariance ? `, invariance ${o.invariance}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''}${o.randomShare ? `, random share ${o.randomShare}` : ''} -> ${o.out}`,
+      `${o.pretrainSteps ? `${o.pretrainSteps} steps random, then ` : ''}procedure ${o.procedure}` +
+      `${o.procedure === 'clamped' ? ` (clamp ${o.clamp ?? 'first'})` : ''}${o.invariance ? `, invariance ${o.invariance}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''}${o.randomShare ? `, random share ${o.randomShare}` : ''} -> ${o.out}`,
   );
   if (trainer.step >= o.steps) {
     console.log(`nothing to do: the run is already at step ${trainer.step}; raise --steps to continue`);

@@ -24,6 +24,8 @@ export interface FaceBatchOptions {
   shapeBias: number;
   /** Share of random (unclamped) batches mixed into the clamped procedure; not in the paper. */
   randomShare?: number;
+  /** Steps before this one draw random batches whatever the procedure (the original's pretraining). */
+  pretrainSteps?: number;
   imageSize: number;
 }
 
@@ -31,7 +33,8 @@ export class FaceBatches implements BatchSource {
   constructor(private engine: Engine, private o: FaceBatchOptions) {}
 
   batch(step: number): StepBatch {
-    const spec = trainingBatch(this.o.seed, step, { count: this.o.batch, mode: this.o.procedure, shapeBias: this.o.shapeBias + 1, randomShare: this.o.randomShare });
+    const mode = step < (this.o.pretrainSteps ?? 0) ? 'random' : this.o.procedure;
+    const spec = trainingBatch(this.o.seed, step, { count: this.o.batch, mode, shapeBias: this.o.shapeBias + 1, randomShare: this.o.randomShare });
     const { type, images } = renderBatch(spec, { size: this.o.imageSize }, this.engine);
     return { type, images };
   }

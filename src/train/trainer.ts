@@ -10,6 +10,7 @@ import { tidy, type Tensor } from '../tensor.js';
 import { RMSProp } from './optim.js';
 import { trainStep } from './step.js';
 import type { Procedure } from './schedule.js';
+import type { ClampSource } from '../kernels/selective.js';
 import type { BatchType } from '../data/batches.js';
 import { loadCheckpoint, saveCheckpoint } from './state.js';
 import type { OptionChange } from './history.js';
@@ -29,6 +30,13 @@ export interface TrainOptions {
   /** Share of random, unclamped batches among the clamped procedure's (not in the paper; default 0). */
   randomShare?: number;
   invariance: number;
+  /** What clamped latents become: sample 0's mu and logvar ('first', the original code) or the batch mean of z. */
+  clamp?: ClampSource;
+  /**
+   * Steps trained with random, unclamped batches before the procedure's own (the original
+   * authors pretrained their networks so); the switch is recorded in `history`.
+   */
+  pretrainSteps?: number;
   logEvery: number;
   /** Steps between sample grids; 0 writes one only at the end (a run always ends with one). */
   sampleEvery: number;
@@ -116,6 +124,7 @@ export class Trainer {
     const logged: LogRecord[] = [];
     while (this.step < o.steps) {
       const step = this.step; // 0-based index of the step being taken
+      if (step > 0 && step === o.pretrainSteps && o.procedure !== 'random') this.notePretrainingEnd(step);
       let kind: BatchType = 'random';
       const losses = tidy(() => {
         const batch = this.source.batch(step);
@@ -124,6 +133,7 @@ export class Trainer {
         return trainStep(this.model, this.optimizer, batch.images, kind === 'random' ? 'shape' : kind, {
           procedure: kind === 'random' ? 'random' : o.procedure,
           invariance: o.invariance || undefined,
+          clamp: o.clamp,
           seed: o.seed,
           step,
         });
@@ -154,6 +164,13 @@ export class Trainer {
       if (stop) break;
     }
     return logged;
+  }
+
+  /** Records the end of pretraining in the history, once (a resumed run may pass it again). */
+  private notePretrainingEnd(step: number): void {
+    const o = this.options;
+    if (o.history?.some((h) => h.step === step && 'procedure' in h.changed)) return;
+    o.history = [...(o.history ?? []), { step, changed: { procedure: ['random', o.procedure] } }];
   }
 
   async checkpoint(): Promise<void> {
