@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useEngine } from './setup/engine.js';
@@ -7,7 +7,7 @@ import { BlobBatches } from './setup/batches.js';
 import { Dcign } from '../src/model/dcign.js';
 import { getPreset } from '../src/model/presets.js';
 import { decodeModel, encodeModel } from '../src/model/checkpoint.js';
-import { CheckpointError } from '../src/model/safetensors.js';
+import { CheckpointError, decodeSafetensors, encodeSafetensors } from '../src/model/safetensors.js';
 import { Trainer, type TrainOptions } from '../src/train/trainer.js';
 import { FaceBatches } from '../src/train/batches.js';
 import { loadCheckpoint, MODEL_FILE } from '../src/train/state.js';
@@ -71,7 +71,11 @@ describe('checkpoints', () => {
     const sa = resumed.optimizer.state();
     const sb = straight.optimizer.state();
     expect(sa.t).toBe(sb.t);
-    for (let i = 0; i < sa.m.length; i++) expect(await sa.v[i]!.data()).toEqual(await sb.v[i]!.data());
+    expect(sa.m).toHaveLength(sb.m.length);
+    for (let i = 0; i < sa.m.length; i++) {
+      expect(await sa.m[i]!.data(), `m[${i}]`).toEqual(await sb.m[i]!.data());
+      expect(await sa.v[i]!.data(), `v[${i}]`).toEqual(await sb.v[i]!.data());
+    }
     expect(readdirSync(b).filter((f) => f.startsWith('train-state-'))).toEqual(['train-state-00000010.safetensors']);
     straight.dispose();
     resumed.dispose();
@@ -103,6 +107,36 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint(dir, ctx.engine, 'small')).toThrow(/preset "tiny", but preset "small"/);
     writeFileSync(join(dir, MODEL_FILE), readFileSync(join(dir, MODEL_FILE)).subarray(0, 100));
     expect(() => loadCheckpoint(dir, ctx.engine, 'tiny')).toThrow(/truncated|not a valid/);
+  });
+
+  it('refuses to resume without its training state, at another step, or with a moment missing', async () => {
+    const dir = tmp();
+    const t = Trainer.create(ctx.engine, options(dir, 2), new BlobBatches(16, 4));
+    await t.run();
+    t.dispose();
+    const statePath = join(dir, 'train-state-00000002.safetensors');
+    const good = readFileSync(statePath);
+    const { tensors, metadata } = decodeSafetensors(new Uint8Array(good), statePath);
+    const fails = (pattern: RegExp) => expect(() => loadCheckpoint(dir, ctx.engine, 'tiny')).toThrow(pattern);
+    const loads = () => {
+      const r = loadCheckpoint(dir, ctx.engine, 'tiny');
+      r.model.dispose();
+      return r;
+    };
+    expect(loads().step).toBe(2);
+
+    rmSync(statePath);
+    fails(/its training state file train-state-00000002\.safetensors is missing, so the run cannot resume/);
+    writeFileSync(statePath, encodeSafetensors(tensors, { ...metadata, step: '3' }));
+    fails(/train-state-00000002\.safetensors: step 3 does not match the model's step 2/);
+    for (const moment of ['m', 'v']) {
+      const less = new Map(tensors);
+      less.delete(`${moment}.decoder.conv2.bias`);
+      writeFileSync(statePath, encodeSafetensors(less, metadata));
+      fails(new RegExp(`train-state-00000002\\.safetensors: missing ${moment}\\.decoder\\.conv2\\.bias`));
+    }
+    writeFileSync(statePath, good);
+    expect(loads().moments.m).toHaveLength(tensors.size / 2);
   });
 });
 

@@ -18,7 +18,13 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    // The target stays as it was; the temporary copy would otherwise be left beside it.
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   // The rename itself is durable once the folder's entry is on disk.
   try {
     const dfd = openSync(dirname(path), 'r');
