@@ -41,17 +41,22 @@ function setup(seed: number, shapeList = shapes) {
 describe('RMSProp (rmsprop.lua)', () => {
   const ctx = useEngine();
 
-  it('one step matches the formula on random tensors (defaults lr 5e-4, b1 0.1, b2 0.01)', async () => {
+  it('two steps match the formula on random tensors (defaults lr 5e-4, b1 0.1, b2 0.01)', async () => {
     const { params, cpu } = setup(1);
     const opt = new RMSProp(params);
-    params.forEach((p, k) => {
-      const g = ref.random([...p.shape], 100 + k, -3, 3);
-      setGrad(p, g);
-      rmspropStep(cpu[k]!, g.data);
-    });
-    opt.step();
-    await expectState(opt, cpu, 'step 1');
-    expect(opt.stepSize(1)).toBeCloseTo((5e-4 * Math.sqrt(0.01)) / 0.1, 15);
+    for (let step = 1; step <= 2; step++) {
+      params.forEach((p, k) => {
+        const g = ref.random([...p.shape], 100 * step + k, -3, 3);
+        setGrad(p, g);
+        rmspropStep(cpu[k]!, g.data);
+      });
+      opt.step();
+      await expectState(opt, cpu, `step ${step}`);
+    }
+    // With the defaults the first step's bias correction is exactly 1; the second's is
+    // sqrt(1 - 0.99^2) / (1 - 0.9^2) = 0.74246, so step 2 fails without it.
+    expect(opt.stepSize(1)).toBeCloseTo(5e-4, 15);
+    expect(opt.stepSize(2)).toBeCloseTo(5e-4 * 0.7424597884, 13);
   });
 
   it('several steps in a row, with other hyper-parameters and a parameter that gets no gradient', async () => {

@@ -46,10 +46,10 @@ describe('npm run train', () => {
     const run = (...args: string[]) =>
       spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', '--preset', 'tiny', '--steps', '1', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     const high = run('--random-share', '1.5', '--out', mkdtempSync(join(tmpdir(), 'dcign-cli-')));
-    expect(high.status).not.toBe(0);
+    expect(high.status, high.stderr).toBe(1);
     expect(high.stderr).toContain('--random-share must be in [0, 1], got 1.5');
     const both = run('--random-share', '0.5', '--procedure', 'random', '--out', mkdtempSync(join(tmpdir(), 'dcign-cli-')));
-    expect(both.status).not.toBe(0);
+    expect(both.status, both.stderr).toBe(1);
     expect(both.stderr).toContain('--random-share mixes random batches into --procedure clamped');
   }, 120_000);
 

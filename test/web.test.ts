@@ -10,7 +10,8 @@ import { build } from 'esbuild';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright-core';
 import { useEngine } from './setup/engine.js';
-import { noGrad } from '../src/node.js';
+import { noGrad, Tensor } from '../src/node.js';
+import { encodeModel } from '../src/model/checkpoint.js';
 import { Trainer } from '../src/train/trainer.js';
 import { FaceBatches } from '../src/train/batches.js';
 import { readModelFile } from '../src/train/state.js';
@@ -90,6 +91,16 @@ describe('the browser page', () => {
     await trainer.run();
     trainer.dispose();
     checkpoint = join(out, 'model.safetensors');
+    // Forty steps leave z1 moving the decoded image by about one grey level, too little to tell
+    // a slider that reaches the decoder from one that does not: strengthen z1's column of the
+    // decoder's first layer (weight [out, latents]).
+    const { model, metadata } = readModelFile(checkpoint, ctx.engine);
+    const w = model.decoder.fc.weight;
+    const d = await w.data();
+    for (let r = 0; r < w.shape[0]!; r++) d[r * w.shape[1]!] *= 60;
+    ctx.engine.upload(w.buffer, 0, d);
+    writeFileSync(checkpoint, await encodeModel(model, metadata));
+    model.dispose();
 
     imagePath = join(tmp, 'card.png');
     writeFileSync(imagePath, PNG.sync.write(testCard(52, 40)));
@@ -154,8 +165,26 @@ describe('the browser page', () => {
       await waitFor(page, 'decodes', decodes + 1);
       const after = await canvasPixels(page, 'edit-canvas');
       expect(after.length).toBe(before.length);
-      const changed = after.filter((v, i) => v !== before[i]).length;
-      expect(changed, 'pixels of the decoded canvas that changed when z1 moved').toBeGreaterThan(0);
+      // The page must show Node's decode of its latents with z1 at the slider's end, and that
+      // image must differ visibly from the one before: a slider that does not reach the
+      // decoder, or reaches the wrong latent, leaves the canvas within a grey level of before.
+      const { model: m2 } = readModelFile(checkpoint, ctx.engine);
+      const nodeGray = async (z1: number) => {
+        const z = Float32Array.from(shown);
+        z[0] = z1;
+        const zt = Tensor.fromData(z, [1, z.length]);
+        const img = noGrad(() => m2.decode(zt));
+        const d = await img.data();
+        [zt, img].forEach((t) => t.dispose());
+        return Array.from(d, (v) => Math.round(255 * Math.min(1, Math.max(0, v))));
+      };
+      const [wantBefore, wantAfter] = [await nodeGray(shown[0]!), await nodeGray(max)];
+      m2.dispose();
+      const gray = (rgba: number[]) => rgba.filter((_, i) => i % 4 === 0);
+      expectClose(gray(before), wantBefore, 1, 0, 'decoded canvas before z1 moved vs Node');
+      expectClose(gray(after), wantAfter, 1, 0, 'decoded canvas after z1 moved vs Node');
+      const moved = wantAfter.filter((v, i) => Math.abs(v - wantBefore[i]!) >= 8).length;
+      expect(moved, 'pixels that z1 moves by 8 grey levels or more').toBeGreaterThan(wantAfter.length / 4);
       expect(await canvasPixels(page, 'recon-canvas')).toEqual(reconBefore);
 
       mkdirSync(artifacts, { recursive: true });
