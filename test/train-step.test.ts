@@ -11,6 +11,7 @@ import { forwardLosses } from '../src/train/step.js';
 import { passThrough } from '../src/train/schedule.js';
 import { random, type Arr } from './ref/cpu.js';
 import { dcignStepRef } from './ref/dcign.js';
+import { rmspropStep } from './ref/optim.js';
 
 useEngine();
 
@@ -32,7 +33,8 @@ describe('training step (tiny preset)', () => {
       const kind = 'el' as const;
       const invariance = 0.01;
       const params = await snapshot(model);
-      const want = dcignStepRef(cfg, params, x, eps, passThrough(kind, cfg.latents), invariance, 5e-4, clamp);
+      // An EL batch trains z2 alone (section 3.2): latents [1, 2), stated here, not asked of the code.
+      const want = dcignStepRef(cfg, params, x, eps, [1, 2], invariance, 5e-4, clamp);
 
       const images = Tensor.fromData(x.data, x.shape);
       const epsT = Tensor.fromData(eps.data, eps.shape);
@@ -43,24 +45,49 @@ describe('training step (tiny preset)', () => {
         return { bce: keep(bce), kl: keep(kl) };
       });
       // float32 sums over ~1300 pixels: 1e-5 relative.
-      expect((await losses.bce.data())[0]).toBeCloseTo(want.bce, 2);
       expectClose(await losses.bce.data(), [want.bce], 0, 1e-5, 'bce');
       expectClose(await losses.kl.data(), [want.kl], 1e-6, 1e-4, 'kl');
 
       // Gradients through ten layers in float32: 2e-4 relative to the largest gradient of the tensor.
+      const gpuGrads = new Map<string, Float32Array>();
       for (const [name, t] of model.parameters()) {
         const g = want.grads.get(name)!;
         const scale = Math.max(...g.data.map(Math.abs));
         expect(scale, `${name} has a non-zero reference gradient`).toBeGreaterThan(0);
-        expectClose(await t.grad!.data(), g.data, 2e-4 * scale, 1e-3, `gradient of ${name}`);
+        gpuGrads.set(name, await t.grad!.data());
+        expectClose(gpuGrads.get(name)!, g.data, 2e-4 * scale, 1e-3, `gradient of ${name}`);
       }
       opt.step();
-      // The first RMSProp step moves each weight by lr * g / sqrt(g^2 + 1e-6): Lipschitz 0.5 in g.
+      // The first RMSProp step moves each weight by about lr = 5e-4 whatever the gradient's size
+      // (lr g / sqrt(g^2 + 1e-6)), so the reference's update, from gradients that differ in float32
+      // rounding, checks little more than the sign. Instead each weight is checked against the
+      // float64 step from the GPU's own gradient (checked above): float32 rounding of weights of
+      // at most ~1, 2e-7 absolute, 0.04% of the step.
       for (const [name, t] of model.parameters()) {
-        const g = want.grads.get(name)!;
-        const scale = Math.max(...g.data.map(Math.abs));
-        expectClose(await t.data(), want.updated.get(name)!.data, 1e-6 + 0.5 * 2e-4 * scale, 1e-5, `updated ${name}`);
+        const x0 = params.get(name)!.data;
+        const s = { x: Float64Array.from(x0), m: new Float64Array(x0.length), v: new Float64Array(x0.length), t: 0 };
+        rmspropStep(s, gpuGrads.get(name)!);
+        expectClose(await t.data(), s.x, 2e-7, 0, `updated ${name}`);
+      }
+      // The reference's own update agrees in sign and size wherever its gradient is clear of zero.
+      for (const [name, t] of model.parameters()) {
+        const g = want.grads.get(name)!.data;
+        const got = await t.data();
+        const scale = Math.max(...g.map(Math.abs));
+        want.updated.get(name)!.data.forEach((x1, i) => {
+          if (Math.abs(g[i]!) > 0.01 * scale && Math.abs(g[i]!) > 1e-2) {
+            expect(Math.abs(got[i]! - x1), `updated ${name}[${i}]`).toBeLessThan(1e-6);
+          }
+        });
       }
     });
   }
+
+  it('maps each batch kind to its latents: z1 azimuth, z2 elevation, z3 light, the rest identity', () => {
+    expect(passThrough('az', 8)).toEqual([0, 1]);
+    expect(passThrough('el', 8)).toEqual([1, 2]);
+    expect(passThrough('light', 8)).toEqual([2, 3]);
+    expect(passThrough('shape', 8)).toEqual([3, 8]);
+    expect(passThrough('shape', 200)).toEqual([3, 200]);
+  });
 });
