@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
 import { ops, Tensor } from '../src/node.js';
+import { expand } from '../src/kernels/elementwise.js';
 import * as ref from './ref/cpu.js';
+import { expectClose } from './setup/expect.js';
 
 useEngine();
 
@@ -93,4 +95,56 @@ describe('binary ops with broadcasting', () => {
     const b = Tensor.fromData(new Float32Array(4).fill(1), [4]);
     expect(() => ops.add(a, b)).toThrow('add: shapes do not broadcast (a [2,3], b [4])');
   });
+});
+
+// With storage bindings limited to 1 MiB (262144 floats), ragged tensors of 1.1 to 1.3 M floats
+// run in two chunks: full operands bound chunk by chunk, broadcast operands whole and indexed from
+// the chunk's global offset. Last in the file: this engine becomes the default for new tensors.
+describe('elementwise ops with a 1 MiB storage-binding limit', () => {
+  const ctx = useEngine({ maxStorageBufferBindingSize: 1 << 20 });
+  const chunked = (shape: number[]) => ref.size(shape) > 262144;
+
+  it('unary forward and gradient across chunks', async () => {
+    expect(ctx.engine.maxBinding).toBe(1 << 20);
+    const shape = [3, 101, 1033];
+    expect(chunked(shape)).toBe(true);
+    await gradCheck({ gpu: ([t]) => ops.tanh(t!), cpu: ([a]) => ref.map(a!, Math.tanh), inputs: [ref.random(shape, 31, -2, 2)], tol: TOL, fdTol: FD, fdSamples: 6 });
+  });
+
+  it('expand (a reduction\'s gradient) across chunks', async () => {
+    const x = ref.random([37, 1, 1], 51, -1, 1);
+    const shape = [2, 37, 61, 67];
+    const out = expand(Tensor.fromData(x.data, x.shape), shape, 'x * u.p.x', 'expand', [0.5]);
+    const want = ref.zip(ref.random(shape, 52), x, (_, v) => v * 0.5);
+    expectClose(await out.data(), want.data, 1e-7, 1e-6, 'expand');
+    out.dispose();
+  });
+
+  // The gradient of a broadcast operand sums over the broadcast axes, which needs the whole
+  // gradient in one binding (reduce.ts): only the same-shape case is differentiated here.
+  const cases: [string, number[], number[]][] = [
+    ['same shape', [5, 61, 997], [5, 61, 997]],
+    ['a channel bias', [2, 37, 61, 67], [37, 1, 1]],
+    ['a row', [313, 1009], [1009]],
+    ['both sides broadcast', [1, 1013], [307, 1]],
+  ];
+  for (const [what, sa, sb] of cases) {
+    it(`mul and sub across chunks: ${what}, [${sa}] with [${sb}]`, async () => {
+      const a = ref.random(sa, 41, -1, 1);
+      const b = ref.random(sb, 42, -1, 1);
+      const [ta, tb] = [Tensor.fromData(a.data, a.shape), Tensor.fromData(b.data, b.shape)];
+      for (const [gpu, f] of [[ops.mul, (x: number, y: number) => x * y], [ops.sub, (x: number, y: number) => x - y]] as const) {
+        const want = ref.zip(a, b, f);
+        expect(chunked(want.shape)).toBe(true);
+        const out = gpu(ta, tb);
+        expect(out.shape).toEqual(want.shape);
+        expectClose(await out.data(), want.data, 1e-6, 1e-6, `${what}: ${gpu.name}`);
+        out.dispose();
+      }
+      [ta, tb].forEach((t) => t.dispose());
+      if (what === 'same shape') {
+        await gradCheck({ gpu: ([x, y]) => ops.mul(x!, y!), cpu: ([x, y]) => ref.zip(x!, y!, (p, q) => p * q), inputs: [a, b], tol: TOL, fdTol: FD, fdSamples: 6 });
+      }
+    });
+  }
 });

@@ -50,3 +50,36 @@ describe('sum and mean', () => {
     expect(() => ops.sum(x, 2)).toThrow('sum: axis 2 out of range (x [2,2])');
   });
 });
+
+// A reduction reads its whole input through one binding: with bindings limited to 1 MiB
+// (262144 floats) it takes an input that fills one exactly, sums it in tree and two-pass form,
+// and refuses one float more by name. Last in the file: this engine becomes the default.
+describe('sum and mean with a 1 MiB storage-binding limit', () => {
+  const ctx = useEngine({ maxStorageBufferBindingSize: 1 << 20 });
+
+  const full: [number[], number[] | undefined][] = [
+    [[2, 131072], [1]], // two rows of 131072: the two-pass split
+    [[512, 512], [0]], // columns: strided reads across the whole binding
+    [[262144], undefined],
+  ];
+  for (const [shape, axes] of full) {
+    it(`mean of [${shape}] over ${axes ? `[${axes}]` : 'all'}, the input filling one binding`, async () => {
+      expect(ctx.engine.maxBinding).toBe(1 << 20);
+      const n = axes ? axes.reduce((a, i) => a * shape[i]!, 1) : ref.size(shape);
+      await gradCheck({
+        gpu: ([x]) => ops.mean(x!, axes),
+        cpu: ([x]) => ref.map(ref.sum(x!, axes), (v) => v / n),
+        inputs: [ref.random(shape, 61)],
+        tol: TOL,
+        fdTol: FD,
+        fdSamples: 4,
+      });
+    });
+  }
+
+  it('refuses an input larger than one binding', () => {
+    const x = Tensor.fromData(new Float32Array(262145), [5, 52429]);
+    expect(() => ops.sum(x, 1)).toThrow('sum: input exceeds one storage binding (x [5,52429])');
+    x.dispose();
+  });
+});
