@@ -53,6 +53,26 @@ describe('npm run train', () => {
     expect(both.stderr).toContain('--random-share mixes random batches into --procedure clamped');
   }, 120_000);
 
+  it('names each invalid option and exits 1 before training', () => {
+    const out = mkdtempSync(join(tmpdir(), 'dcign-cli-'));
+    const cases: [string[], string][] = [
+      [['--preset', 'huge'], '--preset must be one of'],
+      [['--procedure', 'sometimes'], '--procedure must be clamped or random, got "sometimes"'],
+      [['--resume', join(out, 'nothing')], `--resume ${join(out, 'nothing')}: no model.safetensors there`],
+      [['--preset', 'tiny', '--steps', '0'], '--steps must be an integer >= 1, got "0"'],
+      [['--preset', 'tiny', '--batch', '1'], '--batch must be an integer >= 2, got "1"'],
+      [['--preset', 'tiny', '--lr', 'fast'], '--lr must be a number, got "fast"'],
+      [['--preset', 'tiny', '--shape-bias=-1'], '--shape-bias must be >= 0, got -1'],
+      [['--preset', 'tiny', '--stepz', '3'], "Unknown option '--stepz'"],
+    ];
+    for (const [args, message] of cases) {
+      const r = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', '--out', out, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(message);
+    }
+    expect(readdirSync(out)).toEqual([]);
+  }, 120_000);
+
   it('continues a random run clamped when --resume is given --procedure, and keeps the rest', () => {
     const run = (...args: string[]) => {
       const r = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
