@@ -40,6 +40,7 @@ const small: Case[] = [
   { x: [1, 7, 17, 17], w: [3, 7, 7, 7], o: { padding: 'same' } },
   { x: [3, 3, 9, 13], w: [1, 3, 1, 1], o: { stride: 2 } },
   { x: [2, 2, 10, 10], w: [4, 2, 4, 4], o: { padding: 'same' } },
+  { x: [1, 3, 11, 8], w: [3, 3, 2, 6], o: { padding: 'same' } }, // even and unequal: the odd pixel's side per axis
   { x: [2, 3, 9, 9], w: [5, 3, 2, 2], o: { stride: 3, padding: 1 } },
   { x: [1, 3, 9, 9], w: [5, 3, 3, 3], o: { stride: 2, padding: 3 } }, // padding beyond the kernel
   { x: [1, 5, 17, 13], w: [9, 5, 5, 3], o: { padding: 'valid' } },

@@ -55,14 +55,15 @@ describe('npm run train', () => {
 
   it('names each invalid option and exits 1 before training', () => {
     const out = mkdtempSync(join(tmpdir(), 'dcign-cli-'));
+    // With --steps 1, a check that is missing shows as a one-step run, not a long one.
     const cases: [string[], string][] = [
       [['--preset', 'huge'], '--preset must be one of'],
       [['--procedure', 'sometimes'], '--procedure must be clamped or random, got "sometimes"'],
       [['--resume', join(out, 'nothing')], `--resume ${join(out, 'nothing')}: no model.safetensors there`],
       [['--preset', 'tiny', '--steps', '0'], '--steps must be an integer >= 1, got "0"'],
-      [['--preset', 'tiny', '--batch', '1'], '--batch must be an integer >= 2, got "1"'],
-      [['--preset', 'tiny', '--lr', 'fast'], '--lr must be a number, got "fast"'],
-      [['--preset', 'tiny', '--shape-bias=-1'], '--shape-bias must be >= 0, got -1'],
+      [['--preset', 'tiny', '--steps', '1', '--batch', '1'], '--batch must be an integer >= 2, got "1"'],
+      [['--preset', 'tiny', '--steps', '1', '--lr', 'fast'], '--lr must be a number, got "fast"'],
+      [['--preset', 'tiny', '--steps', '1', '--shape-bias=-1'], '--shape-bias must be >= 0, got -1'],
       [['--preset', 'tiny', '--stepz', '3'], "Unknown option '--stepz'"],
     ];
     for (const [args, message] of cases) {

@@ -1,0 +1,281 @@
+// Bugs that scripts/mutate.ts plants one at a time, each with the test files that should catch
+// it. `find` must occur exactly once in `file`; when the code moves on, a mutant whose text is
+// gone is reported as stale rather than silently skipped.
+
+export interface Mutant {
+  /** Short name, for --only. */
+  name: string;
+  /** What goes wrong, as a reader of docs/testing.md would put it. */
+  bug: string;
+  file: string;
+  find: string;
+  replace: string;
+  tests: string[];
+}
+
+// The float64 reference alone, so that the table shows what it catches by itself.
+const RENDER = ['test/face-reference.test.ts'];
+
+export const MUTANTS: Mutant[] = [
+  // The six of the table that asked for this list.
+  {
+    name: 'elevation-sign',
+    bug: "the camera's elevation sign flipped",
+    file: 'src/data/camera.ts',
+    find: 'mat4.rotateX(model, model, -elevation);',
+    replace: 'mat4.rotateX(model, model, elevation);',
+    tests: RENDER,
+  },
+  {
+    name: 'no-shadow',
+    bug: 'the soft self-shadow dropped',
+    file: 'shaders/face.wgsl',
+    find: 'return lit * s * s * (3.0 - 2.0 * s);',
+    replace: 'return lit;',
+    tests: RENDER,
+  },
+  {
+    name: 'pass-through-swap',
+    bug: "passThrough's az and el ranges swapped",
+    file: 'src/train/schedule.ts',
+    find: "case 'az':\n      return [0, 1];\n    case 'el':\n      return [1, 2];",
+    replace: "case 'az':\n      return [1, 2];\n    case 'el':\n      return [0, 1];",
+    tests: ['test/train-step.test.ts'],
+  },
+  {
+    name: 'broadcast-chunk-offset',
+    bug: 'a broadcast operand ignoring its chunk offset',
+    file: 'shaders/elementwise.wgsl',
+    find: 'let b = B[strided(u.base + i, true)];',
+    replace: 'let b = B[strided(i, true)];',
+    tests: ['test/elementwise.test.ts'],
+  },
+  {
+    name: 'no-bias-correction',
+    bug: "RMSProp's bias correction removed",
+    file: 'src/train/optim.ts',
+    find: 'return (this.lr * Math.sqrt(1 - Math.pow(1 - this.b2, t))) / (1 - Math.pow(1 - this.b1, t));',
+    replace: 'return this.lr;',
+    tests: ['test/optim.test.ts'],
+  },
+  {
+    name: 'same-padding-side',
+    bug: "'same' padding putting the odd pixel on the wrong side",
+    file: 'src/kernels/conv2d.ts',
+    find: 'padTop = Math.floor((kh - 1) / 2);\n    padLeft = Math.floor((kw - 1) / 2);',
+    replace: 'padTop = Math.ceil((kh - 1) / 2);\n    padLeft = Math.ceil((kw - 1) / 2);',
+    tests: ['test/conv2d.test.ts'],
+  },
+
+  // Renderer.
+  {
+    name: 'azimuth-sign',
+    bug: 'the head turning the wrong way',
+    file: 'src/data/camera.ts',
+    find: 'mat4.rotateY(model, model, azimuth);',
+    replace: 'mat4.rotateY(model, model, -azimuth);',
+    tests: RENDER,
+  },
+  {
+    name: 'light-side',
+    bug: 'the light coming from the other side',
+    file: 'src/data/camera.ts',
+    find: 'const toLight = [Math.sin(lightAzimuth) * ce,',
+    replace: 'const toLight = [-Math.sin(lightAzimuth) * ce,',
+    tests: RENDER,
+  },
+  {
+    name: 'no-ambient',
+    bug: 'the ambient term dropped from the shading',
+    file: 'shaders/face.wgsl',
+    find: 'let v = albedo(p) * (U.p.ambient + (1.0 - U.p.ambient) * lit);',
+    replace: 'let v = albedo(p) * lit;',
+    tests: RENDER,
+  },
+  {
+    name: 'penumbra',
+    bug: "the shadow's penumbra five times wider",
+    file: 'shaders/face.wgsl',
+    find: 'res = min(res, 10.0 * d / st);',
+    replace: 'res = min(res, 2.0 * d / st);',
+    tests: RENDER,
+  },
+  {
+    name: 'hit-tolerance',
+    bug: "the tracer's hit tolerance four times too loose",
+    file: 'shaders/face.wgsl',
+    find: 'if (d < 0.5 * U.f.eye.w * t) { hit = true; break; }',
+    replace: 'if (d < 2.0 * U.f.eye.w * t) { hit = true; break; }',
+    tests: RENDER,
+  },
+  {
+    name: 'gamma',
+    bug: 'display gamma 1/2.2 instead of 1/1.6',
+    file: 'src/data/render.ts',
+    find: 'const GAMMA = 1 / 1.6;',
+    replace: 'const GAMMA = 1 / 2.2;',
+    tests: RENDER,
+  },
+  {
+    name: 'pixel-centre',
+    bug: 'rays through pixel corners instead of centres',
+    file: 'shaders/face.wgsl',
+    find: 'centre[i] = shade(vec2f(f32(gid.x) + 0.5, f32(gid.y) + 0.5));',
+    replace: 'centre[i] = shade(vec2f(f32(gid.x), f32(gid.y)));',
+    tests: RENDER,
+  },
+
+  // Data batches.
+  {
+    name: 'sweep-unstratified',
+    bug: 'a sweep drawn uniformly instead of one value per slice of the range',
+    file: 'src/data/batches.ts',
+    find: 'lo + ((hi - lo) * (i + rng.uniform())) / n',
+    replace: 'lo + (hi - lo) * rng.uniform()',
+    tests: ['test/faces.test.ts'],
+  },
+  {
+    name: 'el-sweeps-light',
+    bug: 'EL batches sweeping the light',
+    file: 'src/data/batches.ts',
+    find: "type === 'el' ? 'elevation' : 'light';",
+    replace: "type === 'el' ? 'light' : 'light';",
+    tests: ['test/faces.test.ts'],
+  },
+  {
+    name: 'test-split',
+    bug: 'the held-out set drawn from the training stream',
+    file: 'src/data/batches.ts',
+    find: 'const TEST_SPLIT = 0x7465;',
+    replace: 'const TEST_SPLIT = 0x7472;',
+    tests: ['test/faces.test.ts'],
+  },
+
+  // Clamp and gradient filter.
+  {
+    name: 'clamp-inverted',
+    bug: 'the clamp keeping sample 0 inside the pass-through range instead of outside',
+    file: 'shaders/selective.wgsl',
+    find: 'OUT[i] = select(Z0[j], Z[i], through);',
+    replace: 'OUT[i] = select(Z[i], Z0[j], through);',
+    tests: ['test/selective.test.ts', 'test/train-step.test.ts'],
+  },
+  {
+    name: 'invariance-sign',
+    bug: 'invariance targeting pushing latents away from the batch mean',
+    file: 'shaders/selective.wgsl',
+    find: 'let other = u.strength * (Z[i] - SUM[j] / f32(u.count));',
+    replace: 'let other = u.strength * (SUM[j] / f32(u.count) - Z[i]);',
+    tests: ['test/selective.test.ts', 'test/train-step.test.ts'],
+  },
+
+  // Losses.
+  {
+    name: 'kl-logvar-grad',
+    bug: "the KL gradient for logvar missing its -1",
+    file: 'shaders/losses.wgsl',
+    find: 'GB[i] = g * 0.5 * (exp(b) - 1.0);',
+    replace: 'GB[i] = g * 0.5 * exp(b);',
+    tests: ['test/losses.test.ts'],
+  },
+  {
+    name: 'bce-grad-unclamped',
+    bug: 'the BCE gradient taken at the unclamped probability',
+    file: 'shaders/losses.wgsl',
+    find: 'let p = clamp(a, u.eps, 1.0 - u.eps);\n  GA[i]',
+    replace: 'let p = a;\n  GA[i]',
+    tests: ['test/losses.test.ts'],
+  },
+
+  // Optimizer.
+  {
+    name: 'moment-decays-swapped',
+    bug: "RMSProp's first moment decayed with b2",
+    file: 'shaders/optim.wgsl',
+    find: 'let m = (1.0 - u.b1) * M[i] + u.b1 * g;',
+    replace: 'let m = (1.0 - u.b2) * M[i] + u.b2 * g;',
+    tests: ['test/optim.test.ts'],
+  },
+  {
+    name: 'no-grad-skipped',
+    bug: 'a parameter without a gradient left alone instead of stepped with a zero gradient',
+    file: 'src/train/optim.ts',
+    find: "const g = checkGrad('RMSProp', p, k);",
+    replace: "const g = checkGrad('RMSProp', p, k);\n      if (!g) return;",
+    tests: ['test/optim.test.ts'],
+  },
+  {
+    name: 'resume-m-from-v',
+    bug: "a resumed run's first moment loaded from the second",
+    file: 'src/train/state.ts',
+    find: 'moments: { m: names.map((n) => pick(`m.${n}`))',
+    replace: 'moments: { m: names.map((n) => pick(`v.${n}`))',
+    tests: ['test/checkpoint.test.ts'],
+  },
+  {
+    name: 'resume-step-check',
+    bug: 'a training state of another step accepted on resume',
+    file: 'src/train/state.ts',
+    find: 'if (sm.step !== metadata.step) throw',
+    replace: 'if (false) throw',
+    tests: ['test/checkpoint.test.ts'],
+  },
+  {
+    name: 'atomic-in-place',
+    bug: 'checkpoints written in place instead of through a temporary file',
+    file: 'src/train/files.ts',
+    find: 'const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);',
+    replace: 'const tmp = path;',
+    tests: ['test/files.test.ts'],
+  },
+  {
+    name: 'atomic-leftover',
+    bug: 'a failed write leaving its temporary file behind',
+    file: 'src/train/files.ts',
+    find: '  } catch (e) {\n    closeSync(fd);\n    rmSync(tmp, { force: true });',
+    replace: '  } catch (e) {\n    closeSync(fd);',
+    tests: ['test/files.test.ts'],
+  },
+
+  // CLI and the page.
+  {
+    name: 'cli-exit-2',
+    bug: 'the train CLI exiting 2 on a usage error',
+    file: 'src/cli/train.ts',
+    find: "    console.error(`error: ${e.message}`);\n    process.exit(1);",
+    replace: "    console.error(`error: ${e.message}`);\n    process.exit(2);",
+    tests: ['test/train-cli.test.ts'],
+  },
+  {
+    name: 'cli-batch-min',
+    bug: '--batch 1 accepted (the clamp needs two samples)',
+    file: 'src/cli/train.ts',
+    find: "int('batch', a.batch, 2)",
+    replace: "int('batch', a.batch, 1)",
+    tests: ['test/train-cli.test.ts'],
+  },
+  {
+    name: 'cli-interrupt-status',
+    bug: 'an interrupted run exiting 0',
+    file: 'src/cli/train.ts',
+    find: 'return stopRequested ? 130 : 0;',
+    replace: 'return 0;',
+    tests: ['test/train-cli.test.ts'],
+  },
+  {
+    name: 'slider-dead',
+    bug: "the page's latent slider not reaching the decoder",
+    file: 'src/web/main.ts',
+    find: 'latents.z[i] = Number(range.value);',
+    replace: 'latents.z[i] = latents.mu[i]!;',
+    tests: ['test/web.test.ts'],
+  },
+  {
+    name: 'slider-wrong-latent',
+    bug: "the page's slider moving the next latent",
+    file: 'src/web/main.ts',
+    find: 'latents.z[i] = Number(range.value);',
+    replace: 'latents.z[(i + 1) % latents.z.length] = Number(range.value);',
+    tests: ['test/web.test.ts'],
+  },
+];
