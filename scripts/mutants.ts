@@ -197,6 +197,14 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/optim.test.ts'],
   },
   {
+    name: 'update-short',
+    bug: "every RMSProp update 10% short (the training-step test's weight check)",
+    file: 'shaders/optim.wgsl',
+    find: 'X[i] = X[i] - u.lr * (m / sqrt(v + u.eps));',
+    replace: 'X[i] = X[i] - 0.9 * u.lr * (m / sqrt(v + u.eps));',
+    tests: ['test/train-step.test.ts'],
+  },
+  {
     name: 'no-grad-skipped',
     bug: 'a parameter without a gradient left alone instead of stepped with a zero gradient',
     file: 'src/train/optim.ts',
