@@ -125,6 +125,23 @@ export const MUTANTS: Mutant[] = [
     tests: RENDER,
   },
 
+  {
+    name: 'edge-weights',
+    bug: 'edge pixels averaging the four subsamples without the centre',
+    file: 'shaders/face.wgsl',
+    find: 'v = (v + subValue[b] + subValue[b + 1u] + subValue[b + 2u] + subValue[b + 3u]) * 0.2;',
+    replace: 'v = (subValue[b] + subValue[b + 1u] + subValue[b + 2u] + subValue[b + 3u]) * 0.25;',
+    tests: RENDER,
+  },
+  {
+    name: 'edge-depth-ignored',
+    bug: 'occlusion edges (depth steps) not supersampled',
+    file: 'shaders/face.wgsl',
+    find: 'return abs(a.x - b.x) > U.p.edgeValue || (a.y > 0.0 && abs(a.y - b.y) > U.p.edgeDepth);',
+    replace: 'return abs(a.x - b.x) > U.p.edgeValue;',
+    tests: RENDER,
+  },
+
   // Data batches.
   {
     name: 'sweep-unstratified',

@@ -237,3 +237,46 @@ export function shadePixel(s: FaceScene, px: number, py: number, graze = 1e-3): 
   const v = albedo(g, s.albedo, p) * (AMBIENT + (1 - AMBIENT) * lit * shadow);
   return { hit, value: Math.pow(v, GAMMA), lit, shadow, depth: t, grazing };
 }
+
+/** The resolve pass's thresholds (src/data/render.ts): a neighbour differs by this much depth or value. */
+export const EDGE = { depth: 0.08, value: 0.1 };
+
+/** An image's centre samples, row-major. */
+export function shadeImage(s: FaceScene): FaceSample[] {
+  const out: FaceSample[] = [];
+  for (let y = 0; y < s.size; y++) for (let x = 0; x < s.size; x++) out.push(shadePixel(s, x, y));
+  return out;
+}
+
+/**
+ * The antialiased image: a pixel whose centre sample differs from a 4-neighbour's (a hit next
+ * to a miss, or a step in value or depth) is the mean of its centre and a 2x2 grid of samples at
+ * +-1/4 pixel. `uncertain` marks pixels whose value may differ in float32: a grazing sample among
+ * the five, or a neighbour difference within `margin` of a threshold.
+ */
+export function resolveImage(s: FaceScene, centre: FaceSample[], margin = { value: 2e-3, depth: 1e-3 }): { value: number; edge: boolean; uncertain: boolean }[] {
+  const n = s.size;
+  return centre.map((c, i) => {
+    const x = i % n;
+    const y = Math.floor(i / n);
+    let edge = false;
+    let uncertain = c.grazing;
+    for (const [dx, dy] of [[-1, 0], [1, 0], [0, -1], [0, 1]] as const) {
+      const nb = centre[(y + dy) * n + x + dx];
+      if (x + dx < 0 || x + dx >= n || nb === undefined) continue;
+      uncertain ||= nb.grazing;
+      const dv = Math.abs(c.value - nb.value);
+      const dd = Math.abs(c.depth - nb.depth);
+      uncertain ||= Math.abs(dv - EDGE.value) < margin.value || (c.hit && nb.hit && Math.abs(dd - EDGE.depth) < margin.depth);
+      edge ||= c.hit !== nb.hit || dv > EDGE.value || (c.hit && dd > EDGE.depth);
+    }
+    if (!edge) return { value: c.value, edge, uncertain };
+    let sum = c.value;
+    for (const [ox, oy] of [[-0.25, -0.25], [0.25, -0.25], [-0.25, 0.25], [0.25, 0.25]] as const) {
+      const sub = shadePixel(s, x + ox, y + oy);
+      uncertain ||= sub.grazing;
+      sum += sub.value;
+    }
+    return { value: Math.min(Math.max(sum / 5, 0), 1), edge, uncertain };
+  });
+}
