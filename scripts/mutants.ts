@@ -178,6 +178,14 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/selective.test.ts', 'test/train-step.test.ts'],
   },
   {
+    name: 'mean-clamp-sum',
+    bug: 'the mean clamp writing the batch sum instead of the mean',
+    file: 'shaders/selective.wgsl',
+    find: 'OUT[i] = select(Z0[j] / f32(u.count), Z[i], through);',
+    replace: 'OUT[i] = select(Z0[j], Z[i], through);',
+    tests: ['test/selective.test.ts', 'test/train-step.test.ts'],
+  },
+  {
     name: 'invariance-sign',
     bug: 'invariance targeting pushing latents away from the batch mean',
     file: 'shaders/selective.wgsl',
