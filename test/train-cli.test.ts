@@ -85,7 +85,7 @@ describe('npm run train', () => {
     run('--preset', 'tiny', '--procedure', 'random', '--steps', '4', '--log-every', '1', '--lr', '0.002', '--out', pre);
     const text = run('--resume', pre, '--procedure', 'clamped', '--invariance', '0.01', '--steps', '12', '--out', post);
     expect(text).toContain('changed from the checkpoint: procedure random -> clamped, invariance 0 -> 0.01');
-    expect(text).toMatch(/resuming at step 4: preset tiny, 12 steps .*procedure clamped, invariance 0.01/);
+    expect(text).toMatch(/resuming at step 4: preset tiny, 12 steps .*procedure clamped \(clamp first\), invariance 0\.01/);
     const kinds = readFileSync(join(post, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; kind: string });
     expect(kinds.map((k) => k.step)).toEqual([5, 6, 7, 8, 9, 10, 11, 12]); // --log-every 1 kept from the checkpoint
     expect(kinds.every((k) => ['az', 'el', 'light', 'shape'].includes(k.kind)), JSON.stringify(kinds)).toBe(true);
