@@ -1,6 +1,6 @@
 // Tensors: a shape over a pooled GPU buffer. Storage is reference-counted so reshapes share it.
 import type { Engine } from './gpu/engine.js';
-import { record, type GradNode } from './autograd/tape.js';
+import { record, type GradNode } from './autograd/record.js';
 
 export type DType = 'f32' | 'u32';
 
@@ -45,7 +45,7 @@ export class Tensor {
   requiresGrad = false;
   grad: Tensor | null = null;
   /** The op that produced this tensor, for backward; null for leaves. */
-  node: GradNode | null = null;
+  node: GradNode<Tensor> | null = null;
   name?: string;
   private storage: Storage | null;
 

@@ -1,41 +1,11 @@
 // Reverse-mode autodiff in the style of micrograd: each result remembers its op, inputs and a
 // backward rule; backward() walks a topological order of that graph in reverse.
 import { keep, shapeStr, Tensor } from '../tensor.js';
+import { noGrad, type BackwardRule as Rule, type GradNode as Node } from './record.js';
 
-/** Gradients for each input, given the gradient of the output; null where an input needs none. */
-export type BackwardRule = (grad: Tensor) => (Tensor | null)[];
-
-export interface GradNode {
-  op: string;
-  inputs: Tensor[];
-  backward: BackwardRule;
-}
-
-let gradEnabled = true;
-
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
-/** Runs fn without recording: results have no gradient graph. */
-export function noGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
-}
-
-/** Called by every differentiable op after its forward dispatch. */
-export function record(out: Tensor, op: string, inputs: Tensor[], backward: BackwardRule): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    out.requiresGrad = true;
-    out.node = { op, inputs, backward };
-  }
-  return out;
-}
+export type BackwardRule = Rule<Tensor>;
+export type GradNode = Node<Tensor>;
+export { isGradEnabled, noGrad, record } from './record.js';
 
 /** Marks a tensor as a trainable leaf (cutting any graph that produced it). */
 export function parameter(t: Tensor, name?: string): Tensor {

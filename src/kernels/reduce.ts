@@ -4,7 +4,7 @@ import { grid1d, Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { checkF32, contiguousStrides, opError, sameShape } from './util.js';
-import { expand } from './elementwise.js';
+import { expand } from './map.js';
 
 const MAX_RANK = 8;
 // One workgroup should not sum more than this alone; beyond it the reduction is split in two passes.

@@ -1,0 +1,44 @@
+// The recording half of autograd: whether ops record, and how a result remembers its op. It
+// imports nothing, so Tensor (whose view() records) and the tape (which walks tensors backwards)
+// both build on it without importing each other.
+
+/** Gradients for each input, given the gradient of the output; null where an input needs none. */
+export type BackwardRule<T> = (grad: T) => (T | null)[];
+
+export interface GradNode<T> {
+  op: string;
+  inputs: T[];
+  backward: BackwardRule<T>;
+}
+
+/** What record() reads and sets on a tensor. */
+export interface Recordable<T> {
+  requiresGrad: boolean;
+  node: GradNode<T> | null;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording: results have no gradient graph. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Called by every differentiable op after its forward dispatch. */
+export function record<T extends Recordable<T>>(out: T, op: string, inputs: T[], backward: BackwardRule<T>): T {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, backward };
+  }
+  return out;
+}
