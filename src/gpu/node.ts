@@ -1,6 +1,7 @@
 // Node entry to the GPU: Dawn through the `webgpu` package. Only Node entry points import this file.
 import { create, globals } from 'webgpu';
 import { acquireDevice, NoAdapterError, type AcquiredDevice, type DeviceOptions } from './device.js';
+import { withoutKnownWarnings } from './dawn-warnings.js';
 
 export interface NodeDeviceOptions extends DeviceOptions {
   /** Dawn options such as 'backend=vulkan' or 'enable-dawn-features=...'; DCIGN_DAWN adds comma-separated ones. */
@@ -16,7 +17,13 @@ const instances = new Map<string, GPU>();
 function instance(flags: string[]): GPU {
   const key = flags.join(',');
   let gpu = instances.get(key);
-  if (!gpu) instances.set(key, (gpu = create(flags)));
+  if (!gpu) {
+    const created = create(flags);
+    // Discovery runs inside requestAdapter(): that is where Dawn prints its two known warnings.
+    const requestAdapter = created.requestAdapter.bind(created);
+    created.requestAdapter = (options) => withoutKnownWarnings(() => requestAdapter(options));
+    instances.set(key, (gpu = created));
+  }
   return gpu;
 }
 
@@ -33,8 +40,12 @@ export async function acquireNodeDevice(options: NodeDeviceOptions = {}): Promis
   const dawn = [...(options.dawn ?? []), ...fromEnv];
   const explicitBackend = dawn.some((s) => s.startsWith('backend='));
   const failures: string[] = [];
+  // An explicit GLES backend needs what the automatic fallback below sets up: a display-less EGL
+  // and the compatibility feature level (GLES offers no core adapter).
+  const gles = dawn.some((s) => /^backend=opengl(es)?$/.test(s));
+  if (gles) process.env.EGL_PLATFORM ??= 'surfaceless';
   try {
-    return await acquireDevice(instance(dawn), options);
+    return await acquireDevice(instance(dawn), gles ? { ...options, featureLevel: 'compatibility' } : options);
   } catch (e) {
     failures.push(`${dawn.join(' ') || 'default backend'}: ${reason(e)}`);
     if (explicitBackend) throw new NoAdapterError(failures.join('; '));
