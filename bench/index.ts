@@ -9,103 +9,104 @@ import { benchFaces } from './faces.js';
 import { benchWeb } from './web.js';
 import { benchStep } from './step.js';
 import type { BatchKind } from '../src/train/schedule.js';
+import { runCommand, UserError } from '../src/cli/errors.js';
+import { intFlag, outputFile } from '../src/cli/flags.js';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    json: { type: 'string' },
-    'no-tfjs': { type: 'boolean', default: false },
-    sizes: { type: 'string' },
-    batch: { type: 'string' },
-    layers: { type: 'string' },
-    'no-check': { type: 'boolean', default: false },
-    preset: { type: 'string' },
-    steps: { type: 'string' },
-    'tfjs-steps': { type: 'string' },
-    kind: { type: 'string' },
-    profile: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-
-type Options = typeof values;
-type Result = { rows: unknown[]; text: string; [extra: string]: unknown };
-
-const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
-function positiveInt(name: string, s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${s}`);
-  return n;
-}
-
-const BENCHES: Record<string, { about: string; run: (engine: Engine, o: Options) => Promise<Result> }> = {
-  matmul: {
-    about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
-    run: (e, o) => benchMatmul(e, list(o.sizes)?.map(Number), !o['no-tfjs']),
-  },
-  kernels: {
-    about: `every DC-IGN layer (fwd, dx, dw) vs tfjs-backend-webgpu [--batch N] [--layers ${LAYER_NAMES.slice(0, 2).join(',')},...] [--no-check]`,
-    run: (e, o) =>
-      benchKernels(e, {
-        batch: positiveInt('batch', o.batch),
-        layers: list(o.layers),
-        tfjs: !o['no-tfjs'],
-        check: !o['no-check'],
-        log: (line) => console.log(line),
-      }),
-  },
-  faces: {
-    about: 'face renderer ms per batch and images/s at 150 and 64 px [--sizes 150,64] [--batch N]',
-    run: (e, o) => benchFaces(e, { sizes: list(o.sizes)?.map(Number), batch: positiveInt('batch', o.batch) }),
-  },
-  step: {
-    about:
-      'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu: ms, GFLOP/s, pool peak vs an analytic sum ' +
-      '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile]',
-    run: (e, o) => {
-      const kinds = ['az', 'el', 'light', 'shape'];
-      if (o.kind !== undefined && !kinds.includes(o.kind)) throw new Error(`--kind must be one of ${kinds.join(', ')}, got ${o.kind}`);
-      return benchStep(e, {
-        preset: o.preset,
-        batch: positiveInt('batch', o.batch),
-        steps: positiveInt('steps', o.steps),
-        tfjsSteps: positiveInt('tfjs-steps', o['tfjs-steps']),
-        tfjs: !o['no-tfjs'],
-        profile: o.profile,
-        kind: o.kind as BatchKind | undefined,
-        log: (line) => console.log(line),
-      });
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      json: { type: 'string' },
+      'no-tfjs': { type: 'boolean', default: false },
+      sizes: { type: 'string' },
+      batch: { type: 'string' },
+      layers: { type: 'string' },
+      'no-check': { type: 'boolean', default: false },
+      preset: { type: 'string' },
+      steps: { type: 'string' },
+      'tfjs-steps': { type: 'string' },
+      kind: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
-  },
-  web: {
-    about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu: paper preset, or small where paper is too slow',
-    run: () => benchWeb({ log: (line) => console.log(line) }),
-  },
-};
+  });
 
-const name = positionals[0];
-if (values.help || !name || !(name in BENCHES)) {
-  console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [bench options]\n');
-  for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)} ${v.about}`);
-  console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
-  process.exit(values.help || !name ? 0 : 2);
+  const BENCHES: Record<string, { about: string; run: (engine: Engine, o: typeof values) => Promise<Result> }> = {
+    matmul: {
+      about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
+      run: (e, o) => benchMatmul(e, list(o.sizes)?.map(Number), !o['no-tfjs']),
+    },
+    kernels: {
+      about: `every DC-IGN layer (fwd, dx, dw) vs tfjs-backend-webgpu [--batch N] [--layers ${LAYER_NAMES.slice(0, 2).join(',')},...] [--no-check]`,
+      run: (e, o) =>
+        benchKernels(e, {
+          batch: positiveInt('batch', o.batch),
+          layers: list(o.layers),
+          tfjs: !o['no-tfjs'],
+          check: !o['no-check'],
+          log: (line) => console.log(line),
+        }),
+    },
+    faces: {
+      about: 'face renderer ms per batch and images/s at 150 and 64 px [--sizes 150,64] [--batch N]',
+      run: (e, o) => benchFaces(e, { sizes: list(o.sizes)?.map(Number), batch: positiveInt('batch', o.batch) }),
+    },
+    step: {
+      about:
+        'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu: ms, GFLOP/s, pool peak vs an analytic sum ' +
+        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile]',
+      run: (e, o) => {
+        const kinds = ['az', 'el', 'light', 'shape'];
+        if (o.kind !== undefined && !kinds.includes(o.kind)) throw new UserError(`--kind must be one of ${kinds.join(', ')}, got ${o.kind}`);
+        return benchStep(e, {
+          preset: o.preset,
+          batch: positiveInt('batch', o.batch),
+          steps: positiveInt('steps', o.steps),
+          tfjsSteps: positiveInt('tfjs-steps', o['tfjs-steps']),
+          tfjs: !o['no-tfjs'],
+          profile: o.profile,
+          kind: o.kind as BatchKind | undefined,
+          log: (line) => console.log(line),
+        });
+      },
+    },
+    web: {
+      about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu: paper preset, or small where paper is too slow',
+      run: () => benchWeb({ log: (line) => console.log(line) }),
+    },
+  };
+
+  const name = positionals[0];
+  if (values.help || !name) {
+    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [bench options]\n');
+    for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)} ${v.about}`);
+    console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
+    return 0;
+  }
+  if (!(name in BENCHES)) throw new UserError(`no bench named "${name}": one of ${Object.keys(BENCHES).join(', ')} (see --help)`);
+  if (values.json) outputFile('--json', values.json);
+
+  const engine = await initEngine();
+  console.log(`adapter: ${engine.report}`);
+  const started = new Date().toISOString();
+  // Other work on the machine skews wall-clock numbers: the 1-minute load average goes on record.
+  const load = (): number => Number(loadavg()[0]!.toFixed(2));
+  const loadStart = load();
+  const t0 = performance.now();
+  const { rows, text, ...extra } = await BENCHES[name]!.run(engine, values);
+  const seconds = (performance.now() - t0) / 1000;
+  const loadEnd = load();
+  console.log(`\n${text}\n\n${name}: ${seconds.toFixed(1)} s; 1-min load average ${loadStart} at start, ${loadEnd} at end`);
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, seconds, loadAverage: { start: loadStart, end: loadEnd }, ...extra, rows }, null, 2));
+    console.log(`wrote ${values.json}`);
+  }
+  engine.destroy();
+  return 0;
 }
 
-const engine = await initEngine();
-console.log(`adapter: ${engine.report}`);
-const started = new Date().toISOString();
-// Other work on the machine skews wall-clock numbers: the 1-minute load average goes on record.
-const load = (): number => Number(loadavg()[0]!.toFixed(2));
-const loadStart = load();
-const t0 = performance.now();
-const { rows, text, ...extra } = await BENCHES[name]!.run(engine, values);
-const seconds = (performance.now() - t0) / 1000;
-const loadEnd = load();
-console.log(`\n${text}\n\n${name}: ${seconds.toFixed(1)} s; 1-min load average ${loadStart} at start, ${loadEnd} at end`);
-if (values.json) {
-  writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, seconds, loadAverage: { start: loadStart, end: loadEnd }, ...extra, rows }, null, 2));
-  console.log(`wrote ${values.json}`);
-}
-engine.destroy();
-process.exit(0);
+type Result = { rows: unknown[]; text: string; [extra: string]: unknown };
+const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+const positiveInt = (name: string, s: string | undefined) => intFlag(name, s, 1);
+
+runCommand(main);

@@ -273,11 +273,11 @@ export const MUTANTS: Mutant[] = [
   // CLI and the page.
   {
     name: 'cli-exit-2',
-    bug: 'the train CLI exiting 2 on a usage error',
-    file: 'src/cli/train.ts',
-    find: "    console.error(`error: ${e.message}`);\n    process.exit(1);",
-    replace: "    console.error(`error: ${e.message}`);\n    process.exit(2);",
-    tests: ['test/train-cli.test.ts'],
+    bug: 'the commands exiting 2 on a usage error',
+    file: 'src/cli/errors.ts',
+    find: 'export const ERROR_EXIT = 1;',
+    replace: 'export const ERROR_EXIT = 2;',
+    tests: ['test/train-cli.test.ts', 'test/cli-errors.test.ts'],
   },
   {
     name: 'cli-batch-min',

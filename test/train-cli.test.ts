@@ -62,8 +62,8 @@ describe('npm run train', () => {
       [['--resume', join(out, 'nothing')], `--resume ${join(out, 'nothing')}: no model.safetensors there`],
       [['--preset', 'tiny', '--steps', '0'], '--steps must be an integer >= 1, got "0"'],
       [['--preset', 'tiny', '--steps', '1', '--batch', '1'], '--batch must be an integer >= 2, got "1"'],
-      [['--preset', 'tiny', '--steps', '1', '--lr', 'fast'], '--lr must be a number, got "fast"'],
-      [['--preset', 'tiny', '--steps', '1', '--shape-bias=-1'], '--shape-bias must be >= 0, got -1'],
+      [['--preset', 'tiny', '--steps', '1', '--lr', 'fast'], '--lr must be a number > 0, got "fast"'],
+      [['--preset', 'tiny', '--steps', '1', '--shape-bias=-1'], '--shape-bias must be a number >= 0, got "-1"'],
       [['--preset', 'tiny', '--stepz', '3'], "Unknown option '--stepz'"],
     ];
     for (const [args, message] of cases) {

@@ -9,6 +9,8 @@ import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { buildWeb, repoRoot } from '../../scripts/build-web.js';
+import { runCommand, UserError } from './errors.js';
+import { checkpointFile, intFlag } from './flags.js';
 
 const HELP = `Serve the DC-IGN browser page and a checkpoint on localhost.
 
@@ -104,7 +106,7 @@ export async function serveDemo(options: ServeOptions): Promise<DemoServer> {
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(e.code === 'EADDRINUSE' ? new Error(`port ${options.port} is in use; pick another with --port N (0: any free port)`) : e),
+      fail(e.code === 'EADDRINUSE' ? new UserError(`--port ${options.port}: the port is in use; pick another (0: any free port)`) : e),
     );
     server.listen(options.port ?? 8080, '127.0.0.1', () => ok());
   });
@@ -203,23 +205,22 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) return void console.log(HELP);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in [0, 65535], got ${values.port}`);
+  const port = intFlag('port', values.port, 0, 65535)!;
   const latents: Record<string, number> = {};
   for (const item of values.latent ?? []) {
-    const m = /^(z[1-9][0-9]*)=(-?[0-9.]+(?:e-?[0-9]+)?)$/.exec(item);
-    if (!m) throw new Error(`--latent takes zK=VALUE, e.g. z1=-2, got "${item}"`);
-    latents[m[1]!] = Number(m[2]);
+    // zK=V as render's --set takes it (K=V too).
+    const m = /^z?([1-9][0-9]*)=(-?[0-9.]+(?:e-?[0-9]+)?)$/.exec(item);
+    if (!m) throw new UserError(`--latent takes zK=VALUE, e.g. z1=-2, got "${item}"`);
+    latents[`z${m[1]}`] = Number(m[2]);
   }
-  if (values.latent && !values.screenshot) throw new Error('--latent only applies with --screenshot FILE');
+  if (values.latent && !values.screenshot) throw new UserError('--latent only applies with --screenshot FILE');
+  let checkpoint = values.checkpoint === undefined ? null : checkpointFile('--checkpoint', values.checkpoint);
   const root = repoRoot();
   const dir = join(root, 'dist/web');
   if (webBuildStale(root)) {
     console.log(`${existsSync(join(dir, 'app.js')) ? 'dist/web is older than its sources' : 'dist/web is missing'}: building it (npm run build:web)`);
     await buildWeb({ log: (l) => console.log(l) });
   }
-  let checkpoint = values.checkpoint ?? null;
-  if (checkpoint && !existsSync(checkpoint)) throw new Error(`--checkpoint ${checkpoint}: no such file`);
   if (!checkpoint) {
     checkpoint = newestCheckpoint(root);
     if (checkpoint) console.log(`checkpoint: ${relative(process.cwd(), checkpoint)} (the newest in runs/; --checkpoint FILE picks another)`);
@@ -244,8 +245,5 @@ async function main(): Promise<void> {
 
 // Run as a command only when this file (or its bundle in .cache/run) is the entry point.
 if (process.argv[1] && /demo\.(ts|mjs)$/.test(process.argv[1]) && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e: Error) => {
-    console.error(`error: ${e.message}`);
-    process.exit(1);
-  });
+  runCommand(main);
 }

@@ -2,11 +2,16 @@
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { noGrad } from '../autograd/tape.js';
-import { fail, loadImages, openCheckpoint } from './common.js';
+import { checkpointFlag, imageFiles, loadImages, openCheckpoint } from './common.js';
+import { runCommand, UserError } from './errors.js';
+import { outputFile } from './flags.js';
 
 const HELP = `Encode images with a trained DC-IGN: prints (or writes) mu and logvar of each.
 
 usage: npm run encode -- --checkpoint FILE --images A.png [B.jpg ...] [--out z.json]
+
+--checkpoint takes a model.safetensors or its run folder; --images takes files or folders (their
+PNG and JPEG files, sorted by name).
 
 Images are converted to grayscale, centre-cropped and resized to the model's input size.
 z1 is the face azimuth, z2 the elevation, z3 the light direction, z4.. the identity.
@@ -25,15 +30,19 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) return void console.log(HELP);
-  const paths = [...(values.images ?? []), ...positionals];
-  if (!paths.length) throw new Error('give at least one image: --images A.png [B.png ...]');
-  const { engine, model, metadata } = await openCheckpoint(values.checkpoint);
+  // Every path is checked before the adapter starts.
+  const given = [...(values.images ?? []), ...positionals];
+  if (!given.length) throw new UserError('give at least one image: --images A.png [B.png ...]');
+  const paths = imageFiles('--images', given);
+  const checkpoint = checkpointFlag(values.checkpoint);
+  if (values.out) outputFile('--out', values.out);
+  const { engine, model, metadata } = await openCheckpoint(checkpoint);
   const images = loadImages(paths, model.config.imageSize, engine);
   const { mu, logvar } = noGrad(() => model.encode(images));
   const [m, v] = await Promise.all([mu.data(), logvar.data()]);
   const L = model.config.latents;
   const result = {
-    checkpoint: values.checkpoint,
+    checkpoint,
     preset: model.config.preset,
     step: Number(metadata.step ?? 0),
     images: paths.map((path, i) => ({
@@ -54,4 +63,4 @@ async function main(): Promise<void> {
   engine.destroy();
 }
 
-main().catch(fail);
+runCommand(main);

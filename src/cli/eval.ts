@@ -7,7 +7,8 @@ import { initEngine } from '../node.js';
 import { defaultSettings, type EvalSettings, type ModelResult } from '../eval/experiments.js';
 import { runEval } from '../eval/node.js';
 import { markdownTable, summaryRows } from '../eval/report.js';
-import { fail } from './common.js';
+import { runCommand, UserError } from './errors.js';
+import { checkpointFile, intFlag, numberFlag } from './flags.js';
 
 const HELP = `Evaluate a trained DC-IGN: the paper's experiments and disentanglement metrics on held-out faces.
 
@@ -45,25 +46,18 @@ examples:
   npm run eval -- --checkpoint runs/small-clamped --faces 5 --samples 300 --iterations 50 --out /tmp/quick
   npm run eval -- --table runs/eval/a/metrics.json runs/eval/b/metrics.json`;
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-}
-
 /** One markdown table over the models of several metrics.json files (a checkpoint once). */
 function tableOf(paths: string[]): string {
-  if (!paths.length) throw new Error('--table needs metrics.json files: npm run eval -- --table A/metrics.json B/metrics.json');
+  if (!paths.length) throw new UserError('--table needs metrics.json files: npm run eval -- --table A/metrics.json B/metrics.json');
   const seen = new Map<string, ModelResult>();
   for (const p of paths) {
     let parsed: { models?: ModelResult[] };
     try {
       parsed = JSON.parse(readFileSync(p, 'utf8'));
     } catch (e) {
-      throw new Error(`${p}: cannot read a metrics.json: ${(e as Error).message}`);
+      throw new UserError(`--table ${p}: cannot read a metrics.json: ${(e as Error).message}`);
     }
-    if (!Array.isArray(parsed.models)) throw new Error(`${p}: no "models" list (not written by npm run eval?)`);
+    if (!Array.isArray(parsed.models)) throw new UserError(`--table ${p}: no "models" list (not written by npm run eval?)`);
     for (const m of parsed.models) if (!seen.has(m.checkpoint)) seen.set(m.checkpoint, m);
   }
   const results = [...seen.values()];
@@ -91,19 +85,20 @@ async function main(): Promise<void> {
   });
   if (a.help) return void console.log(HELP);
   if (a.table) return void console.log(tableOf(positionals));
-  if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}" (see --help)`);
-  if (!a.checkpoint) throw new Error('--checkpoint FILE is required (a model.safetensors written by npm run train); see --help');
-  const epsilon = a.epsilon === undefined ? undefined : Number(a.epsilon);
-  if (epsilon !== undefined && !(epsilon > 0 && Number.isFinite(epsilon))) throw new Error(`--epsilon must be a number > 0, got "${a.epsilon}"`);
-  // Check every count before the (slow) adapter start.
+  if (positionals.length) throw new UserError(`unexpected argument "${positionals[0]}" (see --help)`);
+  if (!a.checkpoint) throw new UserError('--checkpoint FILE is required (a model.safetensors written by npm run train); see --help');
+  // Check every flag before the (slow) adapter start.
+  const checkpoint = checkpointFile('--checkpoint', a.checkpoint);
+  const baseline = a.baseline === undefined ? undefined : checkpointFile('--baseline', a.baseline);
+  const epsilon = numberFlag('epsilon', a.epsilon, { above: 0 });
   const counts = {
-    seed: int('seed', a.seed, 0),
-    faces: int('faces', a.faces, 1),
-    pairs: int('pairs', a.pairs, 2),
-    samples: int('samples', a.samples, 30),
-    chains: int('chains', a.chains, 1),
-    iterations: int('iterations', a.iterations, 1),
-    reconBatches: int('recon-batches', a['recon-batches'], 1),
+    seed: intFlag('seed', a.seed, 0),
+    faces: intFlag('faces', a.faces, 1),
+    pairs: intFlag('pairs', a.pairs, 2),
+    samples: intFlag('samples', a.samples, 30),
+    chains: intFlag('chains', a.chains, 1),
+    iterations: intFlag('iterations', a.iterations, 1),
+    reconBatches: intFlag('recon-batches', a['recon-batches'], 1),
   };
 
   const engine = await initEngine();
@@ -112,7 +107,7 @@ async function main(): Promise<void> {
   const settings: EvalSettings = { ...base, abc: { ...base.abc } };
   for (const [k, v] of Object.entries(counts)) if (v !== undefined) (settings as unknown as Record<string, number>)[k] = v;
   if (epsilon !== undefined) settings.abc.epsilonFactor = epsilon;
-  const out = a.out ?? join(a.checkpoint.endsWith('.safetensors') ? dirname(a.checkpoint) : a.checkpoint, 'eval');
+  const out = a.out ?? join(dirname(checkpoint), 'eval');
   console.log(
     `counts (${engine.software ? 'software' : 'hardware'} adapter defaults unless given): ${settings.faces} sweep faces, ${settings.pairs} pairs, ` +
       `${settings.samples} metric samples, ${settings.chains} chains x ${settings.iterations} iterations -> ${out}`,
@@ -140,8 +135,8 @@ async function main(): Promise<void> {
   };
 
   const files = await runEval(engine, {
-    checkpoint: a.checkpoint,
-    baseline: a.baseline,
+    checkpoint,
+    baseline,
     out,
     settings,
     command: ['npm run eval --', ...process.argv.slice(2)].join(' '),
@@ -152,4 +147,4 @@ async function main(): Promise<void> {
   engine.destroy();
 }
 
-main().catch(fail);
+runCommand(main);

@@ -1,10 +1,12 @@
 // `npm run faces -- --type az --count 20 --size 150 --seed 1 --out DIR`: renders one batch of
 // training faces and writes its images, their ground truth and a contact sheet.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initEngine } from '../node.js';
-import { BATCH_TYPES, checkBatchType, renderBatch } from '../data/batches.js';
+import { BATCH_TYPES, checkBatchType, renderBatch, type BatchType } from '../data/batches.js';
+import { runCommand, UserError } from './errors.js';
+import { intFlag, outputFolder } from './flags.js';
 import {
   AMBIENT, AZIMUTH_RANGE, ELEVATION_RANGE, LIGHT_ELEVATION, LIGHT_RANGE, SHAPE_DIM, SHAPE_MEANING, TEXTURE_DIM,
   TEXTURE_MEANING,
@@ -33,23 +35,8 @@ Usage: npm run faces -- [options]
 Writes DIR/face-000.png ..., DIR/params.json (type, seed, size and per-image azimuth,
 elevation, light, shape[${SHAPE_DIM}], texture[${TEXTURE_DIM}]) and DIR/sheet.png.`;
 
-function fail(message: string): never {
-  console.error(`faces: ${message}\nRun with --help for usage.`);
-  process.exit(2);
-}
-
-function intOption(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    fail(`--${name} must be an integer in [${min}, ${max}], got "${value}"`);
-  }
-  return n;
-}
-
-let args;
-try {
-  args = parseArgs({
+async function main(): Promise<void> {
+  const args = parseArgs({
     options: {
       type: { type: 'string', default: 'az' },
       count: { type: 'string' },
@@ -62,61 +49,57 @@ try {
     },
     allowPositionals: false,
   }).values;
-} catch (e) {
-  fail((e as Error).message);
-}
-
-if (args.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-let type;
-try {
-  type = checkBatchType(args.type!);
-} catch (e) {
-  fail((e as Error).message);
-}
-const count = intOption('count', args.count, 20, 1, 1000);
-const size = intOption('size', args.size, 150, 8, 1024);
-const seed = intOption('seed', args.seed, 1, 0, Number.MAX_SAFE_INTEGER);
-const columns = intOption('columns', args.columns, Math.min(count, 10), 1, 1000);
-if (!args.out) fail('--out DIR is required');
-const out = args.out;
-try {
-  mkdirSync(out, { recursive: true });
-} catch (e) {
-  fail(`cannot create ${out}: ${(e as Error).message}`);
-}
-
-const engine = await initEngine();
-try {
-  const t0 = performance.now();
-  const batch = renderBatch({ type, seed, count }, { size, antialias: !args['no-aa'] }, engine);
-  const pixels = await batch.images.data();
-  const ms = performance.now() - t0;
-  batch.images.dispose();
-  const digits = Math.max(3, String(count - 1).length);
-  const files: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const file = `face-${String(i).padStart(digits, '0')}.png`;
-    writeGrayPng(join(out, file), { data: pixels.subarray(i * size * size, (i + 1) * size * size), width: size, height: size });
-    files.push(file);
+  if (args.help) return void console.log(HELP);
+  let type;
+  try {
+    type = checkBatchType(args.type!);
+  } catch (e) {
+    throw new UserError(`--type: ${(e as Error).message}`);
   }
-  writeGrayPng(join(out, 'sheet.png'), contactSheet(pixels, count, size, columns));
-  const json = {
-    type,
-    seed,
-    size,
-    count,
-    ranges: { azimuth: AZIMUTH_RANGE, elevation: ELEVATION_RANGE, light: LIGHT_RANGE },
-    lightElevation: LIGHT_ELEVATION,
-    ambient: AMBIENT,
-    shapeMeaning: SHAPE_MEANING,
-    textureMeaning: TEXTURE_MEANING,
-    images: batch.params.map((p, i) => ({ file: files[i], ...p })),
-  };
-  writeFileSync(join(out, 'params.json'), JSON.stringify(json, null, 1) + '\n');
-  console.log(`faces: ${count} ${type} images of ${size}x${size} (seed ${seed}) in ${ms.toFixed(0)} ms -> ${out}/ (sheet.png, params.json)`);
-} finally {
-  engine.destroy();
+  const count = intFlag('count', args.count, 1, 1000) ?? 20;
+  const size = intFlag('size', args.size, 8, 1024) ?? 150;
+  const seed = intFlag('seed', args.seed, 0) ?? 1;
+  const columns = intFlag('columns', args.columns, 1, 1000) ?? Math.min(count, 10);
+  if (!args.out) throw new UserError('--out DIR is required');
+  const out = outputFolder('--out', args.out);
+  await renderFaces({ type, count, size, seed, columns, antialias: !args['no-aa'], out });
 }
+
+async function renderFaces(o: { type: BatchType; count: number; size: number; seed: number; columns: number; antialias: boolean; out: string }): Promise<void> {
+  const { type, count, size, seed, columns, out } = o;
+  const engine = await initEngine();
+  try {
+    const t0 = performance.now();
+    const batch = renderBatch({ type, seed, count }, { size, antialias: o.antialias }, engine);
+    const pixels = await batch.images.data();
+    const ms = performance.now() - t0;
+    batch.images.dispose();
+    const digits = Math.max(3, String(count - 1).length);
+    const files: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const file = `face-${String(i).padStart(digits, '0')}.png`;
+      writeGrayPng(join(out, file), { data: pixels.subarray(i * size * size, (i + 1) * size * size), width: size, height: size });
+      files.push(file);
+    }
+    writeGrayPng(join(out, 'sheet.png'), contactSheet(pixels, count, size, columns));
+    const json = {
+      type,
+      seed,
+      size,
+      count,
+      ranges: { azimuth: AZIMUTH_RANGE, elevation: ELEVATION_RANGE, light: LIGHT_RANGE },
+      lightElevation: LIGHT_ELEVATION,
+      ambient: AMBIENT,
+      shapeMeaning: SHAPE_MEANING,
+      textureMeaning: TEXTURE_MEANING,
+      images: batch.params.map((p, i) => ({ file: files[i], ...p })),
+    };
+    writeFileSync(join(out, 'params.json'), JSON.stringify(json, null, 1) + '\n');
+    const images = count === 1 ? 'image' : 'images';
+    console.log(`faces: ${count} ${type} ${images} of ${size}x${size} (seed ${seed}) in ${ms.toFixed(0)} ms -> ${out.replace(/\/+$/, '')}/ (sheet.png, params.json)`);
+  } finally {
+    engine.destroy();
+  }
+}
+
+runCommand(main);

@@ -2,14 +2,17 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
 import { initEngine } from '../node.js';
-import { PRESETS } from '../model/presets.js';
+import { PRESETS, type DcignConfig } from '../model/presets.js';
 import { NonFiniteLossError, Trainer, type TrainOptions } from '../train/trainer.js';
 import { MODEL_FILE } from '../train/state.js';
 import { describeChange } from '../train/history.js';
 import { FaceBatches } from '../train/batches.js';
 import { DEFAULT_LR, DEFAULT_STEPS } from '../train/defaults.js';
+import { runCommand, UserError } from './errors.js';
+import { intFlag, numberFlag } from './flags.js';
+import { trainProgress } from './progress.js';
+import { largestBatch } from './batch-limit.js';
 
 
 const HELP = `Train DC-IGN (Kulkarni et al. 2015) on faces rendered on the GPU.
@@ -68,19 +71,8 @@ const RESUMABLE = {
   'checkpoint-every': 'checkpointEvery',
 } as const satisfies Record<string, keyof TrainOptions>;
 
-function int(name: string, v: string | undefined, min = 0): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-}
-
-function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${v}"`);
-  return n;
-}
+const int = (name: string, v: string | undefined, min = 0) => intFlag(name, v, min);
+const num = (name: string, v: string | undefined, bounds?: { above?: number; min?: number }) => numberFlag(name, v, bounds);
 
 async function main(): Promise<number> {
   const { values: a } = parseArgs({
@@ -109,10 +101,27 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (a.preset && !PRESETS[a.preset]) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${a.preset}"`);
-  if (a.procedure && a.procedure !== 'clamped' && a.procedure !== 'random') throw new Error(`--procedure must be clamped or random, got "${a.procedure}"`);
-  if (a.clamp && a.clamp !== 'first' && a.clamp !== 'mean') throw new Error(`--clamp must be first or mean, got "${a.clamp}"`);
-  if (a.resume && !existsSync(join(a.resume, MODEL_FILE))) throw new Error(`--resume ${a.resume}: no ${MODEL_FILE} there`);
+  if (a.preset && !PRESETS[a.preset]) throw new UserError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${a.preset}"`);
+  if (a.procedure && a.procedure !== 'clamped' && a.procedure !== 'random') throw new UserError(`--procedure must be clamped or random, got "${a.procedure}"`);
+  if (a.clamp && a.clamp !== 'first' && a.clamp !== 'mean') throw new UserError(`--clamp must be first or mean, got "${a.clamp}"`);
+  if (a.resume && !existsSync(join(a.resume, MODEL_FILE))) throw new UserError(`--resume ${a.resume}: no ${MODEL_FILE} there`);
+
+  // Every flag is checked before the (slow) adapter start; the preset's defaults fill in after it.
+  const given = {
+    steps: int('steps', a.steps, 1),
+    batch: int('batch', a.batch, 2),
+    lr: num('lr', a.lr, { above: 0 }),
+    seed: int('seed', a.seed),
+    shapeBias: num('shape-bias', a['shape-bias'], { min: 0 }),
+    randomShare: num('random-share', a['random-share']),
+    invariance: num('invariance', a.invariance, { min: 0 }),
+    pretrainSteps: int('pretrain-steps', a['pretrain-steps']),
+    logEvery: int('log-every', a['log-every'], 1),
+    sampleEvery: int('sample-every', a['sample-every']),
+    checkpointEvery: int('checkpoint-every', a['checkpoint-every'], 1),
+  };
+  const randomShare = given.randomShare ?? 0;
+  if (!(randomShare >= 0 && randomShare <= 1)) throw new UserError(`--random-share must be in [0, 1], got ${randomShare}`);
 
   const engine = await initEngine();
   console.log(`adapter: ${engine.report}`);
@@ -122,26 +131,29 @@ async function main(): Promise<number> {
     console.log(`preset: ${preset} (chosen for a ${engine.software ? 'software' : 'hardware'} adapter; --preset to change)`);
   }
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
-  const randomShare = num('random-share', a['random-share']) ?? 0;
   const options: TrainOptions = {
     preset: preset ?? '',
-    steps: int('steps', a.steps, 1) ?? DEFAULT_STEPS[preset ?? 'small']!,
-    batch: int('batch', a.batch, 2) ?? 20,
-    lr: num('lr', a.lr) ?? DEFAULT_LR[preset ?? 'small']!,
-    seed: int('seed', a.seed) ?? 1,
+    steps: given.steps ?? DEFAULT_STEPS[preset ?? 'small']!,
+    batch: given.batch ?? 20,
+    lr: given.lr ?? DEFAULT_LR[preset ?? 'small']!,
+    seed: given.seed ?? 1,
     out: a.out ?? a.resume ?? join('runs', `${preset}-${stamp}`),
     procedure: (a.procedure as TrainOptions['procedure']) ?? 'clamped',
-    shapeBias: num('shape-bias', a['shape-bias']) ?? 0,
+    shapeBias: given.shapeBias ?? 0,
     randomShare,
-    invariance: num('invariance', a.invariance) ?? 0,
+    invariance: given.invariance ?? 0,
     clamp: (a.clamp as TrainOptions['clamp']) ?? 'first',
-    pretrainSteps: int('pretrain-steps', a['pretrain-steps']) ?? 0,
-    logEvery: int('log-every', a['log-every'], 1) ?? 10,
-    sampleEvery: int('sample-every', a['sample-every']) ?? 250,
-    checkpointEvery: int('checkpoint-every', a['checkpoint-every'], 1) ?? 500,
+    pretrainSteps: given.pretrainSteps ?? 0,
+    logEvery: given.logEvery ?? 10,
+    sampleEvery: given.sampleEvery ?? 250,
+    checkpointEvery: given.checkpointEvery ?? 500,
   };
-  if (options.shapeBias < 0) throw new Error(`--shape-bias must be >= 0, got ${options.shapeBias}`);
-  if (!(randomShare >= 0 && randomShare <= 1)) throw new Error(`--random-share must be in [0, 1], got ${randomShare}`);
+  // A batch whose tensors exceed the adapter's largest buffer would fail in its first step.
+  const checkBatch = (config: DcignConfig, batch: number) => {
+    const limit = largestBatch(config, engine.limits.maxBufferSize);
+    if (batch > limit) throw new UserError(`--batch ${batch}: this adapter takes at most ${limit} images of preset ${config.preset} in a batch`);
+  };
+  if (PRESETS[options.preset]) checkBatch(PRESETS[options.preset]!, options.batch); // before the run's folder is made
 
   // On --resume the checkpoint's options hold, except those given here, which change them from
   // the resumed step on.
@@ -152,11 +164,12 @@ async function main(): Promise<number> {
     ? Trainer.resume(engine, a.resume, { ...options, preset: preset ?? '' }, (o, imageSize) => new FaceBatches(engine, { ...o, imageSize }), changes)
     : Trainer.create(engine, options, new FaceBatches(engine, { ...options, imageSize: PRESETS[options.preset]!.imageSize }));
   const o = trainer.options;
+  if (a.resume) checkBatch(trainer.model.config, o.batch);
   if (o.randomShare && o.procedure === 'random') {
-    throw new Error('--random-share mixes random batches into --procedure clamped; with random every batch is random already');
+    throw new UserError('--random-share mixes random batches into --procedure clamped; with random every batch is random already');
   }
   if (o.pretrainSteps && o.procedure === 'random') {
-    throw new Error('--pretrain-steps trains random batches before --procedure clamped; with random every batch is random already');
+    throw new UserError('--pretrain-steps trains random batches before --procedure clamped; with random every batch is random already');
   }
   if (a.resume && a.steps === undefined) o.steps = Math.max(o.steps, trainer.step);
   const change = o.history?.at(-1);
@@ -190,25 +203,14 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
 
-  const tty = process.stderr.isTTY;
-  const bar = new cliProgress.SingleBar(
-    {
-      format: 'step {value}/{total} |{bar}| {rate} steps/s, eta {eta_formatted}, loss/image {loss} ({kind})',
-      hideCursor: true,
-      noTTYOutput: !tty,
-      notTTYSchedule: 10000,
-      etaBuffer: 50,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(o.steps, trainer.step, { rate: '-', loss: '-', kind: '-' });
+  const bar = trainProgress(o.steps, trainer.step, Boolean(process.stderr.isTTY));
   const t0 = performance.now();
   const step0 = trainer.step;
   try {
     await trainer.run({
       shouldStop: () => stopRequested,
-      onStep: (s) => bar.update(s, { rate: ((s - step0) / ((performance.now() - t0) / 1000)).toFixed(2) }),
-      onLog: (r) => bar.update(r.step, { loss: ((r.bce + r.kl) / o.batch).toFixed(1), kind: r.kind }),
+      onStep: (s) => bar.step(s),
+      onLog: (r) => bar.log(r.step, (r.bce + r.kl) / o.batch, r.kind),
     });
   } catch (e) {
     bar.stop();
@@ -230,10 +232,4 @@ async function main(): Promise<number> {
   return stopRequested ? 130 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    console.error(`error: ${e.message}`);
-    process.exit(1);
-  },
-);
+runCommand(main);

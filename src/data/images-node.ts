@@ -63,3 +63,11 @@ export function writeGrayPng(path: string, image: GrayImage): void {
   (png as unknown as { data: Buffer }).data = Buffer.from(toBytes(image.data));
   writeFileSync(path, PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false }));
 }
+
+/** Writes a grayscale image with values in [0, 1] as a baseline JPEG (quality 95). */
+export function writeGrayJpeg(path: string, image: GrayImage): void {
+  const gray = toBytes(image.data);
+  const rgba = new Uint8Array(gray.length * 4);
+  gray.forEach((v, i) => rgba.set([v, v, v, 255], i * 4));
+  writeFileSync(path, jpeg.encode({ data: rgba, width: image.width, height: image.height }, 95).data);
+}

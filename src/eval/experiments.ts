@@ -2,6 +2,7 @@
 // decoders, reads back only codes and per-image scalars (images only for grids, the raw-pixel
 // baseline and nothing else), and hands the arrays to metrics.ts. Browser-safe (no node:*).
 // Every experiment runs all models on the same renders, so a baseline costs encoder time only.
+import { CheckpointError } from '../model/safetensors.js';
 import { noGrad } from '../autograd/tape.js';
 import { mapBinary, mapUnary, square, sub } from '../kernels/elementwise.js';
 import { mean as meanOp, sum } from '../kernels/reduce.js';
@@ -597,15 +598,21 @@ export async function inference(engine: Engine, models: EvalModel[], s: EvalSett
 
 // ------------------------------------------------------------------ all of it
 
-export async function evaluate(engine: Engine, models: EvalModel[], s: EvalSettings, progress: Progress = () => {}): Promise<EvalOutput> {
+/** Models evaluated together share one image size and have z1..z3 and an identity code. */
+export function checkComparable(models: EvalModel[]): void {
   if (!models.length) throw new Error('evaluate: no models');
   const size = models[0]!.model.config.imageSize;
   for (const m of models) {
     if (m.model.config.imageSize !== size) {
-      throw new Error(`${m.checkpoint}: its images are ${m.model.config.imageSize}px but ${models[0]!.checkpoint}'s are ${size}px; compare checkpoints of one image size`);
+      throw new CheckpointError(`${m.checkpoint}: its images are ${m.model.config.imageSize}px but ${models[0]!.checkpoint}'s are ${size}px; compare checkpoints of one image size`);
     }
-    if (m.model.config.latents < 4) throw new Error(`${m.checkpoint}: needs at least 4 latents (z1..z3 and identity), has ${m.model.config.latents}`);
+    if (m.model.config.latents < 4) throw new CheckpointError(`${m.checkpoint}: needs at least 4 latents (z1..z3 and identity), has ${m.model.config.latents}`);
   }
+}
+
+export async function evaluate(engine: Engine, models: EvalModel[], s: EvalSettings, progress: Progress = () => {}): Promise<EvalOutput> {
+  checkComparable(models);
+  const size = models[0]!.model.config.imageSize;
   // Keep the largest activation of a chunk (a full-resolution feature map stack) under 512 MiB,
   // whatever the preset: the paper's 150 px, 96-map layers allow about 60 images per call.
   const widest = Math.max(...models.flatMap((m) => [...m.model.config.encoderMaps, ...m.model.config.decoderMaps]));

@@ -6,7 +6,7 @@ import type { Engine } from '../gpu/engine.js';
 import { readModelFile } from '../train/state.js';
 import { writeGrayPng } from '../data/images-node.js';
 import type { GrayImage } from '../data/index.js';
-import { evaluate, type EvalModel, type EvalSettings, type ModelResult, type Progress } from './experiments.js';
+import { checkComparable, evaluate, type EvalModel, type EvalSettings, type ModelResult, type Progress } from './experiments.js';
 import { renderReport, type ReportImage } from './report.js';
 
 export interface RunEvalOptions {
@@ -51,6 +51,7 @@ export async function runEval(engine: Engine, o: RunEvalOptions): Promise<EvalFi
   const models = [open(engine, o.checkpoint, '--checkpoint', 'model')];
   try {
     if (o.baseline) models.push(open(engine, o.baseline, '--baseline', 'baseline'));
+    checkComparable(models); // before anything is written
     mkdirSync(join(o.out, 'grids'), { recursive: true });
     const t0 = performance.now();
     const out = await evaluate(engine, models, o.settings, o.progress);
