@@ -6,7 +6,7 @@ import { Rng } from '../src/data/rng.js';
 import { SHAPE_DIM, TEXTURE_DIM } from '../src/data/face-model.js';
 import { ABC_DEFAULTS, AbcChain, acceptProbability, median, priorSample, propose, reflect } from '../src/eval/abc.js';
 import { observationDesign, pairDesign, randomSamples, sweepDesigns, sweepValues } from '../src/eval/designs.js';
-import { ticks } from '../src/eval/svg.js';
+import { plot, ticks } from '../src/eval/svg.js';
 import { markdownTable } from '../src/eval/report.js';
 
 describe('designs', () => {
@@ -125,6 +125,15 @@ describe('report helpers', () => {
     expect(ticks(0, 1).map((v) => Number(v.toFixed(9)))).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(ticks(-1.5, 1.5, 6)).toEqual([-1.5, -1, -0.5, 0, 0.5, 1, 1.5]);
     expect(markdownTable(['a', 'b'], [['x|y', '1']])).toBe('| a | b |\n| --- | --- |\n| x\\|y | 1 |');
+  });
+});
+
+describe('plots', () => {
+  it('labels log-axis ticks inside one decade apart (the ABC plot\'s MSE axis)', () => {
+    const svg = plot([{ label: 'mse', color: '#000', points: [[0, 0.0255], [1, 0.0268]] }], { logY: true });
+    const labels = [...svg.matchAll(/text-anchor="end">([^<]+)</g)].map((m) => m[1]);
+    expect(labels.length).toBeGreaterThan(2);
+    expect(new Set(labels).size).toBe(labels.length);
   });
 });
 

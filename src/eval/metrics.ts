@@ -1,6 +1,9 @@
 // The evaluation's numbers, as pure functions of arrays: correlation and similarity, the paper's
-// same/different test (section 4.2), and the disentanglement metrics MIG, DCI and SAP as
-// disentanglement_lib defines them. CPU only and browser-safe: no engine, no node:* imports.
+// same/different test (section 4.2), and the disentanglement metrics MIG, DCI and SAP after
+// disentanglement_lib, adapted to this renderer's continuous factors: MIG bins the factors as
+// well as the latents, SAP takes disentanglement_lib's continuous-factor branch, and DCI's
+// importances come from gradient boosted regression trees rather than its classifiers (each
+// function below says how). CPU only and browser-safe: no engine, no node:* imports.
 //
 // Layout: a code or a set of factors is a list of columns, columns[j][i] = variable j of sample i
 // (disentanglement_lib's [num_codes, num_points]).

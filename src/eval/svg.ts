@@ -98,11 +98,17 @@ export function plot(series: readonly Series[], o: PlotOptions = {}): string {
   }
   // Log axes: ticks at whole decades, or at round values inside a single decade.
   let yt = o.logY ? ticks(y0, y1).filter((t) => Number.isInteger(t)) : ticks(y0, y1);
-  if (o.logY && yt.length < 2) yt = ticks(10 ** y0, 10 ** y1).filter((v) => v > 0).map(Math.log10);
+  // Round values inside one decade are labelled with the decimals of their own step.
+  let withinDecade = 0;
+  if (o.logY && yt.length < 2) {
+    const linear = ticks(10 ** y0, 10 ** y1).filter((v) => v > 0);
+    withinDecade = stepOf(linear);
+    yt = linear.map(Math.log10);
+  }
   const yStep = o.logY ? 0 : stepOf(yt);
   for (const t of yt) {
     const y = (M.top + ph - ((t - y0) / (y1 - y0 || 1)) * ph).toFixed(1);
-    const label = o.logY ? fmt(10 ** t, 10 ** t / 10) : fmt(t, yStep);
+    const label = !o.logY ? fmt(t, yStep) : fmt(10 ** t, withinDecade || 10 ** t / 10);
     parts.push(`<line x1="${M.left}" x2="${M.left + pw}" y1="${y}" y2="${y}" stroke="#eee"/><text x="${M.left - 4}" y="${y}" dy="0.32em" text-anchor="end">${label}</text>`);
   }
   parts.push(`<clipPath id="c${clipId}"><rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}"/></clipPath><g clip-path="url(#c${clipId})">`);
