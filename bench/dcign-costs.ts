@@ -159,7 +159,7 @@ export interface MemoryModel {
 }
 
 /**
- * What a step must hold at once, at least, as the issue defines it: the weights, RMSProp's m and
+ * What a step must hold at once, at least: the weights, RMSProp's m and
  * v, the activations that backward reads, and the largest activation gradient. Checked against
  * src/model/dcign.ts (which frees what no rule reads), src/train/step.ts and the rules in
  * src/kernels. The activations backward reads, all held until trainStep's tidy ends:

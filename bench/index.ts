@@ -27,6 +27,7 @@ async function main(): Promise<number> {
       'tfjs-steps': { type: 'string' },
       kind: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      memory: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
     step: {
       about:
         'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu: ms, GFLOP/s, pool peak vs an analytic sum ' +
-        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile]',
+        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile] [--memory]',
       run: (e, o) => {
         const kinds = ['az', 'el', 'light', 'shape'];
         if (o.kind !== undefined && !kinds.includes(o.kind)) throw new UserError(`--kind must be one of ${kinds.join(', ')}, got ${o.kind}`);
@@ -65,6 +66,7 @@ async function main(): Promise<number> {
           tfjsSteps: positiveInt('tfjs-steps', o['tfjs-steps']),
           tfjs: !o['no-tfjs'],
           profile: o.profile,
+          memory: o.memory,
           kind: o.kind as BatchKind | undefined,
           log: (line) => console.log(line),
         });

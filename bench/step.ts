@@ -52,6 +52,8 @@ export interface StepBenchOptions {
   tfjs?: boolean;
   /** One more step of ours with every dispatch timed on its own (needs timestamp-query). */
   profile?: boolean;
+  /** Print the traced step's memory in full. */
+  memory?: boolean;
   kind?: BatchKind;
   seed?: number;
   log?: (line: string) => void;
@@ -275,7 +277,7 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
   const timing =
     'wall-clock ms per step with a sync per step (no readback inside), median of the timed steps after one warm-up; ' +
     'GPU span: timestamps written before and after the step on the device queue (idle gaps included)';
-  const text = stepText({ rows, mem, memory: ours.memory, N, preset, kind, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs, oursMs: ours.row.msPerStep, oursLoad, tfjsLoad });
+  const text = stepText({ rows, mem, memory: ours.memory, N, preset, kind, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs, oursMs: ours.row.msPerStep, oursLoad, tfjsLoad, memoryDetail: opts.memory });
   return {
     rows, text, preset, batch: N, batchKind: kind, timing, flopsNote: FLOPS_NOTE, flopsPerLayer: flops.perLayer,
     memoryModel: mem, oursMemory: ours.memory, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs,

@@ -48,7 +48,7 @@ it('shows the time left within 20% at every log step after the first two minutes
   }
 });
 
-it('shows the issue\'s case: at step 799 of 3000 and 0.6 steps/s, about an hour left', () => {
+it('at step 799 of 3000 and 0.6 steps/s, about an hour is left', () => {
   const rate = new StepRate(total);
   for (let s = 0; s <= 799; s += 1) rate.completed(s, s / 0.6);
   expect(formatDuration(rate.eta(799 / 0.6))).toBe('1h01m');

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The check-and-time sequence for a lent GPU machine (device tool), in one call. Prepare here:
-#   ../shared/tools/gpu-pack bench/index.ts src/cli/train.ts
+# The check-and-time sequence for a machine with a GPU, in one command: a tiny training probe,
+# the default training run, the small preset, and the kernels, step and matmul benchmarks.
+# Expects in .gpu/: the bundles of bench/index.ts and src/cli/train.ts (as scripts/run.mjs makes
+# them) beside node_modules, and setup.sh, which puts node and the Vulkan loader on the paths.
+# On NVIDIA the Vulkan driver (libGLX_nvidia) needs libglvnd, without which Dawn finds no adapter:
 #   (cd .gpu && apt-get download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2)
-# The second line matters on NVIDIA: its Vulkan driver (libGLX_nvidia) needs libglvnd, and
-# without it Dawn finds no adapter. Then call the device tool with carry [".gpu", "scripts"] and
-#   bash scripts/gpu-session.sh [SECONDS_OF_TRAINING]
-# Everything lands in $OUT: log.txt (all output) and res.tgz (logs, grids, bench JSON, small
-# checkpoints). Each step has its own time limit, so one failure does not cost the rest.
+# Run `OUT=DIR bash scripts/gpu-checks.sh [SECONDS_OF_TRAINING]`. Everything lands in $OUT:
+# log.txt (all output) and res.tgz (logs, grids, bench JSON, small checkpoints). Each step has
+# its own time limit, so one failure does not cost the rest.
 set -u
 T=${1:-120}
 source .gpu/setup.sh
