@@ -133,7 +133,7 @@ async function main(): Promise<void> {
 if (process.argv[1] && /build-web\.(ts|mjs)$/.test(process.argv[1]) && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((e: Error) => {
     // esbuild's own errors carry the plugin's messages, with the importing file.
-    console.error(`build:web failed: ${e.message}`);
+    console.error(`error: build:web failed: ${e.message}`);
     process.exit(1);
   });
 }
