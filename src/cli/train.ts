@@ -44,7 +44,8 @@ usage: npm run train -- [options]
   -h, --help             this text
 
 Writes DIR/${MODEL_FILE} (weights, preset and step in its metadata), DIR/train-state-*.safetensors
-(optimizer state for --resume), DIR/log.jsonl (step, kind, bce, kl, seconds) and DIR/samples/*.png.
+(optimizer state for --resume), DIR/log.jsonl (step, kind, bce and kl summed over the batch,
+seconds since this process started) and DIR/samples/step-NNNNNNN.png.
 Ctrl-C saves a checkpoint and exits; a second Ctrl-C exits at once (the last checkpoint stays good).
 
 examples:
