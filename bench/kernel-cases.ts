@@ -80,11 +80,6 @@ export function paperLayers(): Layer[] {
 
 export const LAYER_NAMES = paperLayers().map((l) => l.name);
 
-/** Software adapters (lavapipe's llvmpipe, SwiftShader) get a smaller default batch. */
-export function isSoftwareAdapter(engine: Engine): boolean {
-  return /llvmpipe|lavapipe|swiftshader|software/i.test(engine.report);
-}
-
 // ---- data --------------------------------------------------------------------------------
 
 /** Deterministic uniform values in [-scale, scale) (xorshift32), shared by both sides. */

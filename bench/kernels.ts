@@ -16,10 +16,10 @@ import type { Tensor, Engine } from '../src/node.js';
 import { loadTfjs, type TF } from './tfjs.js';
 import { table, timeIt, type Timing } from './timing.js';
 import {
-  convData, isSoftwareAdapter, LAYER_NAMES, linearData, maxRelDiff, paperLayers, poolData, type TfOp, type Unit,
+  convData, LAYER_NAMES, linearData, maxRelDiff, paperLayers, poolData, type TfOp, type Unit,
 } from './kernel-cases.js';
 
-export { isSoftwareAdapter, LAYER_NAMES };
+export { LAYER_NAMES };
 
 export interface KernelsOptions {
   /** Images per batch. Default: 20 (the paper's) on hardware, 4 on a software adapter. */
@@ -180,7 +180,7 @@ async function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measure
 // ---- the bench ---------------------------------------------------------------------------
 
 export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): Promise<KernelsResult> {
-  const software = isSoftwareAdapter(engine);
+  const software = engine.software;
   const batch = opts.batch ?? (software ? 4 : 20);
   const batchNote =
     opts.batch !== undefined
