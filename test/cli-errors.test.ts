@@ -70,6 +70,14 @@ describe('errors found with the adapter', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('eval refuses a baseline of another image size before it writes anything', () => {
+    const small = join(tmp, 'small');
+    expect(run('src/cli/train.ts', ['--preset', 'small', '--steps', '1', '--sample-every', '0', '--out', small]).status).toBe(0);
+    const out = join(tmp, 'eval');
+    expectUserError(run('src/cli/eval.ts', ['--checkpoint', checkpoint, '--baseline', small, '--out', out]), 'compare checkpoints of one image size');
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
   it('a missing adapter is a one-line error too', () => {
     expectUserError(run('src/cli/faces.ts', ['--count', '1', '--out', tmp], { DCIGN_DAWN: 'backend=d3d12' }), 'No WebGPU adapter is available');
   });
