@@ -7,7 +7,8 @@ import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
 import { foldGeometry, upsampleConv2d } from '../src/kernels/upconv.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { noGrad } from '../src/autograd/tape.js';
-import { getPreset, shapesOf } from '../src/model/presets.js';
+import { getPreset } from '../src/model/presets.js';
+import { network } from '../src/model/network.js';
 import type { TF } from './tfjs.js';
 
 type TfTensor = import('@tensorflow/tfjs').Tensor;
@@ -45,36 +46,20 @@ interface LinearLayer {
 }
 type Layer = ConvLayer | PoolLayer | LinearLayer;
 
-/** The layers in network order, sizes derived from the `paper` preset. */
+/** The layers in network order, sizes from the `paper` preset's network (src/model/network.ts). */
 export function paperLayers(): Layer[] {
-  const c = getPreset('paper');
-  const s = shapesOf(c);
-  const ek = c.encoderKernel;
-  const dk = c.decoderKernel;
+  const net = network(getPreset('paper'));
   const out: Layer[] = [];
-  let ch = 1;
-  let size = c.imageSize;
-  for (let i = 0; i < 3; i++) {
-    const O = c.encoderMaps[i]!;
-    out.push({ kind: 'conv', name: `conv${i + 1}`, C: ch, O, H: size, k: ek, up: false });
-    size = size - ek + 1;
-    out.push({ kind: 'pool', name: `pool${i + 1}`, C: O, H: size });
-    size = Math.floor(size / 2);
-    ch = O;
+  const short = (name: string) => name.replace('encoder.', '').replace('decoder.conv', 'dec');
+  for (const l of net.convs.filter((c) => c.kFolded === null)) {
+    out.push({ kind: 'conv', name: short(l.name), C: l.C, O: l.O, H: l.H, k: l.k, up: false });
+    out.push({ kind: 'pool', name: short(l.name).replace('conv', 'pool'), C: l.O, H: l.Ho });
   }
-  if (size !== s.encoder[3] || ch * size * size !== s.flat) throw new Error('kernels bench: encoder shapes disagree with the preset');
-  out.push({ kind: 'linear', name: 'enc_fc', inF: s.flat, outF: c.latents, note: 'per head (mu, logvar)' });
-  const [bc, bs] = c.decoderBase;
-  out.push({ kind: 'linear', name: 'dec_fc', inF: c.latents, outF: bc * bs * bs, note: '' });
-  ch = bc;
-  size = bs;
-  for (let i = 0; i < 4; i++) {
-    const O = c.decoderMaps[i]!;
-    out.push({ kind: 'conv', name: `dec${i + 1}`, C: ch, O, H: size, k: dk, up: true });
-    size = 2 * size - dk + 1;
-    ch = O;
-  }
-  if (size !== c.imageSize) throw new Error('kernels bench: decoder shapes disagree with the preset');
+  const [mu, , fc] = net.linears;
+  out.push({ kind: 'linear', name: 'enc_fc', inF: mu!.inF, outF: mu!.outF, note: 'per head (mu, logvar)' });
+  out.push({ kind: 'linear', name: 'dec_fc', inF: fc!.inF, outF: fc!.outF, note: '' });
+  // network() gives a decoder layer's upsampled input side; the bench's layers take the map before it.
+  for (const l of net.convs.filter((c) => c.kFolded !== null)) out.push({ kind: 'conv', name: short(l.name), C: l.C, O: l.O, H: l.H / 2, k: l.k, up: true });
   return out;
 }
 

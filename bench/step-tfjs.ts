@@ -3,7 +3,7 @@
 // the comparison with ours.
 import type { TF } from './tfjs.js';
 import { TfDcign, type TfStepSetup } from './tfjs-dcign.js';
-import { network } from './dcign-costs.js';
+import { network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
 import { emptyRow, errText, setTimes, type StepFlopCounts, type StepRow } from './step-row.js';
 import { fmtMB } from './step-text.js';

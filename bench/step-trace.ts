@@ -13,7 +13,7 @@ import type { Dcign } from '../src/model/dcign.js';
 import type { RMSProp } from '../src/train/optim.js';
 import { forwardLosses, type StepOptions as TrainStepOptions } from '../src/train/step.js';
 import type { BatchKind } from '../src/train/schedule.js';
-import type { Network } from './dcign-costs.js';
+import type { Network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
 
 /**

@@ -34,7 +34,8 @@ import { trainStep, type StepOptions as TrainStepOptions } from '../src/train/st
 import { passThrough, type BatchKind } from '../src/train/schedule.js';
 import { renderBatch } from '../src/data/batches.js';
 import { loadTfjs, type TF } from './tfjs.js';
-import { FLOPS_NOTE, memoryModel, network, stepFlops, type MemoryModel } from './dcign-costs.js';
+import { FLOPS_NOTE, memoryModel, stepFlops, type MemoryModel } from './dcign-costs.js';
+import { network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
 import { emptyRow, errText, setTimes, type LossCheck, type StepRow } from './step-row.js';
 import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type OursMemory, type PoolTrace, type ProfileEntry } from './step-trace.js';
