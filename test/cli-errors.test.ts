@@ -13,7 +13,7 @@ const emptyFolder = join(tmp, 'empty');
 let checkpoint = '';
 
 function run(entry: string, args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['scripts/run.mjs', entry, '--', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+  return spawnSync(process.execPath, ['scripts/run.mjs', entry, '--', ...args], { cwd: root, encoding: 'utf8', timeout: 110_000, env: { ...process.env, ...env } });
 }
 
 /** The command failed as a user error whose one line contains `expected`. */
@@ -32,7 +32,7 @@ beforeAll(() => {
   const r = run('src/cli/train.ts', ['--preset', 'tiny', '--steps', '1', '--out', out]);
   expect(r.status, r.stderr).toBe(0);
   checkpoint = join(out, 'model.safetensors');
-}, 60_000);
+}, 120_000);
 
 describe.each([
   ['faces', 'src/cli/faces.ts', ['--count', '0', '--out', tmp], '--count must be an integer in [1, 1000], got "0"'],
@@ -76,7 +76,7 @@ describe('errors found with the adapter', () => {
     const out = join(tmp, 'eval');
     expectUserError(run('src/cli/eval.ts', ['--checkpoint', checkpoint, '--baseline', small, '--out', out]), 'compare checkpoints of one image size');
     expect(existsSync(out)).toBe(false);
-  }, 60_000);
+  }, 240_000);
 
   it('a missing adapter is a one-line error too', () => {
     expectUserError(run('src/cli/faces.ts', ['--count', '1', '--out', tmp], { DCIGN_DAWN: 'backend=d3d12' }), 'No WebGPU adapter is available');
