@@ -10,6 +10,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** Budget for everything the page downloads apart from a checkpoint. */
 export const WEB_BUDGET_BYTES = 300 * 1024;
 
+/** The shipped checkpoint, copied from models/ beside the page (not counted in the budget). */
+export const DEFAULT_CHECKPOINT = 'small.safetensors';
+
 /** Static files copied next to the bundle. */
 const STATIC_FILES = ['index.html', 'style.css'];
 
@@ -99,6 +102,9 @@ export async function buildWeb(options: WebBuildOptions = {}): Promise<WebBuild>
     legalComments: 'eof',
   });
   for (const f of STATIC_FILES) copyFileSync(join(root, 'src/web', f), join(outdir, f));
+  // The page opens with the shipped checkpoint when no ?checkpoint= names another.
+  const shipped = join(root, 'models', DEFAULT_CHECKPOINT);
+  if (existsSync(shipped)) copyFileSync(shipped, join(outdir, DEFAULT_CHECKPOINT));
   const names = [...STATIC_FILES, 'app.js'];
   const files = names.map((name) => ({ name, bytes: statSync(join(outdir, name)).size }));
   const totalBytes = files.reduce((s, f) => s + f.bytes, 0);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors } from '../src/model/safetensors.js';
+import { DEFAULT_RECIPE } from '../src/train/defaults.js';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -98,7 +99,7 @@ describe('npm run train', () => {
 
   it('pretrains with random batches and switches to the clamped procedure in one run (--pretrain-steps)', () => {
     const out = mkdtempSync(join(tmpdir(), 'dcign-cli-'));
-    const args = ['--preset', 'tiny', '--steps', '9', '--pretrain-steps', '5', '--clamp', 'mean', '--log-every', '1', '--checkpoint-every', '3', '--out', out];
+    const args = ['--preset', 'tiny', '--steps', '9', '--pretrain-steps', '5', '--clamp', 'mean', '--random-share', '0', '--log-every', '1', '--checkpoint-every', '3', '--out', out];
     const r = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/training: preset tiny, 9 steps of batch 20, 5 steps random, then procedure clamped \(clamp mean\)/);
@@ -121,4 +122,20 @@ describe('npm run train', () => {
     expect(pre.status).toBe(1);
     expect(pre.stderr).toContain('--pretrain-steps trains random batches before --procedure clamped');
   }, 120_000);
+
+  it('fills a fresh clamped run from the default recipe, --recipe paper from the original code, flags over both', () => {
+    const saved = (...args: string[]) => {
+      const out = mkdtempSync(join(tmpdir(), 'dcign-cli-'));
+      const r = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', '--preset', 'tiny', '--steps', '1', '--out', out, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      return JSON.parse(decodeSafetensors(readFileSync(join(out, 'model.safetensors'))).metadata.options!) as Record<string, unknown>;
+    };
+    expect(saved()).toMatchObject({ procedure: 'clamped', ...DEFAULT_RECIPE.tiny });
+    expect(saved('--recipe', 'paper')).toMatchObject({ procedure: 'clamped', clamp: 'first', pretrainSteps: 0, randomShare: 0 });
+    expect(saved('--recipe', 'paper', '--clamp', 'mean')).toMatchObject({ clamp: 'mean', pretrainSteps: 0, randomShare: 0 });
+    expect(saved('--procedure', 'random')).toMatchObject({ procedure: 'random', pretrainSteps: 0, randomShare: 0 });
+    const bad = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', '--recipe', 'best'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('error: --recipe must be default or paper, got "best"');
+  }, 300_000);
 });

@@ -8,7 +8,7 @@ import { NonFiniteLossError, Trainer, type TrainOptions } from '../train/trainer
 import { MODEL_FILE } from '../train/state.js';
 import { describeChange } from '../train/history.js';
 import { FaceBatches } from '../train/batches.js';
-import { DEFAULT_LR, DEFAULT_STEPS } from '../train/defaults.js';
+import { DEFAULT_LR, DEFAULT_RECIPE, DEFAULT_STEPS, PAPER_RECIPE, recipeDefaults } from '../train/defaults.js';
 import { runCommand, UserError } from './errors.js';
 import { intFlag, numberFlag } from './flags.js';
 import { trainProgress } from './progress.js';
@@ -29,14 +29,18 @@ usage: npm run train -- [options]
                          options; any of --lr, --batch, --seed, --procedure, --shape-bias, --random-share,
                          --invariance and the --*-every flags given as well change them from there on
   --procedure P          clamped (section 3.2, default) | random (section 3.1: random batches, no clamping)
-  --shape-bias K         SHAPE batches with probability (K+1)/(K+4) (default 0: uniform over the four kinds)
-  --random-share P       with --procedure clamped, make a share P of the batches random ones trained
-                         unclamped (not in the paper: clamped batches alone lose the faces' identity in
-                         the reconstructions, see docs/RESULTS.md; default 0)
+  --recipe R             default | paper: how a clamped run is trained, unless the three flags below say
+                         otherwise. default (small: ${DEFAULT_RECIPE.small!.pretrainSteps} steps pretrained with random batches,
+                         then --clamp ${DEFAULT_RECIPE.small!.clamp} with --random-share ${DEFAULT_RECIPE.small!.randomShare}; docs/RESULTS.md says why);
+                         paper (the original code's clamped procedure: --clamp first, no pretraining, no
+                         random batches)
   --clamp C              what a clamped batch's clamped latents become: first (sample 0's mu and logvar,
                          as the original code) | mean (the batch mean of z, as the paper's text)
-  --pretrain-steps N     train the first N steps with random, unclamped batches, then switch to the
-                         procedure (the original authors pretrained so; default 0)
+  --pretrain-steps N     train the first N steps with random, unclamped batches, then the procedure
+                         (the original authors pretrained so)
+  --random-share P       make a share P of the clamped procedure's batches random ones, trained
+                         unclamped (not in the paper: they keep the decoder reading each image's own code)
+  --shape-bias K         SHAPE batches with probability (K+1)/(K+4) (default 0: uniform over the four kinds)
   --invariance S         invariance targeting strength (section 3.2.1; the paper suggests 0.01; default 0: off)
   --log-every N          log losses every N steps (default 10); a log step is the only one that reads back
   --sample-every N       write an input-over-reconstruction grid every N steps (default 250; 0: only at the end)
@@ -49,12 +53,11 @@ seconds since this process started) and DIR/samples/step-NNNNNNN.png.
 Ctrl-C saves a checkpoint and exits; a second Ctrl-C exits at once (the last checkpoint stays good).
 
 examples:
-  npm run train                                   # the default preset for this machine's adapter
-  npm run train -- --preset small --steps 3000 --invariance 0.01 --out runs/small-inv
-  npm run train -- --resume runs/small-inv --steps 6000
-  # the original code's advice: pretrain with random batches, then continue clamped
-  npm run train -- --preset small --procedure random --steps 1500 --out runs/pre
-  npm run train -- --resume runs/pre --procedure clamped --steps 3000 --out runs/pre-clamped`;
+  npm run train                                   # the default preset and recipe for this machine's adapter
+  npm run train -- --recipe paper --out runs/paper-procedure          # section 3.2 as the original code ran it
+  npm run train -- --recipe paper --invariance 0.01 --out runs/inv    # with invariance targeting (3.2.1)
+  npm run train -- --procedure random --out runs/random               # section 3.1
+  npm run train -- --resume runs/inv --steps 6000                     # the same options, longer`;
 
 // Flags that may change a run's options on --resume, and the option each sets.
 const RESUMABLE = {
@@ -89,6 +92,7 @@ async function main(): Promise<number> {
       'shape-bias': { type: 'string' },
       'random-share': { type: 'string' },
       clamp: { type: 'string' },
+      recipe: { type: 'string' },
       'pretrain-steps': { type: 'string' },
       invariance: { type: 'string' },
       'log-every': { type: 'string' },
@@ -121,8 +125,10 @@ async function main(): Promise<number> {
     sampleEvery: int('sample-every', a['sample-every']),
     checkpointEvery: int('checkpoint-every', a['checkpoint-every'], 1),
   };
-  const randomShare = given.randomShare ?? 0;
-  if (!(randomShare >= 0 && randomShare <= 1)) throw new UserError(`--random-share must be in [0, 1], got ${randomShare}`);
+  if (given.randomShare !== undefined && !(given.randomShare >= 0 && given.randomShare <= 1)) {
+    throw new UserError(`--random-share must be in [0, 1], got ${given.randomShare}`);
+  }
+  if (a.recipe !== undefined && a.recipe !== 'default' && a.recipe !== 'paper') throw new UserError(`--recipe must be default or paper, got "${a.recipe}"`);
 
   const engine = await initEngine();
   console.log(`adapter: ${engine.report}`);
@@ -131,6 +137,10 @@ async function main(): Promise<number> {
     preset = engine.software ? 'small' : 'paper';
     console.log(`preset: ${preset} (chosen for a ${engine.software ? 'software' : 'hardware'} adapter; --preset to change)`);
   }
+  const procedure = (a.procedure as TrainOptions['procedure']) ?? 'clamped';
+  // A resumed run keeps its checkpoint's options; one saved before these options existed trained
+  // the paper's recipe, so that is what a missing one means.
+  const recipe = a.resume ? PAPER_RECIPE : recipeDefaults(preset ?? 'small', procedure, (a.recipe as 'default' | 'paper') ?? 'default');
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
   const options: TrainOptions = {
     preset: preset ?? '',
@@ -139,12 +149,12 @@ async function main(): Promise<number> {
     lr: given.lr ?? DEFAULT_LR[preset ?? 'small']!,
     seed: given.seed ?? 1,
     out: a.out ?? a.resume ?? join('runs', `${preset}-${stamp}`),
-    procedure: (a.procedure as TrainOptions['procedure']) ?? 'clamped',
+    procedure,
     shapeBias: given.shapeBias ?? 0,
-    randomShare,
+    randomShare: given.randomShare ?? recipe.randomShare,
     invariance: given.invariance ?? 0,
-    clamp: (a.clamp as TrainOptions['clamp']) ?? 'first',
-    pretrainSteps: given.pretrainSteps ?? 0,
+    clamp: (a.clamp as TrainOptions['clamp']) ?? recipe.clamp,
+    pretrainSteps: given.pretrainSteps ?? recipe.pretrainSteps,
     logEvery: given.logEvery ?? 10,
     sampleEvery: given.sampleEvery ?? 250,
     checkpointEvery: given.checkpointEvery ?? 500,

@@ -1,7 +1,40 @@
 // Per-preset training defaults shared by `npm run train` and scripts/overfit.ts.
+import type { ClampSource } from '../kernels/selective.js';
 
-export const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 3000, tiny: 300 };
+export const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 2000, tiny: 300 };
 
 // The original's 5e-4, except `small`: its first 400 steps reached BCE 5962 per image at 1e-3
 // against 6023 at 5e-4 (bench/RESULTS.md).
 export const DEFAULT_LR: Record<string, number> = { paper: 5e-4, small: 1e-3, tiny: 5e-4 };
+
+/** How a clamped run mixes the paper's batches with pretraining and random batches. */
+export interface Recipe {
+  clamp: ClampSource;
+  pretrainSteps: number;
+  randomShare: number;
+}
+
+/**
+ * The paper's clamped procedure as the original code ran it from scratch: sample 0's latents,
+ * no pretraining, no random batches. Also what a checkpoint that predates these options trained.
+ */
+export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomShare: 0 };
+
+/**
+ * What a fresh clamped run of each preset does unless flags say otherwise, chosen on `small`
+ * (docs/RESULTS.md, "Which recipe does npm run train use?"): a third of the run pretrains with
+ * random batches, as the original authors' networks were pretrained; then the clamp to the batch
+ * mean, with a share of random batches that keeps the decoder reading each image's own code.
+ * `paper` and `tiny` take the same proportions (not measured on `paper`).
+ */
+export const DEFAULT_RECIPE: Record<string, Recipe> = {
+  paper: { clamp: 'mean', pretrainSteps: 6000, randomShare: 0.5 },
+  small: { clamp: 'mean', pretrainSteps: 1000, randomShare: 0.5 },
+  tiny: { clamp: 'mean', pretrainSteps: 100, randomShare: 0.5 },
+};
+
+/** The recipe options a run starts from before its flags: none apply to --procedure random. */
+export function recipeDefaults(preset: string, procedure: 'clamped' | 'random', recipe: 'default' | 'paper'): Recipe {
+  if (procedure === 'random' || recipe === 'paper') return PAPER_RECIPE;
+  return DEFAULT_RECIPE[preset] ?? PAPER_RECIPE;
+}

@@ -9,6 +9,9 @@ import { Latest, Session, type ModelInfo } from './session.js';
 
 /** Identity latents that get a slider (z4 onwards); the rest keep their mu. */
 const IDENTITY_SLIDERS = 5;
+/** Copied beside the page by npm run build:web from models/. */
+const SHIPPED_CHECKPOINT = 'small.safetensors';
+
 /** Face renders before any checkpoint says the model's input size. */
 const FALLBACK_SIZE = 64;
 // Identity seeds of the page's renderer draw from their own stream, apart from the training batches'.
@@ -103,11 +106,16 @@ async function loadCheckpoint(bytes: Uint8Array, name: string): Promise<void> {
   refreshInput();
 }
 
-async function loadCheckpointUrl(url: string): Promise<void> {
+/** Fetches and loads a checkpoint; `optional` (the shipped default) quietly skips a missing one. */
+async function loadCheckpointUrl(url: string, optional = false): Promise<void> {
   setStatus(`Fetching ${url}\u2026`);
   const response = await fetch(url).catch((e: Error) => {
     throw new Error(`${url}: cannot fetch the checkpoint (${e.message})`);
   });
+  if (optional && response.status === 404) {
+    setStatus('');
+    return refreshInput();
+  }
   if (!response.ok) throw new Error(`${url}: the server answered ${response.status} ${response.statusText}`);
   const name = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() || 'checkpoint');
   await loadCheckpoint(new Uint8Array(await response.arrayBuffer()), name);
@@ -363,9 +371,11 @@ async function main(): Promise<void> {
   });
   session = new Session(engine);
   document.body.dataset.state = 'ready';
-  const url = new URLSearchParams(location.search).get('checkpoint');
+  // Without ?checkpoint= the page opens with the shipped one beside it; ?checkpoint= (empty) opens none.
+  const given = new URLSearchParams(location.search).get('checkpoint');
+  const url = given ?? SHIPPED_CHECKPOINT;
   if (!url) return refreshInput();
-  await loadCheckpointUrl(url).catch((e) => {
+  await loadCheckpointUrl(url, given === null).catch((e) => {
     // The page stays usable: a dropped or picked checkpoint still works.
     setStatus('');
     showError(e);
