@@ -9,11 +9,14 @@ import { IMAGE_EXTENSIONS, loadImage } from '../data/images-node.js';
 import { Tensor } from '../tensor.js';
 import { describeError, UserError } from './errors.js';
 import { checkpointFile, inputFile } from './flags.js';
+import { checkpointOrShipped } from './shipped.js';
 
-/** The checkpoint file behind --checkpoint (a file or its run folder), checked before the adapter starts. */
+/**
+ * The checkpoint file behind --checkpoint (a file or its run folder), checked before the adapter
+ * starts; without the flag, the shipped one.
+ */
 export function checkpointFlag(path: string | undefined): string {
-  if (!path) throw new UserError('--checkpoint FILE is required (a model.safetensors written by npm run train, or its folder)');
-  return checkpointFile('--checkpoint', path);
+  return checkpointFile('--checkpoint', checkpointOrShipped(path));
 }
 
 export async function openCheckpoint(file: string): Promise<{ engine: Engine; model: Dcign; metadata: Record<string, string> }> {

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { buildWeb, repoRoot } from '../../scripts/build-web.js';
+import { SHIPPED_CHECKPOINT, shippedCheckpoint } from './shipped.js';
 import { runCommand, UserError } from './errors.js';
 import { checkpointFile, intFlag } from './flags.js';
 
@@ -16,9 +17,9 @@ const HELP = `Serve the DC-IGN browser page and a checkpoint on localhost.
 
 usage: npm run demo [-- --checkpoint FILE] [--port N] [--screenshot FILE.png [--latent z1=-2 ...]]
 
-  --checkpoint FILE   a model.safetensors written by npm run train (default: the newest
-                      runs/*/model.safetensors; with none, the page opens without one and
-                      takes a dropped file)
+  --checkpoint FILE   a model.safetensors written by npm run train (default: the shipped
+                      models/small.safetensors, else the newest runs/*/model.safetensors;
+                      with none, the page opens without one and takes a dropped file)
   --port N            port on 127.0.0.1 (default 8080; 0 picks a free one)
   --screenshot FILE   open the page in headless Chromium (/usr/bin/chromium), wait for the
                       first reconstruction, write a PNG of the page and exit
@@ -28,8 +29,8 @@ usage: npm run demo [-- --checkpoint FILE] [--port N] [--screenshot FILE.png [--
 The page is built into dist/web first when it is missing or older than its sources
 (npm run build:web rebuilds it).
 
-example:
-  npm run train -- --preset small --steps 2000 --out runs/small
+examples:
+  npm run demo                                  # the shipped checkpoint
   npm run demo -- --checkpoint runs/small/model.safetensors`;
 
 const TYPES: Record<string, string> = {
@@ -222,11 +223,14 @@ async function main(): Promise<void> {
     await buildWeb({ log: (l) => console.log(l) });
   }
   if (!checkpoint) {
-    checkpoint = newestCheckpoint(root);
-    if (checkpoint) console.log(`checkpoint: ${relative(process.cwd(), checkpoint)} (the newest in runs/; --checkpoint FILE picks another)`);
-    else {
+    const newest = newestCheckpoint(root);
+    checkpoint = shippedCheckpoint() ?? newest;
+    if (checkpoint) {
+      const other = newest && newest !== checkpoint ? `, e.g. your newest run ${relative(process.cwd(), newest)}` : '';
+      console.log(`checkpoint: ${relative(process.cwd(), checkpoint)} (--checkpoint FILE picks another${other})`);
+    } else {
       console.log(
-        'no checkpoint: runs/ has no model.safetensors. Make one (seconds for tiny, minutes for small) with\n' +
+        `no checkpoint: neither ${SHIPPED_CHECKPOINT} nor a model.safetensors in runs/. Make one (seconds for tiny, minutes for small) with\n` +
           '  npm run train -- --preset tiny --steps 300 --out runs/tiny\n' +
           'and restart, or drop a .safetensors file on the page.',
       );

@@ -8,9 +8,10 @@ import { outputFile } from './flags.js';
 
 const HELP = `Encode images with a trained DC-IGN: prints (or writes) mu and logvar of each.
 
-usage: npm run encode -- --checkpoint FILE --images A.png [B.jpg ...] [--out z.json]
+usage: npm run encode -- [--checkpoint FILE] --images A.png [B.jpg ...] [--out z.json]
 
---checkpoint takes a model.safetensors or its run folder; --images takes files or folders (their
+--checkpoint takes a model.safetensors or its run folder (default: the shipped
+models/small.safetensors); --images takes files or folders (their
 PNG and JPEG files, sorted by name).
 
 Images are converted to grayscale, centre-cropped and resized to the model's input size.

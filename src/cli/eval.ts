@@ -9,12 +9,14 @@ import { runEval } from '../eval/node.js';
 import { markdownTable, summaryRows } from '../eval/report.js';
 import { runCommand, UserError } from './errors.js';
 import { checkpointFile, intFlag, numberFlag } from './flags.js';
+import { checkpointOrShipped } from './shipped.js';
 
 const HELP = `Evaluate a trained DC-IGN: the paper's experiments and disentanglement metrics on held-out faces.
 
-usage: npm run eval -- --checkpoint FILE [--out DIR] [--baseline FILE] [options]
+usage: npm run eval -- [--checkpoint FILE] [--out DIR] [--baseline FILE] [options]
 
-  --checkpoint FILE   a model.safetensors written by npm run train (or its folder)
+  --checkpoint FILE   a model.safetensors written by npm run train (or its folder); default: the
+                      shipped models/small.safetensors, evaluated into runs/eval-shipped
   --out DIR           where metrics.json, report.html and grids/ go (default: eval/ beside the checkpoint)
   --baseline FILE     a second checkpoint (e.g. a --procedure random run) evaluated on the same
                       renders and shown side by side; it must have the same image size
@@ -86,9 +88,9 @@ async function main(): Promise<void> {
   if (a.help) return void console.log(HELP);
   if (a.table) return void console.log(tableOf(positionals));
   if (positionals.length) throw new UserError(`unexpected argument "${positionals[0]}" (see --help)`);
-  if (!a.checkpoint) throw new UserError('--checkpoint FILE is required (a model.safetensors written by npm run train); see --help');
   // Check every flag before the (slow) adapter start.
-  const checkpoint = checkpointFile('--checkpoint', a.checkpoint);
+  const shipped = a.checkpoint === undefined;
+  const checkpoint = checkpointFile('--checkpoint', checkpointOrShipped(a.checkpoint));
   const baseline = a.baseline === undefined ? undefined : checkpointFile('--baseline', a.baseline);
   const epsilon = numberFlag('epsilon', a.epsilon, { above: 0 });
   const counts = {
@@ -107,7 +109,8 @@ async function main(): Promise<void> {
   const settings: EvalSettings = { ...base, abc: { ...base.abc } };
   for (const [k, v] of Object.entries(counts)) if (v !== undefined) (settings as unknown as Record<string, number>)[k] = v;
   if (epsilon !== undefined) settings.abc.epsilonFactor = epsilon;
-  const out = a.out ?? join(dirname(checkpoint), 'eval');
+  // The shipped checkpoint's folder is part of the repository: its evaluation goes to runs/.
+  const out = a.out ?? (shipped ? join('runs', 'eval-shipped') : join(dirname(checkpoint), 'eval'));
   console.log(
     `counts (${engine.software ? 'software' : 'hardware'} adapter defaults unless given): ${settings.faces} sweep faces, ${settings.pairs} pairs, ` +
       `${settings.samples} metric samples, ${settings.chains} chains x ${settings.iterations} iterations -> ${out}`,

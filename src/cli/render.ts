@@ -10,9 +10,10 @@ import { inputFile, outputFile } from './flags.js';
 
 const HELP = `Re-render an image through a trained DC-IGN with chosen latents changed (the paper's figs. 8 and 10).
 
-usage: npm run render -- --checkpoint FILE --image A.png [--set zK=V ...] [--add zK=D ...] --out B.png
+usage: npm run render -- [--checkpoint FILE] --image A.png [--set zK=V ...] [--add zK=D ...] --out B.png
 
   --checkpoint FILE  a model.safetensors written by npm run train, or its run folder
+                     (default: the shipped models/small.safetensors)
   --image FILE       one PNG or JPEG
   --set zK=V         set latent K (1 azimuth, 2 elevation, 3 light, 4.. identity) to V, |V| <= 100
   --add zK=D         add D to latent K (K=D without the z works too, for both)
