@@ -192,6 +192,9 @@ async function main(): Promise<number> {
       `${o.pretrainSteps ? `${o.pretrainSteps} steps random, then ` : ''}procedure ${o.procedure}` +
       `${o.procedure === 'clamped' ? ` (clamp ${o.clamp ?? 'first'})` : ''}${o.invariance ? `, invariance ${o.invariance}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''}${o.randomShare ? `, random share ${o.randomShare}` : ''} -> ${o.out}`,
   );
+  if (o.procedure === 'clamped' && o.pretrainSteps && o.pretrainSteps >= o.steps) {
+    console.log(`note: all ${o.steps} steps are pretraining with random batches (--pretrain-steps ${o.pretrainSteps}); raise --steps or lower --pretrain-steps for clamped ones`);
+  }
   if (trainer.step >= o.steps) {
     console.log(`nothing to do: the run is already at step ${trainer.step}; raise --steps to continue`);
     return 0;
