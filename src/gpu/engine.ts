@@ -3,6 +3,7 @@
 import type { AcquiredDevice } from './device.js';
 import { BufferUsage, MapMode } from './flags.js';
 import { BufferPool } from './pool.js';
+import { DeviceLostError } from './errors.js';
 import { PipelineCache, type CompiledKernel, type KernelSpec } from './pipelines.js';
 
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
@@ -44,6 +45,8 @@ export class Engine {
   private uniformAlign: number;
   private staging = new Map<number, GPUBuffer[]>();
   private destroyed = false;
+  /** Set when the device is lost other than by destroy(); every later submit or readback throws. */
+  lostInfo: { reason: string; message: string } | null = null;
   private acquired: AcquiredDevice | null;
 
   constructor(acquired: AcquiredDevice) {
@@ -54,11 +57,11 @@ export class Engine {
     this.report = acquired.report;
     this.software = acquired.software;
     this.maxBinding = Math.min(this.limits.maxStorageBufferBindingSize, acquired.maxBinding ?? Infinity);
-    this.pool = new BufferPool(this.device, this.limits.maxBufferSize);
     this.pipelines = new PipelineCache(this.device);
+    this.pool = new BufferPool(this.device, this.limits.maxBufferSize, (check) => this.pipelines.pendingChecks.push(check));
     this.uniformAlign = this.limits.minUniformBufferOffsetAlignment;
     this.device.lost.then((info) => {
-      if (!this.destroyed) console.error(`GPU device lost (${info.reason}): ${info.message}`);
+      if (!this.destroyed) this.lostInfo = { reason: info.reason, message: info.message };
     });
   }
 
@@ -129,6 +132,7 @@ export class Engine {
 
   /** Submits everything recorded so far as one command buffer. */
   flush(): void {
+    this.throwIfLost();
     if (!this.encoder) return;
     this.endPass();
     for (let i = 0; i <= this.arenaIndex && i < this.arena.length; i++) {
@@ -176,6 +180,10 @@ export class Engine {
     try {
       await staging.mapAsync(MapMode.READ, 0, size);
     } catch (e) {
+      // A lost device fails every map (Dawn: an AbortError with no message); its lost promise
+      // settles about then, so give it a moment to say why.
+      await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 1000))]);
+      this.throwIfLost();
       await this.checkErrors();
       throw e;
     }
@@ -185,6 +193,10 @@ export class Engine {
     this.staging.get(size)!.push(staging);
     await this.checkErrors();
     return out;
+  }
+
+  private throwIfLost(): void {
+    if (this.lostInfo) throw new DeviceLostError(this.lostInfo.reason, this.lostInfo.message);
   }
 
   destroy(): void {

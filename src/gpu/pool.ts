@@ -1,4 +1,5 @@
 import { BufferUsage } from './flags.js';
+import { GpuAllocationError, opName } from './errors.js';
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
@@ -27,7 +28,11 @@ export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
   readonly stats: PoolStats = { allocatedBytes: 0, inUseBytes: 0, peakInUseBytes: 0, buffers: 0 };
 
-  constructor(private device: GPUDevice, private maxBufferSize: number) {}
+  /**
+   * `report` receives, for each buffer created, a promise of its allocation error (out of memory
+   * or validation) or null; the engine throws the first at its next sync point.
+   */
+  constructor(private device: GPUDevice, private maxBufferSize: number, private report?: (check: Promise<Error | null>) => void) {}
 
   acquire(bytes: number, label = 'tensor'): GPUBuffer {
     const size = bucketSize(bytes);
@@ -36,7 +41,25 @@ export class BufferPool {
     }
     let buffer = this.free.get(size)?.pop();
     if (!buffer) {
+      // Dawn hands back an unusable buffer instead of throwing; without these scopes the failure
+      // would show only as a vague validation error of some later submit. New buffers are made
+      // in the first steps only (then the pool reuses them), so the stack read here costs little.
+      const op = this.report ? opName(new Error().stack) : null;
+      if (this.report) {
+        this.device.pushErrorScope('out-of-memory');
+        this.device.pushErrorScope('validation');
+      }
       buffer = this.device.createBuffer({ size, usage: STORAGE_USAGE, label });
+      if (this.report) {
+        const validation = this.device.popErrorScope();
+        const memory = this.device.popErrorScope();
+        this.report(
+          Promise.all([memory, validation]).then(([m, v]) => {
+            const e = m ?? v;
+            return e ? new GpuAllocationError(size, label, op, e.message) : null;
+          }),
+        );
+      }
       this.stats.allocatedBytes += size;
       this.stats.buffers++;
     }
