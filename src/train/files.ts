@@ -3,6 +3,16 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, rmSync, mkdirSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 
+/**
+ * Test hook (armed by src/train/faults.ts): the next write to a file of this name stops halfway
+ * with ENOSPC, as a full disk would stop it.
+ */
+export const writeFaults: { enospcAt: string | null } = { enospcAt: null };
+
+function injectedEnospc(): NodeJS.ErrnoException {
+  return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+}
+
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
@@ -10,7 +20,11 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const fd = openSync(tmp, 'w');
   try {
     let at = 0;
-    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+    const fault = writeFaults.enospcAt === basename(path);
+    if (fault) writeFaults.enospcAt = null;
+    const stop = fault ? bytes.length >> 1 : bytes.length;
+    while (at < stop) at += writeSync(fd, bytes, at, stop - at);
+    if (fault) throw injectedEnospc();
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

@@ -14,6 +14,14 @@ import { writeFileAtomic } from './files.js';
 export const MODEL_FILE = 'model.safetensors';
 const stateFile = (step: number) => `train-state-${String(step).padStart(8, '0')}.safetensors`;
 
+/** A checkpoint that could not be written; the previous pair in the folder is untouched. */
+export class CheckpointWriteError extends Error {
+  constructor(readonly dir: string, readonly step: number, override readonly cause: Error) {
+    super(`could not write the checkpoint of step ${step} to ${dir} (${cause.message})`);
+    this.name = 'CheckpointWriteError';
+  }
+}
+
 export interface SavedRun {
   step: number;
   /** The training options the run was started with (JSON-serialisable). */
@@ -35,9 +43,16 @@ export async function saveCheckpoint(dir: string, model: Dcign, optimizer: RMSPr
     options: JSON.stringify(run.options),
   });
   const stateName = stateFile(run.step);
-  writeFileAtomic(join(dir, stateName), state);
   const weights = await encodeModel(model, { step: String(run.step), train_state: stateName, options: JSON.stringify(run.options) });
-  writeFileAtomic(join(dir, MODEL_FILE), weights);
+  const stateExisted = existsSync(join(dir, stateName));
+  try {
+    writeFileAtomic(join(dir, stateName), state);
+    writeFileAtomic(join(dir, MODEL_FILE), weights);
+  } catch (e) {
+    // The model file still names the previous state file; a new one would only take disk space.
+    if (!stateExisted) rmSync(join(dir, stateName), { force: true });
+    throw new CheckpointWriteError(dir, run.step, e as Error);
+  }
   for (const f of readdirSync(dir)) {
     if (/^train-state-\d+\.safetensors$/.test(f) && f !== stateName) rmSync(join(dir, f), { force: true });
   }
