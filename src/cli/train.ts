@@ -1,10 +1,10 @@
 // `npm run train -- [options]`: trains DC-IGN on faces the engine renders itself.
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { initEngine } from '../node.js';
 import { PRESETS, type DcignConfig } from '../model/presets.js';
-import { NonFiniteLossError, Trainer, type TrainOptions } from '../train/trainer.js';
+import { Trainer, type TrainOptions } from '../train/trainer.js';
 import { MODEL_FILE } from '../train/state.js';
 import { describeChange } from '../train/history.js';
 import { FaceBatches } from '../train/batches.js';
@@ -13,6 +13,9 @@ import { runCommand, UserError } from './errors.js';
 import { intFlag, numberFlag } from './flags.js';
 import { trainProgress } from './progress.js';
 import { largestBatch } from './batch-limit.js';
+import { claimRunFolder, describeCheckpoint } from '../train/run-folder.js';
+import { faultHook, parseFault } from '../train/faults.js';
+import { describeFailure } from './train-failures.js';
 
 
 const HELP = `Train DC-IGN (Kulkarni et al. 2015) on faces rendered on the GPU.
@@ -24,7 +27,8 @@ usage: npm run train -- [options]
   --batch N              images per batch (default 20, as the paper)
   --lr X                 RMSProp step size (default: paper ${DEFAULT_LR.paper}, small ${DEFAULT_LR.small}, tiny ${DEFAULT_LR.tiny})
   --seed N               seeds the weights, the batches and the noise (default 1)
-  --out DIR              output folder (default runs/PRESET-DATE-TIME)
+  --out DIR              output folder (default runs/PRESET-DATE-TIME); one that holds a run is refused
+  --overwrite            start over in an --out that holds a run: its files move to DIR/previous-DATE-TIME
   --resume DIR           continue the run saved in DIR (writes there unless --out is given) with its
                          options; any of --lr, --batch, --seed, --procedure, --shape-bias, --random-share,
                          --invariance and the --*-every flags given as well change them from there on
@@ -51,6 +55,7 @@ Writes DIR/${MODEL_FILE} (weights, preset and step in its metadata), DIR/train-s
 (optimizer state for --resume), DIR/log.jsonl (step, kind, bce and kl summed over the batch,
 seconds since this process started) and DIR/samples/step-NNNNNNN.png.
 Ctrl-C saves a checkpoint and exits; a second Ctrl-C exits at once (the last checkpoint stays good).
+DIR/train.lock keeps a second process out of the folder while a run writes there.
 
 examples:
   npm run train                                   # the default preset and recipe for this machine's adapter
@@ -87,6 +92,7 @@ async function main(): Promise<number> {
       lr: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
+      overwrite: { type: 'boolean' },
       resume: { type: 'string' },
       procedure: { type: 'string' },
       'shape-bias': { type: 'string' },
@@ -110,6 +116,9 @@ async function main(): Promise<number> {
   if (a.procedure && a.procedure !== 'clamped' && a.procedure !== 'random') throw new UserError(`--procedure must be clamped or random, got "${a.procedure}"`);
   if (a.clamp && a.clamp !== 'first' && a.clamp !== 'mean') throw new UserError(`--clamp must be first or mean, got "${a.clamp}"`);
   if (a.resume && !existsSync(join(a.resume, MODEL_FILE))) throw new UserError(`--resume ${a.resume}: no ${MODEL_FILE} there`);
+  const intoResumed = !!a.resume && (a.out === undefined || resolve(a.out) === resolve(a.resume));
+  if (a.overwrite && intoResumed) throw new UserError(`--overwrite would move aside the run --resume ${a.resume} continues; give --out another folder`);
+  const fault = parseFault(process.env.DCIGN_FAULT);
 
   // Every flag is checked before the (slow) adapter start; the preset's defaults fill in after it.
   const given = {
@@ -165,6 +174,9 @@ async function main(): Promise<number> {
     if (batch > limit) throw new UserError(`--batch ${batch}: this adapter takes at most ${limit} images of preset ${config.preset} in a batch`);
   };
   if (PRESETS[options.preset]) checkBatch(PRESETS[options.preset]!, options.batch); // before the run's folder is made
+  const claim = claimRunFolder(options.out, a.overwrite ? 'overwrite' : intoResumed ? 'resume' : 'new');
+  if (claim.tookOverFrom !== null) console.log(`took over ${join(options.out, 'train.lock')}, left by pid ${claim.tookOverFrom}, which is no longer running`);
+  if (claim.movedTo) console.log(`--overwrite: moved the previous run's files to ${claim.movedTo}`);
 
   // On --resume the checkpoint's options hold, except those given here, which change them from
   // the resumed step on.
@@ -207,7 +219,7 @@ async function main(): Promise<number> {
     // `timeout`) forwards its copy to us as well. Only a second press counts as "exit at once".
     if (stopRequested) {
       if (performance.now() - firstSignal < 1000) return;
-      console.error('\nsecond interrupt: exiting now; the last checkpoint is intact');
+      console.error(`\nsecond interrupt: exiting now; ${describeCheckpoint(o.out)}`);
       process.exit(130);
     }
     stopRequested = true;
@@ -220,17 +232,22 @@ async function main(): Promise<number> {
   const bar = trainProgress(o.steps, trainer.step, Boolean(process.stderr.isTTY));
   const t0 = performance.now();
   const step0 = trainer.step;
+  const injectFault = faultHook(fault, engine);
   try {
     await trainer.run({
       shouldStop: () => stopRequested,
-      onStep: (s) => bar.step(s),
+      onStep: (s) => {
+        bar.step(s);
+        injectFault(s);
+      },
       onLog: (r) => bar.log(r.step, (r.bce + r.kl) / o.batch, r.kind),
     });
   } catch (e) {
     bar.stop();
-    if (e instanceof NonFiniteLossError) {
-      console.error(`error: ${e.message}`);
-      return 3;
+    const failure = describeFailure(e, o.out);
+    if (failure) {
+      console.error(`error: ${failure.message}`);
+      return failure.code;
     }
     throw e;
   } finally {

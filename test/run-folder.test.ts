@@ -1,0 +1,90 @@
+// A folder holding a run is never written over by accident, and two processes never share one:
+// `npm run train` as a user runs it, plus the lock's stale-holder rules at the function.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { claimRunFolder, describeCheckpoint, LOCK_FILE } from '../src/train/run-folder.js';
+import { errorLines, snapshot, train, trainInBackground, until } from './setup/cli.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'dcign-folder-'));
+const TINY = ['--preset', 'tiny', '--sample-every', '0', '--log-every', '1'];
+
+describe('train --out', () => {
+  it('refuses a folder holding a finished run, names the ways forward, and changes no byte', () => {
+    const out = tmp();
+    expect(train([...TINY, '--steps', '3', '--out', out]).status).toBe(0);
+    const before = snapshot(out);
+    expect(Object.keys(before)).toEqual(['log.jsonl', 'model.safetensors', 'samples/step-0000003.png', 'train-state-00000003.safetensors']);
+
+    const again = train([...TINY, '--steps', '3', '--out', out]);
+    expect(again.status).not.toBe(0);
+    const lines = errorLines(again.stderr);
+    expect(lines, again.stderr).toHaveLength(1);
+    expect(lines[0]).toBe(
+      `error: --out ${out} already holds a run (checkpoint at step 3); continue it with --resume ${out}, ` +
+        `start over with --overwrite (moves its files to ${join(out, 'previous-*')}), or choose another --out`,
+    );
+    expect(snapshot(out)).toEqual(before);
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+  });
+
+  it('--overwrite moves the old run aside, byte for byte, and starts over', () => {
+    const out = tmp();
+    expect(train([...TINY, '--steps', '3', '--out', out]).status).toBe(0);
+    const before = snapshot(out);
+    const r = train([...TINY, '--steps', '2', '--out', out, '--overwrite']);
+    expect(r.status, r.stderr).toBe(0);
+    const moved = readdirSync(out).filter((f) => f.startsWith('previous-'));
+    expect(moved).toHaveLength(1);
+    expect(snapshot(join(out, moved[0]!))).toEqual(before);
+    expect(describeCheckpoint(out)).toBe(`the last checkpoint on disk is ${join(out, 'model.safetensors')} (step 2)`);
+    expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+
+  it('a second process on a folder in use refuses, naming the first', async () => {
+    const out = tmp();
+    const first = trainInBackground([...TINY, '--steps', '1000000', '--checkpoint-every', '5', '--out', out]);
+    try {
+      await until(() => existsSync(join(out, 'model.safetensors')), 60_000, `a first checkpoint\n${first.output()}`);
+      for (const args of [['--resume', out], [...TINY, '--out', out, '--overwrite']]) {
+        const second = train([...args, '--steps', '1000000']);
+        expect(second.status).not.toBe(0);
+        expect(errorLines(second.stderr), second.stderr).toEqual([
+          expect.stringMatching(new RegExp(`^error: ${out} is in use by another training process \\(pid ${first.child.pid} on `)),
+        ]);
+      }
+    } finally {
+      first.child.kill('SIGINT');
+      expect(await first.exited).toBe(130);
+    }
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false); // released on the way out
+  });
+});
+
+describe('the run folder lock', () => {
+  const lock = (dir: string, pid: number, host = hostname()) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, host, started: '2026-01-01T00:00:00.000Z' }));
+  };
+
+  it('takes over the lock of a process that is gone, and removes it on release', () => {
+    const dir = tmp();
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!; // exited and reaped: its pid is free
+    lock(dir, gone);
+    const claim = claimRunFolder(dir, 'resume');
+    expect(claim.tookOverFrom).toBe(gone);
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+    claim.release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('refuses while the holder lives, or when it runs on another host', () => {
+    const dir = tmp();
+    lock(dir, process.ppid);
+    expect(() => claimRunFolder(dir, 'resume')).toThrow(`is in use by another training process (pid ${process.ppid} on ${hostname()}`);
+    lock(dir, 1, 'elsewhere');
+    expect(() => claimRunFolder(dir, 'resume')).toThrow(`if no such process runs, delete ${join(dir, LOCK_FILE)}`);
+  });
+});
