@@ -47,7 +47,7 @@ export function snapshot(dir: string, base = dir, into: Record<string, string> =
   return into;
 }
 
-/** The lines of a CLI's stderr that are not Dawn's start-up warnings. */
+/** The lines of a CLI's stderr that are neither Dawn's start-up warnings nor the progress bar. */
 export function errorLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning: '));
+  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning: ') && !/^step \d+\/\d+ \|/.test(l));
 }
