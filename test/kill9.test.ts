@@ -1,0 +1,13 @@
+// SIGKILL at random moments, resume after each: the final model and optimizer state equal the
+// uninterrupted run's byte for byte (scripts/kill9.ts; docs/robustness.md has a 100-kill run).
+import { describe, expect, it } from 'vitest';
+import { killAndResume } from '../scripts/kill9.js';
+
+describe('kill -9', () => {
+  it('10 kills and resumes end in the same bytes as a run left alone', async () => {
+    const r = await killAndResume({ kills: 10, seed: 7 });
+    console.log(`kill -9: ${r.kills} kills, steps on disk at each: ${r.stepsAtKills.join(' ')}; ${r.seconds.toFixed(0)} s`);
+    expect(r.kills).toBe(10);
+    expect(r.identical).toBe(true);
+  }, 180_000);
+});
