@@ -6,14 +6,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { Rng } from '../src/data/rng.js';
 import { checkpointStep, LOCK_FILE } from '../src/train/run-folder.js';
 import { MODEL_FILE } from '../src/train/state.js';
+import { repoRoot } from './build-web.js';
 
-const root = resolve(import.meta.dirname, '..');
+const root = repoRoot();
 const TRAIN = ['scripts/run.mjs', 'src/cli/train.ts', '--'];
 
 export interface KillReport {
