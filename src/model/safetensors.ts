@@ -43,33 +43,74 @@ export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Re
   return out;
 }
 
+/** Headers larger than this are refused before they are read (the format's reference reader's limit). */
+const MAX_HEADER = 100 * 2 ** 20;
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * Parses a safetensors file, checking everything a hostile or damaged file could get wrong
+ * (lengths, JSON, dtypes, shapes against byte ranges, overlapping or out-of-range ranges)
+ * before it allocates anything, so that no file costs more memory than its own size.
+ */
 export function decodeSafetensors(bytes: Uint8Array, source = 'checkpoint'): SafeTensors {
   const fail = (why: string) => new CheckpointError(`${source}: not a valid safetensors file (${why})`);
   if (bytes.length < 8) throw fail(`${bytes.length} bytes, too short for a header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > bytes.length - 8) throw fail(`header length ${headerLength} exceeds the file size ${bytes.length}: truncated?`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  if (headerLength > MAX_HEADER) throw fail(`header length ${headerLength} is over the ${MAX_HEADER}-byte limit`);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
   } catch (e) {
     throw fail(`header is not JSON: ${(e as Error).message}`);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('header is not a JSON object');
   const dataStart = 8 + headerLength;
-  const metadata = (header.__metadata__ as Record<string, string> | undefined) ?? {};
-  const tensors = new Map<string, NamedArray>();
+  const dataBytes = bytes.length - dataStart;
+  const rawMeta = (header as Record<string, unknown>).__metadata__ ?? {};
+  if (typeof rawMeta !== 'object' || rawMeta === null || Array.isArray(rawMeta) || Object.values(rawMeta).some((v) => typeof v !== 'string')) {
+    throw fail('__metadata__ is not an object of strings');
+  }
+  const metadata = rawMeta as Record<string, string>;
+  const ranges: { name: string; begin: number; end: number; shape: number[] }[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if (e.dtype !== 'F32') throw fail(`${name} has dtype ${e.dtype}; only F32 is supported`);
-    const [begin, end] = e.data_offsets ?? [];
-    const count = (e.shape ?? []).reduce((a, b) => a * b, 1);
-    if (begin === undefined || end === undefined || end - begin !== count * 4) throw fail(`${name}: byte range does not match shape [${e.shape}]`);
-    if (dataStart + end > bytes.length) throw fail(`${name} ends at byte ${dataStart + end} but the file has ${bytes.length}: truncated?`);
+    if (typeof entry !== 'object' || entry === null) throw fail(`${name} is not a tensor entry`);
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e.dtype !== 'F32') throw fail(`${name} has dtype ${JSON.stringify(e.dtype)}; only F32 is supported`);
+    if (!Array.isArray(e.shape) || !e.shape.every(isCount)) throw fail(`${name}: shape ${JSON.stringify(e.shape)} is not a list of sizes`);
+    const shape = e.shape as number[];
+    const count = shape.reduce((a, b) => a * b, 1);
+    const offsets = e.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+      throw fail(`${name}: data_offsets ${JSON.stringify(offsets)} is not a byte range`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end - begin !== count * 4) throw fail(`${name}: byte range does not match shape [${shape}]`);
+    if (end > dataBytes) throw fail(`${name} ends at byte ${dataStart + end} but the file has ${bytes.length}: truncated?`);
+    ranges.push({ name, begin, end, shape });
+  }
+  const sorted = [...ranges].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.begin < sorted[i - 1]!.end) throw fail(`${sorted[i]!.name} overlaps ${sorted[i - 1]!.name}`);
+  }
+  const tensors = new Map<string, NamedArray>();
+  for (const { name, begin, end, shape } of ranges) {
     // Copy: the source may be unaligned for a Float32Array view.
-    const data = new Float32Array(count);
+    const data = new Float32Array((end - begin) / 4);
     new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
-    tensors.set(name, { shape: [...e.shape], data });
+    tensors.set(name, { shape, data });
   }
   return { tensors, metadata };
+}
+
+/** Throws unless every value is finite: NaN or Inf weights would only make NaN outputs later. */
+export function assertFinite(name: string, data: Float32Array, source: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new CheckpointError(`${source}: ${name} holds ${data[i]} at index ${i} (a damaged file, or saved from a diverged run)`);
+    }
+  }
 }

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dcign } from '../model/dcign.js';
 import { decodeModel, encodeModel, readTensors } from '../model/checkpoint.js';
-import { CheckpointError, decodeSafetensors, encodeSafetensors, type NamedArray } from '../model/safetensors.js';
+import { assertFinite, CheckpointError, decodeSafetensors, encodeSafetensors, type NamedArray } from '../model/safetensors.js';
 import type { Engine } from '../gpu/engine.js';
 import type { RMSProp } from './optim.js';
 import { writeFileAtomic } from './files.js';
@@ -86,6 +86,7 @@ export function loadCheckpoint(dir: string, engine: Engine, expectPreset?: strin
     const pick = (k: string) => {
       const t = tensors.get(k);
       if (!t) throw new CheckpointError(`${statePath}: missing ${k}`);
+      assertFinite(k, t.data, statePath);
       return t;
     };
     return {
