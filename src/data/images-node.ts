@@ -10,17 +10,33 @@ import { toBytes, toModelImage, type GrayImage, type RawImage } from './images.j
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 
+/**
+ * Images with more pixels are refused before decoding: a header can claim 100000x100000 in a
+ * few bytes, and the decoders would try to allocate 40 GB for it. 50 megapixels hold any photo
+ * of a face (and cost 200 MB as RGBA).
+ */
+export const MAX_IMAGE_PIXELS = 50e6;
+
 /** Decodes a PNG or JPEG (by its signature, not its name) to RGBA. */
 export function decodeImage(bytes: Uint8Array, name = 'image'): RawImage {
   const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+  if (isPng && bytes.length >= 24) {
+    // IHDR is the first chunk: width and height, big-endian, at bytes 16 and 20.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const width = view.getUint32(16);
+    const height = view.getUint32(20);
+    if (width * height > MAX_IMAGE_PIXELS) {
+      throw new Error(`${name}: the PNG says ${width}x${height} pixels, more than the ${MAX_IMAGE_PIXELS / 1e6} megapixels this loader accepts`);
+    }
+  }
   try {
     if (isPng) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return { data: png.data, width: png.width, height: png.height, channels: 4 };
     }
     if (isJpeg) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 200 });
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 512 });
       return { data: img.data, width: img.width, height: img.height, channels: 4 };
     }
   } catch (e) {
