@@ -3,7 +3,8 @@
 // with Node's `npm run encode` path on the same checkpoint and image; move the azimuth slider
 // and see the decoder's canvas change. Fails, not skips, without /usr/bin/chromium.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -66,6 +67,28 @@ async function waitFor(page: Page, key: 'encodes' | 'decodes', atLeast: number):
   );
   const error = await page.evaluate(() => document.body.dataset.error);
   if (error) throw new Error(`the page reports an error: ${error}`);
+}
+
+/** Drops a file on the page as a user drags one from their file manager. */
+async function dropFile(page: Page, name: string, bytes: Uint8Array): Promise<void> {
+  await page.evaluate(
+    ([n, b]) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(b as number[])], n as string));
+      document.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    },
+    [name, Array.from(bytes)] as const,
+  );
+}
+
+/** The card as a PNG whose header claims 100000x100000 pixels (its CRC fixed, so only the size is wrong). */
+function hugeClaim(png: Uint8Array): Uint8Array {
+  const out = png.slice();
+  const view = new DataView(out.buffer);
+  view.setUint32(16, 100000);
+  view.setUint32(20, 100000);
+  view.setUint32(29, crc32(out.subarray(12, 29)) >>> 0);
+  return out;
 }
 
 async function canvasPixels(page: Page, id: string): Promise<number[]> {
@@ -192,6 +215,41 @@ describe('the browser page', () => {
     } catch (e) {
       console.log(`browser console:\n${logs.join('\n')}`);
       throw e;
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows an error for a dropped bad checkpoint or image, and keeps working', async () => {
+    const page = await browser!.newPage();
+    const error = () => page.evaluate(() => document.body.dataset.error ?? null);
+    try {
+      await page.goto(server!.url);
+      await waitFor(page, 'encodes', 1);
+      const good = new Uint8Array(readFileSync(checkpoint));
+      const cases: [string, Uint8Array, RegExp][] = [
+        ['cut.safetensors', good.subarray(0, 100), /cut\.safetensors: not a valid safetensors file .*truncated/],
+        ['nan.safetensors', (() => {
+          const bad = good.slice();
+          new DataView(bad.buffer).setFloat32(bad.length - 4, NaN, true); // the last weight
+          return bad;
+        })(), /nan\.safetensors: .* holds NaN/],
+        ['noise.png', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5, 6, 7, 8]), /noise\.png: this browser cannot decode it/],
+        ['huge.png', hugeClaim(new Uint8Array(readFileSync(imagePath))), /huge\.png: this browser cannot decode it/],
+      ];
+      for (const [name, bytes, message] of cases) {
+        await dropFile(page, name, bytes);
+        await page.waitForFunction((n) => (document.body.dataset.error ?? '').startsWith(`${n}: `), name, { timeout: 30_000 });
+        expect(await error()).toMatch(message);
+        expect(await page.isVisible('#error')).toBe(true);
+      }
+      // Still working: the checkpoint from the start is loaded, and a good image encodes.
+      expect(await page.evaluate(() => document.body.dataset.preset)).toBe('tiny');
+      const encodes = await counter(page, 'encodes');
+      await dropFile(page, 'card.png', new Uint8Array(readFileSync(imagePath)));
+      await waitFor(page, 'encodes', encodes + 1);
+      expect(await error()).toBeNull();
+      expect(await page.isVisible('#error')).toBe(false);
     } finally {
       await page.close();
     }
