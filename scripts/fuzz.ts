@@ -19,7 +19,7 @@ import { CheckpointError } from '../src/model/safetensors.js';
 import { decodeImage } from '../src/data/images-node.js';
 import { toModelImage } from '../src/data/images.js';
 
-/** A case slower than this counts as a hang (the slowest seen take 2 s: PNGs claiming 7000x7000 pixels). */
+/** A case slower than this counts as a hang (the slowest seen take 2 s: images claiming near the 25-megapixel limit). */
 export const CASE_LIMIT_MS = 10_000;
 
 export interface FuzzReport {

@@ -23,7 +23,7 @@ describe('fuzzing', () => {
     console.log(formatReport('images', r));
     expect(r.loaded + r.refused).toBe(1000);
     expect(r.refused).toBeGreaterThan(300);
-    // Bounded by the loader's 50-megapixel limit: a PNG claiming 7000x7000 costs its RGBA and gray copies.
+    // Bounded by the loader's 25-megapixel limit: an image claiming 5000x5000 costs its RGBA, planes and gray copies.
     expect(r.peakRssGrowthMiB).toBeLessThan(1024);
   });
 

@@ -12,10 +12,10 @@ export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 
 /**
  * Images with more pixels are refused before decoding: a header can claim 100000x100000 in a
- * few bytes, and the decoders would try to allocate 40 GB for it. 50 megapixels hold any photo
- * of a face (and cost 200 MB as RGBA).
+ * few bytes, and the decoders would try to allocate 40 GB for it. 25 megapixels hold a 24 MP
+ * camera's photo; decoding one (RGBA, the decoder's own planes, the gray copy) peaks near 600 MB.
  */
-export const MAX_IMAGE_PIXELS = 50e6;
+export const MAX_IMAGE_PIXELS = 25e6;
 
 /** Decodes a PNG or JPEG (by its signature, not its name) to RGBA. */
 export function decodeImage(bytes: Uint8Array, name = 'image'): RawImage {
@@ -36,7 +36,7 @@ export function decodeImage(bytes: Uint8Array, name = 'image'): RawImage {
       return { data: png.data, width: png.width, height: png.height, channels: 4 };
     }
     if (isJpeg) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 512 });
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 256 });
       return { data: img.data, width: img.width, height: img.height, channels: 4 };
     }
   } catch (e) {
