@@ -63,6 +63,15 @@ describe('train --out', () => {
   });
 });
 
+describe('what a stopped run says is on disk', () => {
+  it('names the checkpoint and its step, or says there is none yet', () => {
+    const dir = tmp();
+    expect(describeCheckpoint(dir)).toBe(`no checkpoint has been written to ${dir} yet`);
+    writeFileSync(join(dir, 'model.safetensors'), 'not a checkpoint'); // a damaged file is not a checkpoint
+    expect(describeCheckpoint(dir)).toBe(`no checkpoint has been written to ${dir} yet`);
+  });
+});
+
 describe('the run folder lock', () => {
   const lock = (dir: string, pid: number, host = hostname()) => {
     mkdirSync(dir, { recursive: true });
