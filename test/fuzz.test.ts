@@ -16,7 +16,7 @@ describe('fuzzing', () => {
     expect(r.loaded + r.refused).toBe(1000);
     expect(r.refused).toBeGreaterThan(500); // the mutations reach the checks, not only the weights
     expect(r.peakRssGrowthMiB).toBeLessThan(256);
-  });
+  }, 300_000);
 
   it('the image loader: 1,000 mutated PNG and JPEG files', async () => {
     const r = await fuzzImages(1000, 19);
@@ -25,7 +25,7 @@ describe('fuzzing', () => {
     expect(r.refused).toBeGreaterThan(300);
     // Bounded by the loader's 25-megapixel limit: an image claiming 5000x5000 costs its RGBA, planes and gray copies.
     expect(r.peakRssGrowthMiB).toBeLessThan(1024);
-  });
+  }, 300_000); // 10 s on an idle 2-core machine
 
   it('checks checkpoints against the shapes Dcign builds', () => {
     for (const preset of ['tiny', 'small']) {

@@ -9,5 +9,5 @@ describe('kill -9', () => {
     console.log(`kill -9: ${r.kills} kills, steps on disk at each: ${r.stepsAtKills.join(' ')}; ${r.seconds.toFixed(0)} s`);
     expect(r.kills).toBe(10);
     expect(r.identical).toBe(true);
-  }, 180_000);
+  }, 600_000); // about 30 s on an idle 2-core machine; several times that beside training runs
 });

@@ -11,7 +11,8 @@ import { errorLines, snapshot, train, trainInBackground, until } from './setup/c
 const tmp = () => mkdtempSync(join(tmpdir(), 'dcign-folder-'));
 const TINY = ['--preset', 'tiny', '--sample-every', '0', '--log-every', '1'];
 
-describe('train --out', () => {
+// CLI runs: a few seconds each on an idle machine, far longer beside training runs.
+describe('train --out', { timeout: 300_000 }, () => {
   it('refuses a folder holding a finished run, names the ways forward, and changes no byte', () => {
     const out = tmp();
     expect(train([...TINY, '--steps', '3', '--out', out]).status).toBe(0);

@@ -31,7 +31,8 @@ function expectStep3Loads(out: string): void {
 
 const survivor = (out: string) => `the last checkpoint on disk is ${join(out, 'model.safetensors')} (step 3)`;
 
-describe('train stops cleanly when', () => {
+// CLI runs: a few seconds each on an idle machine, far longer beside training runs.
+describe('train stops cleanly when', { timeout: 300_000 }, () => {
   it('the GPU device is lost', () => {
     const { out, status, error } = runWithFault('device-lost');
     expect(status).toBe(EXIT.deviceLost);

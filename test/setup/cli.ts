@@ -14,7 +14,7 @@ export interface Ran {
 }
 
 export function train(args: string[], env: Record<string, string> = {}): Ran {
-  const r = spawnSync(process.execPath, [...TRAIN, ...args], { cwd: root, encoding: 'utf8', timeout: 90_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [...TRAIN, ...args], { cwd: root, encoding: 'utf8', timeout: 240_000, env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
