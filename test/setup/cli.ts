@@ -49,5 +49,5 @@ export function snapshot(dir: string, base = dir, into: Record<string, string> =
 
 /** The lines of a CLI's stderr that are neither Dawn's start-up warnings nor the progress bar. */
 export function errorLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning: ') && !/^step \d+\/\d+ \|/.test(l));
+  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning: ') && !/^step \d+\/\d+[ ,]/.test(l));
 }
