@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useEngine } from './setup/engine.js';
+import { weights } from './setup/weights.js';
 import { BlobBatches } from './setup/batches.js';
 import { Dcign } from '../src/model/dcign.js';
 import { getPreset } from '../src/model/presets.js';
@@ -21,12 +22,6 @@ function options(out: string, steps: number, extra: Partial<TrainOptions> = {}):
     preset: 'tiny', steps, batch: 4, lr: 5e-4, seed: 3, out, procedure: 'clamped', shapeBias: 0,
     invariance: 0.01, logEvery: 1000, sampleEvery: 0, checkpointEvery: 1000, ...extra,
   };
-}
-
-async function weights(model: Dcign): Promise<Map<string, Uint32Array>> {
-  const out = new Map<string, Uint32Array>();
-  for (const [k, t] of model.parameters()) out.set(k, new Uint32Array((await t.data()).buffer));
-  return out;
 }
 
 describe('checkpoints', () => {

@@ -5,10 +5,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useEngine } from './setup/engine.js';
+import { weights } from './setup/weights.js';
 import { Trainer, type TrainOptions } from '../src/train/trainer.js';
 import { FaceBatches } from '../src/train/batches.js';
 import { getPreset } from '../src/model/presets.js';
-import type { Dcign } from '../src/model/dcign.js';
 
 const ctx = useEngine();
 
@@ -20,12 +20,6 @@ function options(steps: number, extra: Partial<TrainOptions>): TrainOptions {
 }
 
 const faces = (o: TrainOptions, imageSize = getPreset(o.preset).imageSize) => new FaceBatches(ctx.engine, { ...o, imageSize });
-
-async function weights(model: Dcign): Promise<Map<string, Uint32Array>> {
-  const out = new Map<string, Uint32Array>();
-  for (const [k, t] of model.parameters()) out.set(k, new Uint32Array((await t.data()).buffer));
-  return out;
-}
 
 describe('--pretrain-steps', () => {
   it('trains bit for bit what a random run resumed with --procedure clamped (and the recipe) trains', async () => {
