@@ -2,7 +2,7 @@
 // again and again (during start-up, steps, checkpoint writes), resumed after each kill, and its
 // final model and training state must equal, byte for byte, those of the same run left alone.
 // `node scripts/run.mjs scripts/kill9.ts -- [--kills 100] [--seed 1]`; CI runs 10 kills
-// (test/kill9.test.ts). The run is 25 steps per kill long (a life lasts up to 2.5 s of ten steps a second), so kills rarely find it finished.
+// (test/kill9.test.ts). The run is 60 steps per kill long (an idle machine trains about 36 steps in a life), so kills rarely find it finished.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,7 +59,7 @@ function life(args: string[], kill: Kill): Promise<{ killed: boolean; output: st
 export async function killAndResume(o: { kills: number; seed?: number; dir?: string; log?: (line: string) => void }): Promise<KillReport> {
   const t0 = performance.now();
   const seed = o.seed ?? 1;
-  const steps = 25 * o.kills;
+  const steps = 60 * o.kills;
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'dcign-kill9-'));
   const straight = join(dir, 'straight');
   const killed = join(dir, 'killed');
