@@ -4,8 +4,9 @@
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { repoRoot } from '../src/cli/repo-root.js';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** Budget for everything the page downloads apart from a checkpoint. */
 export const WEB_BUDGET_BYTES = 300 * 1024;
@@ -20,16 +21,7 @@ const STATIC_FILES = ['index.html', 'style.css'];
 const NODE_ONLY_PACKAGES = ['webgpu', 'pngjs', 'jpeg-js', 'cli-progress', 'playwright-core', 'esbuild'];
 const NODE_ONLY_FILES = /[\\/]src[\\/](node|gpu[\\/]node|data[\\/]images-node|cli[\\/][^\\/]+)\.ts$/;
 
-/** The repository root, found from this file whether it runs from scripts/ or from a bundle in .cache/. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'src', 'web'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('build-web: cannot find the repository root (package.json beside src/web)');
-    dir = up;
-  }
-  return dir;
-}
+export { repoRoot };
 
 /** An esbuild plugin that turns any import of Node-only code into a build error. */
 /** The esbuild settings every browser bundle of the engine shares (WGSL as text, no Node modules). */

@@ -1,22 +1,11 @@
 // The checkpoint the repository ships (the default `npm run train` run of the `small` preset),
 // used by encode, render, eval and demo when no --checkpoint is given.
 import { existsSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { relative, resolve } from 'node:path';
 import { UserError } from './errors.js';
+import { repoRoot } from './repo-root.js';
 
 export const SHIPPED_CHECKPOINT = 'models/small.safetensors';
-
-/** The repository root: the nearest folder above this file (or its bundle in .cache/) holding package.json and src/. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'src'))) {
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
 
 /** The shipped checkpoint's path, or null when this checkout lacks it. */
 export function shippedCheckpoint(): string | null {
