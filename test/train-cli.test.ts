@@ -137,5 +137,8 @@ describe('npm run train', () => {
     const bad = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', '--recipe', 'best'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('error: --recipe must be default or paper, got "best"');
+    const resumed = spawnSync(process.execPath, ['scripts/run.mjs', 'src/cli/train.ts', '--', '--resume', root, '--recipe', 'paper'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(resumed.status).toBe(1);
+    expect(resumed.stderr).toContain('error: --recipe chooses how a fresh run trains; with --resume give --clamp');
   }, 300_000);
 });

@@ -33,7 +33,7 @@ usage: npm run train -- [options]
                          options; any of --lr, --batch, --seed, --procedure, --shape-bias, --random-share,
                          --invariance and the --*-every flags given as well change them from there on
   --procedure P          clamped (section 3.2, default) | random (section 3.1: random batches, no clamping)
-  --recipe R             default | paper: how a clamped run is trained, unless the three flags below say
+  --recipe R             default | paper: how a fresh clamped run is trained, unless the three flags below say
                          otherwise. default (small: ${DEFAULT_RECIPE.small!.pretrainSteps} steps pretrained with random batches,
                          then --clamp ${DEFAULT_RECIPE.small!.clamp} with --random-share ${DEFAULT_RECIPE.small!.randomShare}; docs/RESULTS.md says why);
                          paper (the original code's clamped procedure: --clamp first, no pretraining, no
@@ -115,6 +115,9 @@ async function main(): Promise<number> {
   if (a.preset && !PRESETS[a.preset]) throw new UserError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${a.preset}"`);
   if (a.procedure && a.procedure !== 'clamped' && a.procedure !== 'random') throw new UserError(`--procedure must be clamped or random, got "${a.procedure}"`);
   if (a.clamp && a.clamp !== 'first' && a.clamp !== 'mean') throw new UserError(`--clamp must be first or mean, got "${a.clamp}"`);
+  if (a.recipe !== undefined && a.resume) {
+    throw new UserError('--recipe chooses how a fresh run trains; with --resume give --clamp, --pretrain-steps or --random-share to change the run');
+  }
   if (a.resume && !existsSync(join(a.resume, MODEL_FILE))) throw new UserError(`--resume ${a.resume}: no ${MODEL_FILE} there`);
   const intoResumed = !!a.resume && (a.out === undefined || resolve(a.out) === resolve(a.resume));
   if (a.overwrite && intoResumed) throw new UserError(`--overwrite would move aside the run --resume ${a.resume} continues; give --out another folder`);
