@@ -68,6 +68,9 @@ describe('errors found with the adapter', () => {
     const out = join(tmp, 'big');
     expectUserError(run('src/cli/train.ts', ['--preset', 'small', '--batch', '100000', '--out', out]), '--batch 100000: this adapter takes at most');
     expect(existsSync(out)).toBe(false);
+    // A tiny batch that fits every buffer is still more faces than the renderer draws in one call.
+    expectUserError(run('src/cli/train.ts', ['--preset', 'tiny', '--batch', '100000', '--out', out]), '--batch 100000: this adapter takes at most 16384 images of preset tiny');
+    expect(existsSync(out)).toBe(false);
   });
 
   it('eval refuses a baseline of another image size before it writes anything', () => {

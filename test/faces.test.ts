@@ -11,7 +11,7 @@ import {
   BATCH_TYPES, renderBatch, sampleBatch, testSet, trainingBatch, type BatchType,
 } from '../src/data/batches.js';
 import { AZIMUTH_RANGE, ELEVATION_RANGE, LIGHT_RANGE, SHAPE_DIM, TEXTURE_DIM, type FaceParams } from '../src/data/face-model.js';
-import { renderFaces } from '../src/data/render.js';
+import { MAX_FACES_PER_CALL, renderFaces } from '../src/data/render.js';
 import { contactSheet, toModelImage } from '../src/data/images.js';
 import { loadImageFolder } from '../src/data/images-node.js';
 
@@ -188,6 +188,13 @@ describe('rendered faces', () => {
       expect(Math.abs(cx / n / S - 0.5), `image ${k} centroid x`).toBeLessThan(0.12);
       expect(Math.abs(cy / n / S - 0.5), `image ${k} centroid y`).toBeLessThan(0.12);
     });
+  });
+
+  it('refuses more faces in one call than the driver can bind, before recording anything', () => {
+    const params = Array.from({ length: MAX_FACES_PER_CALL + 1 }, () => face({}));
+    expect(() => renderFaces(params, { size: 8 })).toThrow(`renderFaces: ${MAX_FACES_PER_CALL + 1} images of 8x8 in one call, at most ${MAX_FACES_PER_CALL}`);
+    // 128 MiB bindings (lavapipe, most adapters) hold 8 images of 2048x2048.
+    expect(() => renderFaces(params.slice(0, 9), { size: 2048 })).toThrow(/9 images of 2048x2048 in one call, at most 8 on/);
   });
 });
 

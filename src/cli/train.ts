@@ -173,7 +173,7 @@ async function main(): Promise<number> {
   };
   // A batch whose tensors exceed the adapter's largest buffer would fail in its first step.
   const checkBatch = (config: DcignConfig, batch: number) => {
-    const limit = largestBatch(config, engine.limits.maxBufferSize);
+    const limit = largestBatch(config, { maxBufferSize: engine.limits.maxBufferSize, maxBinding: engine.maxBinding });
     if (batch > limit) throw new UserError(`--batch ${batch}: this adapter takes at most ${limit} images of preset ${config.preset} in a batch`);
   };
   if (PRESETS[options.preset]) checkBatch(PRESETS[options.preset]!, options.batch); // before the run's folder is made

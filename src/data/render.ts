@@ -21,6 +21,18 @@ export interface RenderOptions {
   antialias?: boolean;
 }
 
+/**
+ * The most faces one renderFaces call takes. Each face records two dispatches with their own bind
+ * groups, which the driver frees only when JavaScript collects them: lavapipe ran out of descriptor
+ * pools and crashed (a segmentation fault, not an error) rendering 40,000 faces in one call.
+ */
+export const MAX_FACES_PER_CALL = 16384;
+
+/** The most faces of side `size` one renderFaces call takes on an engine with this storage binding limit. */
+export function largestRender(size: number, maxBinding: number): number {
+  return Math.min(MAX_FACES_PER_CALL, Math.floor(maxBinding / (size * size * 4)));
+}
+
 // Output is display-referred: a mild gamma keeps the faces' shadowed side readable.
 const GAMMA = 1 / 1.6;
 // A pixel is supersampled when a neighbour's centre sample is a miss where it hits, lies more
@@ -62,8 +74,8 @@ export function renderFaces(params: readonly FaceParams[], options: RenderOption
   const out = Tensor.empty([n, 1, size, size], 'f32', engine);
   if (n === 0) return out;
   const pixels = size * size;
-  if (n * pixels * 4 > engine.maxBinding) {
-    throw new Error(`renderFaces: ${n} images of ${size}x${size} exceed one storage binding (${engine.maxBinding} bytes); render fewer at a time`);
+  if (n > largestRender(size, engine.maxBinding)) {
+    throw new Error(`renderFaces: ${n} images of ${size}x${size} in one call, at most ${largestRender(size, engine.maxBinding)} on this adapter; render fewer at a time`);
   }
   const records = packFaces(params, size);
   const perChunk = Math.max(1, Math.floor(engine.maxBinding / (pixels * 8)));
