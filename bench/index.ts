@@ -1,13 +1,13 @@
 // `npm run bench -- NAME [options]`: measured, never asserted. Each bench is one entry in BENCHES.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { initEngine, type Engine } from '../src/node.js';
 import { benchMatmul } from './matmul.js';
 import { benchKernels, LAYER_NAMES } from './kernels.js';
 import { benchFaces } from './faces.js';
 import { benchWeb } from './web.js';
 import { benchStep } from './step.js';
+import { loadAverage } from './timing.js';
 import type { BatchKind } from '../src/train/schedule.js';
 import { runCommand, UserError } from '../src/cli/errors.js';
 import { intFlag, outputFile } from '../src/cli/flags.js';
@@ -91,13 +91,11 @@ async function main(): Promise<number> {
   const engine = await initEngine();
   console.log(`adapter: ${engine.report}`);
   const started = new Date().toISOString();
-  // Other work on the machine skews wall-clock numbers: the 1-minute load average goes on record.
-  const load = (): number => Number(loadavg()[0]!.toFixed(2));
-  const loadStart = load();
+  const loadStart = loadAverage();
   const t0 = performance.now();
   const { rows, text, ...extra } = await BENCHES[name]!.run(engine, values);
   const seconds = (performance.now() - t0) / 1000;
-  const loadEnd = load();
+  const loadEnd = loadAverage();
   console.log(`\n${text}\n\n${name}: ${seconds.toFixed(1)} s; 1-min load average ${loadStart} at start, ${loadEnd} at end`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, seconds, loadAverage: { start: loadStart, end: loadEnd }, ...extra, rows }, null, 2));

@@ -10,6 +10,7 @@ import { noGrad } from '../src/autograd/tape.js';
 import { getPreset } from '../src/model/presets.js';
 import { network } from '../src/model/network.js';
 import type { TF } from './tfjs.js';
+import { KKCO_TO_OCKK, NCHW_TO_NHWC, NHWC_TO_NCHW, OCKK_TO_KKCO, permute4, xorshift } from './layouts.js';
 
 type TfTensor = import('@tensorflow/tfjs').Tensor;
 type TfTensor4D = import('@tensorflow/tfjs').Tensor4D;
@@ -67,43 +68,13 @@ export const LAYER_NAMES = paperLayers().map((l) => l.name);
 
 // ---- data --------------------------------------------------------------------------------
 
-/** Deterministic uniform values in [-scale, scale) (xorshift32), shared by both sides. */
+/** Deterministic uniform values in [-scale, scale), shared by both sides. */
 function randomData(n: number, seed: number, scale = 1): Float32Array {
+  const u = xorshift(seed);
   const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 4294967296 - 0.5) * 2 * scale;
-  }
+  for (let i = 0; i < n; i++) out[i] = (u() - 0.5) * 2 * scale;
   return out;
 }
-
-/** Transposes a 4-D array: output axis k is input axis perm[k]. */
-function permute4(src: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
-  const [d0, d1, d2, d3] = perm.map((p) => shape[p]!) as [number, number, number, number];
-  const stride = [shape[1]! * shape[2]! * shape[3]!, shape[2]! * shape[3]!, shape[3]!, 1];
-  const [s0, s1, s2, s3] = perm.map((p) => stride[p]!) as [number, number, number, number];
-  const out = new Float32Array(src.length);
-  let o = 0;
-  for (let a = 0; a < d0; a++) {
-    for (let b = 0; b < d1; b++) {
-      for (let c = 0; c < d2; c++) {
-        const base = a * s0 + b * s1 + c * s2;
-        for (let d = 0; d < d3; d++) out[o++] = src[base + d * s3]!;
-      }
-    }
-  }
-  return out;
-}
-
-const NCHW_TO_NHWC = [0, 2, 3, 1];
-const NHWC_TO_NCHW = [0, 3, 1, 2];
-const OCKK_TO_KKCO = [2, 3, 1, 0];
-const KKCO_TO_OCKK = [3, 2, 0, 1];
 
 /** tfjs's output in layout NHWC (or [kh,kw,C,O]) of the given NCHW (or [O,C,kh,kw]) shape, back in ours. */
 const nchwFromNhwc = ([N, C, H, W]: readonly number[]) => (d: Float32Array) => permute4(d, [N!, H!, W!, C!], NHWC_TO_NCHW);

@@ -13,8 +13,8 @@
 // engine.sync(); tfjs: backend.submitQueue() then queue.onSubmittedWorkDone()), so neither side
 // pays a readback the other does not. Median over the timed runs after one warm-up run.
 import type { Tensor, Engine } from '../src/node.js';
-import { loadTfjs, type TF } from './tfjs.js';
-import { table, timeIt, type Timing } from './timing.js';
+import { loadTfjs, submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
+import { errText, table, timeIt, type Timing } from './timing.js';
 import {
   convData, LAYER_NAMES, linearData, maxRelDiff, paperLayers, poolData, type TfOp, type Unit,
 } from './kernel-cases.js';
@@ -124,8 +124,6 @@ async function measure<T>(
   return { t, data, warmupOnly: false };
 }
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 160);
-
 function measureOurs(engine: Engine, run: () => Tensor[], wantData: boolean): Promise<Measured> {
   return measure(
     run,
@@ -136,45 +134,21 @@ function measureOurs(engine: Engine, run: () => Tensor[], wantData: boolean): Pr
   );
 }
 
-interface TfBackend {
-  device: GPUDevice;
-  commandEncoder: GPUCommandEncoder | null;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-}
-
-async function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
-  const backend = tf.backend() as unknown as TfBackend;
-  const device = backend.device;
-  // What the backend's own readback does before its copy, minus the copy.
+function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
+  const backend = tfBackend(tf);
   const fence = async () => {
-    backend.endComputePassEncoder();
-    if (backend.commandEncoder) backend.submitQueue();
-    await device.queue.onSubmittedWorkDone();
+    submitTfjs(backend);
+    await backend.device.queue.onSubmittedWorkDone();
   };
-  // Errors Dawn reports asynchronously (a binding over the limit, an allocation failure) would
-  // otherwise only be logged while the timing carried on with garbage.
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
-  let result: Measured | null = null;
-  let thrown: unknown = null;
-  try {
-    result = await measure(
+  return withGpuErrors(backend.device, () =>
+    measure(
       op.run,
       fence,
       (outs) => Promise.all(outs.map(async (o, i) => op.toOurs[i]!((await o.data()) as Float32Array))),
       (o) => o.dispose(),
       wantData,
-    );
-  } catch (e) {
-    thrown = e;
-  }
-  const validation = await device.popErrorScope();
-  const oom = await device.popErrorScope();
-  const gpuError = validation ?? oom;
-  if (gpuError) throw new Error(`GPU ${validation ? 'validation' : 'out-of-memory'} error: ${gpuError.message}`);
-  if (thrown) throw thrown;
-  return result!;
+    ),
+  );
 }
 
 // ---- the bench ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 // A row of `npm run bench -- step`'s result: one framework's measured step, and what fills it in.
+import { median } from './timing.js';
 
 export interface StepRow {
   framework: 'ours' | 'tfjs';
@@ -51,12 +52,3 @@ export function setTimes(row: StepRow, gpuMs: number[]): void {
 
 /** Largest relative difference of the per-step losses, ours vs tfjs, over the steps both ran. */
 export type LossCheck = { steps: number; maxRelDiff: number };
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = Math.floor(s.length / 2);
-  return s.length ? (s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2) : NaN;
-};
-
-/** An error's first line, at most 200 characters: what a row's error says. */
-export const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);

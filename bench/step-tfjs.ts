@@ -1,20 +1,13 @@
 // The tfjs side of `npm run bench -- step`: bench/tfjs-dcign.ts's step run, timed and measured like
 // ours (wall clock with a sync per step, GPU span, the buffer manager's peak), its losses kept for
 // the comparison with ours.
-import type { TF } from './tfjs.js';
+import { submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
 import { TfDcign, type TfStepSetup } from './tfjs-dcign.js';
 import { network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
-import { emptyRow, errText, setTimes, type StepFlopCounts, type StepRow } from './step-row.js';
+import { emptyRow, setTimes, type StepFlopCounts, type StepRow } from './step-row.js';
 import { fmtMB } from './step-text.js';
-
-interface TfBackend {
-  device: GPUDevice;
-  commandEncoder: GPUCommandEncoder | null;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-  bufferManager: { acquireBuffer: (...a: unknown[]) => GPUBuffer; numBytesUsed: number; numBytesAllocated: number };
-}
+import { errText } from './timing.js';
 
 /**
  * One warm-up and `steps` timed steps of tfjs from setup; explicit: the steps were asked for
@@ -32,12 +25,9 @@ export async function runTfjs(
   const N = setup.batch;
   const row = emptyRow('tfjs', c.preset, N, steps, flops);
   const losses: { bce: number; kl: number }[] = [];
-  const backend = tf.backend() as unknown as TfBackend;
+  const backend = tfBackend(tf);
   const device = backend.device;
-  const submit = () => {
-    backend.endComputePassEncoder();
-    if (backend.commandEncoder) backend.submitQueue();
-  };
+  const submit = () => submitTfjs(backend);
   // tfjs's buffer manager counts bytes in use; its peak is followed by wrapping acquireBuffer.
   const bm = backend.bufferManager;
   const acquire = bm.acquireBuffer;
@@ -62,24 +52,6 @@ export async function runTfjs(
   const marks = GpuMarks.available(device) ? new GpuMarks(device, 2) : null;
   const gpuMs: number[] = [];
   let model: TfDcign | null = null;
-  // Errors Dawn reports asynchronously (a binding above the limit, an allocation failure) are
-  // caught by error scopes around each step, and the step fails with the first one.
-  const guarded = async <T>(fn: () => Promise<T>): Promise<T> => {
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    let thrown: unknown = null;
-    let out: T | undefined;
-    try {
-      out = await fn();
-    } catch (e) {
-      thrown = e;
-    }
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    if (validation || oom) throw new Error(`GPU ${validation ? 'validation' : 'out-of-memory'} error: ${(validation ?? oom)!.message.split('\n')[0]}`);
-    if (thrown) throw thrown;
-    return out as T;
-  };
   const readLosses = async ([bce, kl]: [import('@tensorflow/tfjs').Scalar, import('@tensorflow/tfjs').Scalar]) => {
     const r = { bce: (await bce.data())[0]!, kl: (await kl.data())[0]! };
     bce.dispose();
@@ -91,7 +63,7 @@ export async function runTfjs(
   try {
     model = new TfDcign(tf, setup);
     let t0 = performance.now();
-    await guarded(async () => {
+    await withGpuErrors(device, async () => {
       const l = model!.step();
       submit();
       await device.queue.onSubmittedWorkDone();
@@ -102,7 +74,7 @@ export async function runTfjs(
     peak = bm.numBytesUsed;
     for (let i = 1; i <= steps; i++) {
       let ms = 0;
-      await guarded(async () => {
+      await withGpuErrors(device, async () => {
         t0 = performance.now();
         submit();
         marks?.mark();

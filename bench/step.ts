@@ -23,7 +23,6 @@
 // calls in the same order) with the pool instrumented (bench/step-trace.ts), to say where the peak
 // comes from. --profile runs one more such step with every dispatch timed alone and labelled with
 // the layer that made it.
-import { loadavg } from 'node:os';
 import type { Engine } from '../src/node.js';
 import { Tensor } from '../src/tensor.js';
 import { foldGeometry } from '../src/kernels/upconv.js';
@@ -37,7 +36,9 @@ import { loadTfjs, type TF } from './tfjs.js';
 import { FLOPS_NOTE, memoryModel, stepFlops, type MemoryModel } from './dcign-costs.js';
 import { network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
-import { emptyRow, errText, setTimes, type LossCheck, type StepRow } from './step-row.js';
+import { xorshift } from './layouts.js';
+import { errText, loadAverage } from './timing.js';
+import { emptyRow, setTimes, type LossCheck, type StepRow } from './step-row.js';
 import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type OursMemory, type PoolTrace, type ProfileEntry } from './step-trace.js';
 import { runTfjs } from './step-tfjs.js';
 import { fmtMB, stepText } from './step-text.js';
@@ -229,9 +230,9 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
     imageData = await images.data();
   }
 
-  const oursLoad: [number, number] = [load1(), 0];
+  const oursLoad: [number, number] = [loadAverage(), 0];
   const ours = await runOurs(engine, model, images, eps, kind, seed, steps, opts.profile ?? false, log);
-  oursLoad[1] = load1();
+  oursLoad[1] = loadAverage();
   model.dispose();
   images.dispose();
   eps.dispose();
@@ -249,7 +250,7 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
       rows.push({ ...emptyRow('tfjs', preset, N, tfjsSteps, tfjsFlops), error: `tfjs did not load: ${errText(e)}` });
     }
     if (tf) {
-      tfjsLoad = [load1(), 0];
+      tfjsLoad = [loadAverage(), 0];
       const r = await runTfjs(
         tf,
         { config: c, batch: N, images: imageData!, eps: epsData, pass: passThrough(kind, c.latents), weights, rms: { lr: 5e-4, b1: 0.1, b2: 0.01, eps: 1e-8 } },
@@ -258,7 +259,7 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
         opts.tfjsSteps !== undefined,
         log,
       );
-      tfjsLoad[1] = load1();
+      tfjsLoad[1] = loadAverage();
       rows.push(r.row);
       const both = Math.min(r.losses.length, ours.losses.length);
       if (both) {
@@ -288,19 +289,9 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
 
 /** Deterministic N(0, 1) values (xorshift32 + Box-Muller). */
 function normals(n: number, seed: number): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const u = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
+  const x = xorshift(seed);
+  const u = () => x() + 0.5 / 4294967296; // the middle of the state's interval: never 0
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
   return out;
 }
-
-/** The 1-minute load average, recorded around each side's steps: other work on the machine skews wall-clock numbers. */
-const load1 = () => Number(loadavg()[0]!.toFixed(2));

@@ -9,6 +9,7 @@
 import type { DcignConfig } from '../src/model/presets.js';
 import { shapesOf } from '../src/model/presets.js';
 import type { TF } from './tfjs.js';
+import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './layouts.js';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
 type Variable = import('@tensorflow/tfjs').Variable;
@@ -29,42 +30,23 @@ export interface TfStepSetup {
   rms: { lr: number; b1: number; b2: number; eps: number };
 }
 
-/** Our [O,C,k,k] -> tfjs [k,k,C,O]. */
-function convToTf(d: Float32Array, [O, C, kh, kw]: readonly number[]): Float32Array {
-  const out = new Float32Array(d.length);
-  for (let o = 0; o < O!; o++)
-    for (let c = 0; c < C!; c++)
-      for (let i = 0; i < kh!; i++) for (let j = 0; j < kw!; j++) out[((i * kw! + j) * C! + c) * O! + o] = d[((o * C! + c) * kh! + i) * kw! + j]!;
-  return out;
-}
-
-/** [rows, cols] -> [cols, rows]. */
-function transpose2d(d: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(d.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = d[r * cols + c]!;
-  return out;
-}
-
-/** Index in an NCHW flattening of [C,H,W] -> index in the NHWC flattening of the same tensor. */
-function nhwcIndex(i: number, C: number, H: number, W: number): number {
-  const c = Math.floor(i / (H * W));
-  const r = i % (H * W);
-  return r * C + c; // r = h * W + w
-}
-
-/** Linear [out, in] whose input is an NCHW-flattened [C,H,W]: columns reordered for NHWC input. */
-function permuteColumns(d: Float32Array, out: number, C: number, H: number, W: number): Float32Array {
-  const n = C * H * W;
-  const res = new Float32Array(d.length);
-  for (let o = 0; o < out; o++) for (let i = 0; i < n; i++) res[o * n + nhwcIndex(i, C, H, W)] = d[o * n + i]!;
-  return res;
-}
-
-/** Linear [out, in] whose output is reshaped to [C,H,W]: rows reordered for an NHWC reshape. */
-function permuteRows(d: Float32Array, inF: number, C: number, H: number, W: number): Float32Array {
-  const res = new Float32Array(d.length);
-  for (let o = 0; o < C * H * W; o++) res.set(d.subarray(o * inF, (o + 1) * inF), nhwcIndex(o, C, H, W) * inF);
-  return res;
+/**
+ * Our parameter in tfjs's layout: conv filters [k,k,C,O]; linear weights [in, out], as tfjs's own
+ * dense layers store them (see `linear`), the side flattened from an NCHW map reordered as NHWC.
+ */
+function tfLayout(c: DcignConfig, name: string, d: Float32Array, shape: readonly number[]): { data: Float32Array; shape: number[] } {
+  if (shape.length === 4) return { data: permute4(d, shape, OCKK_TO_KKCO), shape: OCKK_TO_KKCO.map((p) => shape[p]!) };
+  const [bc, bs] = c.decoderBase;
+  if (shape.length === 1) return { data: name === 'decoder.fc.bias' ? permute4(d, [1, bc, bs, bs], NCHW_TO_NHWC) : d, shape: [...shape] };
+  const [out, inF] = shape as [number, number];
+  const side = shapesOf(c).encoder[3]!;
+  // Each weight as a 4-D view, permuted to [in..., out...].
+  const [view, perm] = name.startsWith('encoder.')
+    ? [[out, c.encoderMaps[2], side, side], OCKK_TO_KKCO]
+    : name === 'decoder.fc.weight'
+      ? [[bc, bs, bs, inF], [3, 1, 2, 0]]
+      : [[out, inF, 1, 1], [1, 0, 2, 3]];
+  return { data: permute4(d, view, perm), shape: [inF, out] };
 }
 
 let instances = 0;
@@ -86,29 +68,10 @@ export class TfDcign {
     const N = s.batch;
     const S = c.imageSize;
     const L = c.latents;
-    const sh = shapesOf(c);
     const id = ++instances;
-    const flatSide = sh.encoder[3]!;
-    const [bc, bs] = c.decoderBase;
     for (const [name, { data, shape }] of s.weights) {
-      let d = data;
-      let tshape = [...shape];
-      if (shape.length === 4) {
-        d = convToTf(data, shape);
-        tshape = [shape[2]!, shape[3]!, shape[1]!, shape[0]!];
-      } else if (name === 'encoder.mu.weight' || name === 'encoder.logvar.weight') {
-        d = permuteColumns(data, shape[0]!, c.encoderMaps[2], flatSide, flatSide);
-      } else if (name === 'decoder.fc.weight') {
-        d = permuteRows(data, shape[1]!, bc, bs, bs);
-      } else if (name === 'decoder.fc.bias') {
-        d = permuteRows(data, 1, bc, bs, bs);
-      }
-      if (shape.length === 2) {
-        // Linear weights are stored [in, out], as tfjs's own dense layers do (see `linear`).
-        d = transpose2d(d, shape[0]!, shape[1]!);
-        tshape = [shape[1]!, shape[0]!];
-      }
-      const t = tf.tensor(d, tshape);
+      const tl = tfLayout(c, name, data, shape);
+      const t = tf.tensor(tl.data, tl.shape);
       this.params.set(name, tf.variable(t, true, `dcign${id}.${name}`));
       this.m.set(name, tf.variable(tf.zerosLike(t), false, `dcign${id}.m.${name}`));
       this.v.set(name, tf.variable(tf.zerosLike(t), false, `dcign${id}.v.${name}`));

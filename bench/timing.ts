@@ -1,4 +1,6 @@
-// Wall-clock timing around GPU work: warm up, then repeat until enough time has passed.
+// Wall-clock timing around GPU work: warm up, then repeat until enough time has passed; and the
+// table, numbers and notes the benches print.
+import { loadavg } from 'node:os';
 export interface Timing {
   ms: number; // median per iteration
   iterations: number;
@@ -14,9 +16,20 @@ export async function timeIt(run: () => Promise<void>, opts: { warmup?: number; 
     await run();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)]!, iterations: times.length };
+  return { ms: median(times), iterations: times.length };
 }
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = Math.floor(s.length / 2);
+  return s.length ? (s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2) : NaN;
+}
+
+/** An error's first line, at most 200 characters: what a row's error says. */
+export const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
+
+/** The 1-minute load average, recorded around measurements: other work on the machine skews wall-clock numbers. */
+export const loadAverage = () => Number(loadavg()[0]!.toFixed(2));
 
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];

@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { initEngine, noGrad, Tensor } from '../src/browser.js';
 import { Dcign } from '../src/model/dcign.js';
 import { getPreset, shapesOf } from '../src/model/presets.js';
+import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './layouts.js';
 
 export interface WebBenchOptions {
   preset: string;
@@ -42,25 +43,6 @@ declare global {
   }
 }
 
-// [O, C, k, k] (ours) -> [k, k, C, O] (tfjs).
-function toHwio(w: Float32Array, O: number, C: number, k: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let o = 0; o < O; o++)
-    for (let c = 0; c < C; c++)
-      for (let i = 0; i < k * k; i++) out[(i * C + c) * O + o] = w[(o * C + c) * k * k + i]!;
-  return out;
-}
-
-// Our encoder flattens NCHW maps, tfjs NHWC: reorder the columns of the linear heads' [out, C*H*W].
-function toHwcColumns(w: Float32Array, out: number, C: number, S: number): Float32Array {
-  const r = new Float32Array(w.length);
-  const n = C * S * S;
-  for (let o = 0; o < out; o++)
-    for (let c = 0; c < C; c++)
-      for (let p = 0; p < S * S; p++) r[o * n + p * C + c] = w[o * n + c * S * S + p]!;
-  return r;
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
@@ -77,13 +59,14 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
   const k = config.encoderKernel;
   const maps = [1, ...config.encoderMaps];
   const convs = [1, 2, 3].map((i) => ({
-    w: tf.tensor4d(toHwio(p.get(`encoder.conv${i}.weight`)!, maps[i]!, maps[i - 1]!, k), [k, k, maps[i - 1]!, maps[i]!]),
+    w: tf.tensor4d(permute4(p.get(`encoder.conv${i}.weight`)!, [maps[i]!, maps[i - 1]!, k, k], OCKK_TO_KKCO), [k, k, maps[i - 1]!, maps[i]!]),
     b: tf.tensor1d(p.get(`encoder.conv${i}.bias`)!),
   }));
   const { encoder: sizes, flat } = shapesOf(config);
   const last = sizes[sizes.length - 1]!;
+  // Our encoder flattens NCHW maps, tfjs NHWC: the heads' columns are reordered.
   const head = (name: string) => ({
-    w: tf.tensor2d(toHwcColumns(p.get(`encoder.${name}.weight`)!, config.latents, config.encoderMaps[2], last), [config.latents, flat]),
+    w: tf.tensor2d(permute4(p.get(`encoder.${name}.weight`)!, [config.latents, config.encoderMaps[2], last, last], NCHW_TO_NHWC), [config.latents, flat]),
     b: tf.tensor1d(p.get(`encoder.${name}.bias`)!),
   });
   const mu = head('mu');
