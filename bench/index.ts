@@ -32,49 +32,28 @@ async function main(): Promise<number> {
     },
   });
 
-  const BENCHES: Record<string, { about: string; run: (engine: Engine, o: typeof values) => Promise<Result> }> = {
+  const BENCHES: Record<string, { about: string; run: (engine: Engine, options: typeof flags) => Promise<Result> }> = {
     matmul: {
       about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
-      run: (e, o) => benchMatmul(e, list(o.sizes)?.map(Number), !o['no-tfjs']),
+      run: benchMatmul,
     },
     kernels: {
       about: `every DC-IGN layer (fwd, dx, dw) vs tfjs-backend-webgpu [--batch N] [--layers ${LAYER_NAMES.slice(0, 2).join(',')},...] [--no-check]`,
-      run: (e, o) =>
-        benchKernels(e, {
-          batch: positiveInt('batch', o.batch),
-          layers: list(o.layers),
-          tfjs: !o['no-tfjs'],
-          check: !o['no-check'],
-          log: (line) => console.log(line),
-        }),
+      run: benchKernels,
     },
     faces: {
       about: 'face renderer ms per batch and images/s at 150 and 64 px [--sizes 150,64] [--batch N]',
-      run: (e, o) => benchFaces(e, { sizes: list(o.sizes)?.map(Number), batch: positiveInt('batch', o.batch) }),
+      run: benchFaces,
     },
     step: {
       about:
         'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu: ms, GFLOP/s, pool peak vs an analytic sum ' +
         '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile] [--memory]',
-      run: (e, o) => {
-        const kinds = ['az', 'el', 'light', 'shape'];
-        if (o.kind !== undefined && !kinds.includes(o.kind)) throw new UserError(`--kind must be one of ${kinds.join(', ')}, got ${o.kind}`);
-        return benchStep(e, {
-          preset: o.preset,
-          batch: positiveInt('batch', o.batch),
-          steps: positiveInt('steps', o.steps),
-          tfjsSteps: positiveInt('tfjs-steps', o['tfjs-steps']),
-          tfjs: !o['no-tfjs'],
-          profile: o.profile,
-          memory: o.memory,
-          kind: o.kind as BatchKind | undefined,
-          log: (line) => console.log(line),
-        });
-      },
+      run: benchStep,
     },
     web: {
       about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu: paper preset, or small where paper is too slow',
-      run: () => benchWeb({ log: (line) => console.log(line) }),
+      run: (_, f) => benchWeb(f),
     },
   };
 
@@ -88,12 +67,31 @@ async function main(): Promise<number> {
   if (!(name in BENCHES)) throw new UserError(`no bench named "${name}": one of ${Object.keys(BENCHES).join(', ')} (see --help)`);
   if (values.json) outputFile('--json', values.json);
 
+  const kinds = ['az', 'el', 'light', 'shape'];
+  if (values.kind !== undefined && !kinds.includes(values.kind)) throw new UserError(`--kind must be one of ${kinds.join(', ')}, got ${values.kind}`);
+  const positiveInt = (flag: 'batch' | 'steps' | 'tfjs-steps') => intFlag(flag, values[flag], 1);
+  // Every bench's options, by the names its options interface gives them: each reads its own.
+  const flags = {
+    sizes: list(values.sizes)?.map(Number),
+    batch: positiveInt('batch'),
+    layers: list(values.layers),
+    tfjs: !values['no-tfjs'],
+    check: !values['no-check'],
+    preset: values.preset,
+    steps: positiveInt('steps'),
+    tfjsSteps: positiveInt('tfjs-steps'),
+    kind: values.kind as BatchKind | undefined,
+    profile: values.profile,
+    memory: values.memory,
+    log: (line: string) => console.log(line),
+  };
+
   const engine = await initEngine();
   console.log(`adapter: ${engine.report}`);
   const started = new Date().toISOString();
   const loadStart = loadAverage();
   const t0 = performance.now();
-  const { rows, text, ...extra } = await BENCHES[name]!.run(engine, values);
+  const { rows, text, ...extra } = await BENCHES[name]!.run(engine, flags);
   const seconds = (performance.now() - t0) / 1000;
   const loadEnd = loadAverage();
   console.log(`\n${text}\n\n${name}: ${seconds.toFixed(1)} s; 1-min load average ${loadStart} at start, ${loadEnd} at end`);
@@ -107,6 +105,5 @@ async function main(): Promise<number> {
 
 type Result = { rows: unknown[]; text: string; [extra: string]: unknown };
 const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
-const positiveInt = (name: string, s: string | undefined) => intFlag(name, s, 1);
 
 runCommand(main);

@@ -12,9 +12,11 @@ export interface MatmulRow {
   ratio: number | null;
 }
 
-export async function benchMatmul(engine: Engine, sizes = [256, 1024, 2048], withTfjs = true): Promise<{ rows: MatmulRow[]; text: string }> {
+/** Square n x n x n products at each of sizes; tfjs too unless tfjs is false. */
+export async function benchMatmul(engine: Engine, opts: { sizes?: number[]; tfjs?: boolean } = {}): Promise<{ rows: MatmulRow[]; text: string }> {
+  const { sizes = [256, 1024, 2048], tfjs = true } = opts;
   const rows: MatmulRow[] = [];
-  const tf = withTfjs ? await loadTfjs() : null;
+  const tf = tfjs ? await loadTfjs() : null;
   for (const n of sizes) {
     const flops = 2 * n ** 3;
     const a = ops.randUniform([n, n], -1, 1, 1, engine);
