@@ -1,4 +1,5 @@
 // A row of `npm run bench -- step`'s result: one framework's measured step, and what fills it in.
+import { GpuMarks } from './gpu-marks.js';
 import { median } from './timing.js';
 
 export interface StepRow {
@@ -42,12 +43,79 @@ export function emptyRow(framework: StepRow['framework'], preset: string, batch:
   };
 }
 
-/** Sets the median step time and both rates from the row's step times. */
-export function setTimes(row: StepRow, gpuMs: number[]): void {
+export type Losses = { bce: number; kl: number };
+
+/** The losses per image, as the progress lines give them. */
+export const perImage = (l: Losses, N: number) => `bce/image ${(l.bce / N).toFixed(1)}, kl/image ${(l.kl / N).toFixed(3)}`;
+
+type LossTensor = { data(): Promise<ArrayLike<number>>; dispose(): void };
+
+/** Reads a step's two loss scalars and disposes them; a non-finite loss fails the step. */
+export async function readLosses(l: { bce: LossTensor; kl: LossTensor }): Promise<Losses> {
+  const [bce, kl] = await Promise.all([l.bce.data(), l.kl.data()]);
+  l.bce.dispose();
+  l.kl.dispose();
+  const r = { bce: bce[0]!, kl: kl[0]! };
+  if (!Number.isFinite(r.bce) || !Number.isFinite(r.kl)) throw new Error(`non-finite loss: bce ${r.bce}, kl ${r.kl}`);
+  return r;
+}
+
+/** How a framework runs one timed step, for timeSteps. */
+export interface StepRunner<L> {
+  device: GPUDevice;
+  /** Before the clock starts: the work recorded so far submitted (ours: and done). */
+  settle: () => Promise<void>;
+  /** Records one step; returns its losses, still on the device. */
+  step: (i: number) => L;
+  /** Submits what the step recorded. */
+  submit: () => void;
+  read: (l: L) => Promise<Losses>;
+  /** Said after the step's time (ours: the pool's peak). */
+  note?: () => string;
+  /** Wraps each step (tfjs: GPU error scopes). */
+  guard?: (run: () => Promise<void>) => Promise<void>;
+}
+
+/**
+ * row.steps timed steps into row: wall clock with a sync per step (no readback inside), and the
+ * GPU span between timestamps written before and after the step where the device has them. The
+ * median step time and both rates are set from them; returns each step's losses.
+ */
+export async function timeSteps<L>(row: StepRow, r: StepRunner<L>, log: (l: string) => void): Promise<Losses[]> {
+  const marks = GpuMarks.available(r.device) ? new GpuMarks(r.device, 2) : null;
+  const gpuMs: number[] = [];
+  const losses: Losses[] = [];
+  try {
+    for (let i = 1; i <= row.steps; i++) {
+      const one = async () => {
+        await r.settle();
+        const t0 = performance.now();
+        marks?.mark();
+        const l = r.step(i);
+        r.submit();
+        marks?.mark();
+        await r.device.queue.onSubmittedWorkDone();
+        const ms = performance.now() - t0;
+        const note = r.note?.() ?? '';
+        if (marks) gpuMs.push((await marks.collect())[1]!);
+        losses.push(await r.read(l));
+        row.stepMs.push(ms);
+        const span = marks ? ` (GPU span ${gpuMs[gpuMs.length - 1]!.toFixed(0)} ms)` : '';
+        log(`  ${row.framework} step ${i}/${row.steps}: ${ms.toFixed(0)} ms${span}, ${note}${perImage(losses[i - 1]!, row.batch)}`);
+      };
+      await (r.guard ? r.guard(one) : one());
+    }
+  } finally {
+    marks?.destroy();
+  }
   row.msPerStep = median(row.stepMs);
   row.gflops = row.flopsPerStep / row.msPerStep / 1e6;
   row.executedGflops = row.executedFlopsPerStep / row.msPerStep / 1e6;
   row.gpuMsPerStep = gpuMs.length ? median(gpuMs) : null;
+  const last = losses[losses.length - 1]!;
+  row.bcePerImage = last.bce / row.batch;
+  row.klPerImage = last.kl / row.batch;
+  return losses;
 }
 
 /** Largest relative difference of the per-step losses, ours vs tfjs, over the steps both ran. */

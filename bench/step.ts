@@ -38,7 +38,7 @@ import { network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
 import { xorshift } from './layouts.js';
 import { errText, loadAverage } from './timing.js';
-import { emptyRow, setTimes, type LossCheck, type StepRow } from './step-row.js';
+import { emptyRow, perImage, readLosses, timeSteps, type LossCheck, type StepRow } from './step-row.js';
 import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type OursMemory, type PoolTrace, type ProfileEntry } from './step-trace.js';
 import { runTfjs } from './step-tfjs.js';
 import { fmtMB, stepText } from './step-text.js';
@@ -61,25 +61,14 @@ export interface StepBenchOptions {
   log?: (line: string) => void;
 }
 
-interface OursRun {
-  row: StepRow;
-  losses: { bce: number; kl: number }[];
-  memory: OursMemory;
-  profile: ProfileEntry[] | null;
-  profileTotalMs: number | null;
-}
-
+/** Ours: a traced warm-up step, the timed steps, and with profile one more step with every dispatch timed alone. */
 async function runOurs(
   engine: Engine,
   model: Dcign,
   images: Tensor,
   eps: Tensor,
-  kind: BatchKind,
-  seed: number,
-  steps: number,
-  profile: boolean,
-  log: (l: string) => void,
-): Promise<OursRun> {
+  { kind, seed, steps, profile, log }: { kind: BatchKind; seed: number; steps: number; profile: boolean; log: (l: string) => void },
+) {
   const c = model.config;
   const N = images.shape[0]!;
   const net = network(c);
@@ -89,17 +78,6 @@ async function runOurs(
   const paramSizes = new Map<number, string[]>();
   for (const [name, p] of model.parameters()) paramSizes.set(p.size, [...(paramSizes.get(p.size) ?? []), name]);
   const o = (step: number): TrainStepOptions => ({ procedure: 'clamped', seed, step, eps });
-  const losses: { bce: number; kl: number }[] = [];
-  // Losses of the warm-up and timed steps go on record (compared with tfjs's); the extra steps' do not.
-  const readLosses = async (l: { bce: Tensor; kl: Tensor }, onRecord = true) => {
-    const [bce, kl] = await Promise.all([l.bce.data(), l.kl.data()]);
-    l.bce.dispose();
-    l.kl.dispose();
-    const r = { bce: bce[0]!, kl: kl[0]! };
-    if (!Number.isFinite(r.bce) || !Number.isFinite(r.kl)) throw new Error(`non-finite loss: bce ${r.bce}, kl ${r.kl}`);
-    if (onRecord) losses.push(r);
-    return r;
-  };
   await engine.sync();
 
   // Warm-up: trainStep's calls one by one, with the pool traced (compiles every pipeline too).
@@ -111,7 +89,7 @@ async function runOurs(
     return names.length ? ` [${names.join('/')} sized]` : paramSizes.has(bytes / 4) ? ` [${paramSizes.get(bytes / 4)!.join('/')} sized]` : '';
   };
   let trace: PoolTrace | null = null;
-  let t0 = performance.now();
+  const t0 = performance.now();
   let warm: { bce: Tensor; kl: Tensor };
   try {
     trace = tracePool(engine, persistentRequested, () => ctx.label);
@@ -119,45 +97,27 @@ async function runOurs(
   } finally {
     trace?.restore();
   }
-  engine.flush();
   await engine.sync();
   const warmMs = performance.now() - t0;
-  const wl = await readLosses(warm);
-  log(`  ours warm-up (compiles pipelines): ${(warmMs / 1000).toFixed(1)} s, bce/image ${(wl.bce / N).toFixed(1)}, kl/image ${(wl.kl / N).toFixed(3)}`);
+  // Losses of the warm-up and timed steps go on record (compared with tfjs's); the profile step's does not.
+  const losses = [await readLosses(warm)];
+  log(`  ours warm-up (compiles pipelines): ${(warmMs / 1000).toFixed(1)} s, ${perImage(losses[0]!, N)}`);
   const memory = summarise(trace, persistent, sizeName);
 
-  // Timed steps: trainStep itself.
-  const marks = GpuMarks.available(engine.device) ? new GpuMarks(engine.device, 2) : null;
-  const stepMs: number[] = [];
-  const gpuMs: number[] = [];
-  let peak = 0;
-  for (let i = 1; i <= steps; i++) {
+  // Timed steps: trainStep itself, the pool's peak over each.
+  const row = emptyRow('ours', c.preset, N, steps, { nominal: flops.total, executed: flops.executedTotal });
+  row.peakBytes = 0;
+  const settle = async () => {
     await engine.sync();
     engine.pool.resetPeak();
-    t0 = performance.now();
-    marks?.mark();
-    const l = trainStep(model, optimizer, images, kind, o(i));
-    engine.flush();
-    marks?.mark();
-    await engine.sync();
-    const ms = performance.now() - t0;
-    stepMs.push(ms);
-    peak = Math.max(peak, engine.pool.stats.peakInUseBytes);
-    if (marks) gpuMs.push((await marks.collect())[1]!);
-    const r = await readLosses(l);
-    log(
-      `  ours step ${i}/${steps}: ${ms.toFixed(0)} ms${marks ? ` (GPU span ${gpuMs[gpuMs.length - 1]!.toFixed(0)} ms)` : ''}, ` +
-        `pool peak ${fmtMB(engine.pool.stats.peakInUseBytes)}, bce/image ${(r.bce / N).toFixed(1)}, kl/image ${(r.kl / N).toFixed(3)}`,
-    );
-  }
-  marks?.destroy();
-  const row = emptyRow('ours', c.preset, N, steps, { nominal: flops.total, executed: flops.executedTotal });
-  row.stepMs = stepMs;
-  setTimes(row, gpuMs);
-  row.peakBytes = peak;
+  };
+  const step = (i: number) => trainStep(model, optimizer, images, kind, o(i));
+  const note = () => {
+    row.peakBytes = Math.max(row.peakBytes!, engine.pool.stats.peakInUseBytes);
+    return `pool peak ${fmtMB(engine.pool.stats.peakInUseBytes)}, `;
+  };
+  losses.push(...(await timeSteps(row, { device: engine.device, settle, step, submit: () => engine.flush(), read: readLosses, note }, log)));
   row.allocatedBytes = engine.pool.stats.allocatedBytes;
-  row.bcePerImage = losses[losses.length - 1]!.bce / N;
-  row.klPerImage = losses[losses.length - 1]!.kl / N;
 
   // Profile: one more step, every dispatch submitted alone between two timestamps.
   let prof: ProfileEntry[] | null = null;
@@ -166,7 +126,7 @@ async function runOurs(
     if (!GpuMarks.available(engine.device)) log('  profile: skipped (no timestamp-query on this device)');
     else {
       const p = await profileDispatches(engine, ctx, () => instrumentedStep(model, optimizer, images, kind, o(steps + 1), ctx, net, () => {}));
-      await readLosses(p.result, false);
+      await readLosses(p.result);
       prof = p.entries;
       profileTotalMs = p.totalMs;
       log(`  ours profile step: ${p.dispatches} dispatches, ${profileTotalMs.toFixed(0)} ms GPU in all`);
@@ -231,7 +191,7 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
   }
 
   const oursLoad: [number, number] = [loadAverage(), 0];
-  const ours = await runOurs(engine, model, images, eps, kind, seed, steps, opts.profile ?? false, log);
+  const ours = await runOurs(engine, model, images, eps, { kind, seed, steps, profile: opts.profile ?? false, log });
   oursLoad[1] = loadAverage();
   model.dispose();
   images.dispose();

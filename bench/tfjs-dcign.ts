@@ -151,13 +151,13 @@ export class TfDcign {
   }
 
   /** One training step, recorded (not waited for): returns the step's losses, kept (dispose them). */
-  step(): [Scalar, Scalar] {
+  step(): { bce: Scalar; kl: Scalar } {
     const tf = this.tf;
-    let kept: [Scalar, Scalar] | null = null;
+    let kept: { bce: Scalar; kl: Scalar } | null = null;
     const names = [...this.params.keys()];
     const { value, grads } = tf.variableGrads(() => {
       const [bce, kl] = this.losses();
-      kept = [tf.keep(bce), tf.keep(kl)];
+      kept = { bce: tf.keep(bce), kl: tf.keep(kl) };
       return tf.add(bce, kl) as Scalar;
     }, names.map((n) => this.params.get(n)!));
     const { lr, b1, b2, eps } = this.s.rms;
