@@ -18,33 +18,14 @@ export type Unit = 'GFLOP/s' | 'GB/s';
 
 // ---- the paper network's layers ----------------------------------------------------------
 
-interface ConvLayer {
-  kind: 'conv';
-  name: string;
-  C: number;
-  O: number;
-  /** Input side; for a decoder layer, before the x2 upsampling. */
-  H: number;
-  k: number;
-  /**
-   * A decoder layer: nearest x2 upsampling, then the valid conv. tfjs runs the two ops; ours runs
-   * upsampleConv2d (the conv folded onto the un-upsampled input, then depth-to-space).
-   */
-  up: boolean;
-}
-interface PoolLayer {
-  kind: 'pool';
-  name: string;
-  C: number;
-  H: number;
-}
-interface LinearLayer {
-  kind: 'linear';
-  name: string;
-  inF: number;
-  outF: number;
-  note: string;
-}
+/**
+ * A conv's input side H is before the x2 upsampling where up: a decoder layer, nearest x2
+ * upsampling and then the valid conv, which tfjs runs as the two ops and ours as upsampleConv2d
+ * (the conv folded onto the un-upsampled input, then depth-to-space).
+ */
+type ConvLayer = { kind: 'conv'; name: string; C: number; O: number; H: number; k: number; up: boolean };
+type PoolLayer = { kind: 'pool'; name: string; C: number; H: number };
+type LinearLayer = { kind: 'linear'; name: string; inF: number; outF: number; note: string };
 type Layer = ConvLayer | PoolLayer | LinearLayer;
 
 /** The layers in network order, sizes from the `paper` preset's network (src/model/network.ts). */
@@ -353,15 +334,7 @@ export function linearData(l: LinearLayer, N: number, engine: Engine, tf: TF | n
   const dy = io.make([N, outF], 'plain');
   const flops = 2 * N * inF * outF;
   const shape = `${N}x${inF} -> ${N}x${outF}${l.note ? `, ${l.note}` : ''}`;
-  let ops: Record<'fwd' | 'dx' | 'dw', TfOp> | null = null;
-  if (tf) {
-    const [tx, tw, tdy] = [x.tf!, w.tf!, dy.tf!];
-    ops = {
-      fwd: { run: () => [tf.matMul(tx, tw, false, true)], toOurs: [same] },
-      dx: { run: () => [tf.matMul(tdy, tw)], toOurs: [same] },
-      dw: { run: () => [tf.matMul(tdy, tx, true, false)], toOurs: [same] },
-    };
-  }
+  const tfOp = (run: (t: TF) => TfTensor): TfOp | null => (tf ? { run: () => [run(tf)], toOurs: [same] } : null);
   const base = { layer: l.name, shape, unit: 'GFLOP/s' as const, work: flops };
   // C[i,j] = sum_k A(i,k) B(k,j) in float64, operands addressed by element accessors.
   const ref = (M: number, Ncol: number, K: number, a: (i: number, k: number) => number, b: (k: number, j: number) => number) => () => {
@@ -379,15 +352,15 @@ export function linearData(l: LinearLayer, N: number, engine: Engine, tf: TF | n
   return {
     cases: [
       {
-        ...base, op: 'fwd', ours: () => [matmulRaw(x.ours, w.ours, { transB: true })], tfjs: ops?.fwd ?? null,
+        ...base, op: 'fwd', ours: () => [matmulRaw(x.ours, w.ours, { transB: true })], tfjs: tfOp((t) => t.matMul(x.tf!, w.tf!, false, true)),
         reference: ref(N, outF, inF, (n, k) => xd[n * inF + k]!, (k, o) => wd[o * inF + k]!),
       },
       {
-        ...base, op: 'dx', ours: () => [matmulRaw(dy.ours, w.ours)], tfjs: ops?.dx ?? null,
+        ...base, op: 'dx', ours: () => [matmulRaw(dy.ours, w.ours)], tfjs: tfOp((t) => t.matMul(dy.tf!, w.tf!)),
         reference: ref(N, inF, outF, (n, o) => dyd[n * outF + o]!, (o, i) => wd[o * inF + i]!),
       },
       {
-        ...base, op: 'dw', ours: () => [matmulRaw(dy.ours, x.ours, { transA: true })], tfjs: ops?.dw ?? null,
+        ...base, op: 'dw', ours: () => [matmulRaw(dy.ours, x.ours, { transA: true })], tfjs: tfOp((t) => t.matMul(dy.tf!, x.tf!, true, false)),
         reference: ref(outF, inF, N, (o, n) => dyd[n * outF + o]!, (n, i) => xd[n * inF + i]!),
       },
     ],

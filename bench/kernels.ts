@@ -14,7 +14,7 @@
 // pays a readback the other does not. Median over the timed runs after one warm-up run.
 import type { Tensor, Engine } from '../src/node.js';
 import { loadTfjs, submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
-import { errText, table, timeIt, type Timing } from './timing.js';
+import { errText, table, timeIt } from './timing.js';
 import {
   convData, LAYER_NAMES, linearData, maxRelDiff, paperLayers, poolData, type TfOp, type Unit,
 } from './kernel-cases.js';
@@ -66,13 +66,6 @@ export interface KernelRow {
   referenceNote?: string;
 }
 
-export type KernelsResult = {
-  batch: number;
-  batchNote: string;
-  rows: KernelRow[];
-  text: string;
-};
-
 /** A relative difference above this marks the row's check as failed. */
 const CHECK_TOLERANCE = 1e-3;
 
@@ -90,21 +83,20 @@ function timingFor(warmMs: number): { minIters: number; maxIters: number; minMs:
 const SINGLE_RUN_MS = 20000;
 
 interface Measured {
-  t: Timing;
+  ms: number;
+  /** Timed runs; 0 when the time is the warm-up run's (first run, compilation included). */
+  iterations: number;
   data: Float32Array[] | null;
-  /** The time is the warm-up run's (first run, compilation included). */
-  warmupOnly: boolean;
 }
 
 /**
  * One warm-up run (compiles; its outputs, read back after the timing point, feed the check), then
  * timed runs of start + finish with every output disposed.
  */
-async function measure<T>(
+async function measure<T extends { dispose(): void }>(
   start: () => T[],
   finish: () => Promise<void>,
   read: (outs: T[]) => Promise<Float32Array[]>,
-  dispose: (t: T) => void,
   wantData: boolean,
 ): Promise<Measured> {
   const t0 = performance.now();
@@ -112,27 +104,17 @@ async function measure<T>(
   await finish();
   const warm = performance.now() - t0;
   const data = wantData ? await read(outs) : null;
-  for (const o of outs) dispose(o);
-  if (warm > SINGLE_RUN_MS) return { t: { ms: warm, iterations: 1 }, data, warmupOnly: true };
-  const t = await timeIt(
-    async () => {
-      for (const o of start()) dispose(o);
-      await finish();
-    },
-    { warmup: 0, ...timingFor(warm) },
-  );
-  return { t, data, warmupOnly: false };
+  for (const o of outs) o.dispose();
+  if (warm > SINGLE_RUN_MS) return { ms: warm, iterations: 0, data };
+  const run = async () => {
+    for (const o of start()) o.dispose();
+    await finish();
+  };
+  return { ...(await timeIt(run, { warmup: 0, ...timingFor(warm) })), data };
 }
 
-function measureOurs(engine: Engine, run: () => Tensor[], wantData: boolean): Promise<Measured> {
-  return measure(
-    run,
-    () => engine.sync(),
-    (outs) => Promise.all(outs.map(async (o) => (o.dtype === 'f32' ? ((await o.read()) as Float32Array) : new Float32Array(0)))),
-    (o) => o.dispose(),
-    wantData,
-  );
-}
+const measureOurs = (engine: Engine, run: () => Tensor[], wantData: boolean) =>
+  measure(run, () => engine.sync(), (outs) => Promise.all(outs.map(async (o) => (o.dtype === 'f32' ? ((await o.read()) as Float32Array) : new Float32Array(0)))), wantData);
 
 function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
   const backend = tfBackend(tf);
@@ -145,7 +127,6 @@ function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
       op.run,
       fence,
       (outs) => Promise.all(outs.map(async (o, i) => op.toOurs[i]!((await o.data()) as Float32Array))),
-      (o) => o.dispose(),
       wantData,
     ),
   );
@@ -153,7 +134,7 @@ function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
 
 // ---- the bench ---------------------------------------------------------------------------
 
-export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): Promise<KernelsResult> {
+export async function benchKernels(engine: Engine, opts: KernelsOptions = {}) {
   const software = engine.software;
   const batch = opts.batch ?? (software ? 4 : 20);
   const batchNote =
@@ -190,35 +171,31 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}): P
           layer: c.layer, op: c.op, shape: c.shape, batch, unit: c.unit, work: c.work, executedWork: c.executedWork ?? c.work,
           oursMs: null, oursRate: null, oursExecutedRate: null, oursIters: 0, tfjsMs: null, tfjsRate: null, tfjsIters: 0, ratio: null, maxRelDiff: null,
         };
-        let ours: Float32Array[] | null = null;
-        try {
-          const r = await measureOurs(engine, c.ours, check);
-          row.oursMs = r.t.ms;
-          row.oursIters = r.warmupOnly ? 0 : r.t.iterations;
-          row.oursRate = c.work / r.t.ms / 1e6;
-          if (c.unit === 'GFLOP/s') row.oursExecutedRate = row.executedWork / r.t.ms / 1e6;
-          ours = r.data;
-        } catch (e) {
-          row.oursError = errText(e);
-        }
-        if (tf && c.tfjs) {
+        // One side's time, timed runs and rate into the row, or its error; returns its warm-up outputs.
+        const side = async (name: 'ours' | 'tfjs', m: () => Promise<Measured>) => {
           try {
-            const r = await measureTfjs(tf, c.tfjs, check);
-            row.tfjsMs = r.t.ms;
-            row.tfjsIters = r.warmupOnly ? 0 : r.t.iterations;
-            row.tfjsRate = c.work / r.t.ms / 1e6;
-            if (ours && r.data) {
-              // Our pooling forward also returns the u32 argmax indices: compare values only.
-              row.maxRelDiff = Math.max(...r.data.map((ref, i) => maxRelDiff(ours![i]!, ref)));
-              if (!(row.maxRelDiff <= CHECK_TOLERANCE) && c.reference) {
-                const ref = c.reference();
-                row.oursRefDiff = Math.max(...ref.map((v, i) => maxRelDiff(ours![i]!, v)));
-                row.tfjsRefDiff = Math.max(...ref.map((v, i) => maxRelDiff(r.data![i]!, v)));
-                if (c.referenceNote) row.referenceNote = c.referenceNote();
-              }
-            }
+            const r = await m();
+            row[`${name}Ms` as const] = r.ms;
+            row[`${name}Iters` as const] = r.iterations;
+            row[`${name}Rate` as const] = c.work / r.ms / 1e6;
+            return r.data;
           } catch (e) {
-            row.tfjsError = errText(e);
+            row[`${name}Error` as const] = errText(e);
+            return null;
+          }
+        };
+        const ours = await side('ours', () => measureOurs(engine, c.ours, check));
+        if (row.oursMs !== null && c.unit === 'GFLOP/s') row.oursExecutedRate = row.executedWork / row.oursMs / 1e6;
+        const theirs = tf && c.tfjs ? await side('tfjs', () => measureTfjs(tf, c.tfjs!, check)) : null;
+        if (ours && theirs) {
+          // Our pooling forward also returns the u32 argmax indices: compare values only.
+          const diff = (a: Float32Array[], b: Float32Array[]) => Math.max(...b.map((ref, i) => maxRelDiff(a[i]!, ref)));
+          row.maxRelDiff = diff(ours, theirs);
+          if (!(row.maxRelDiff <= CHECK_TOLERANCE) && c.reference) {
+            const ref = c.reference();
+            row.oursRefDiff = diff(ours, ref);
+            row.tfjsRefDiff = diff(theirs, ref);
+            if (c.referenceNote) row.referenceNote = c.referenceNote();
           }
         }
         if (row.oursMs && row.tfjsMs) row.ratio = row.tfjsMs / row.oursMs;

@@ -1,28 +1,16 @@
 // `npm run bench -- step`: one full DC-IGN training step (forward, backward, RMSProp update) of our
 // engine (src/train/step.ts's trainStep) and of the same network in tfjs-backend-webgpu on the same
-// adapter (bench/tfjs-dcign.ts), on one fixed batch of rendered faces of a clamped batch type.
-//
-// Timing: wall-clock per step with a sync per step (ours: trainStep, flush, onSubmittedWorkDone;
-// tfjs: the step, its queue submitted, onSubmittedWorkDone), no readback inside the timed window;
-// median over the timed steps after one warm-up step. Where the device has timestamp-query each
-// step is also bracketed by two timestamps written by empty compute passes submitted before and
-// after it ("GPU span": the GPU's own clock, idle gaps while the CPU records included).
+// adapter (bench/tfjs-dcign.ts), on one fixed batch of rendered faces of a clamped batch type: timed
+// as step-row.ts's timeSteps says, its FLOPs counted as dcign-costs.ts's FLOPS_NOTE says.
 //
 // Both sides start from the same weights (ours, converted to tfjs layouts) and see the same images
 // and the same noise eps (a fixed host-drawn tensor, passed to trainStep as StepOptions.eps), so
 // their losses agree step by step: the bench prints the largest relative difference.
 //
-// FLOPs: nominal (the paper's network run directly, decoder convolutions on the upsampled maps, as
-// tfjs and PyTorch run it; GFLOP/s nominal compares frameworks) and executed (what our kernels do:
-// the decoder's folded convolutions; GFLOP/s executed is our kernels' arithmetic rate). FLOPS_NOTE.
-//
-// Memory: the buffer pool's peak bytes in use during a timed step (pool.resetPeak() before it,
-// peakInUseBytes after), against an analytic sum of weights + optimizer state + the activations
-// backward needs + the largest activation gradient (bench/dcign-costs.ts memoryModel). The warm-up
-// step runs the pieces of trainStep (forwardLosses, backward, optimizer.step, zeroGrad: the same
-// calls in the same order) with the pool instrumented (bench/step-trace.ts), to say where the peak
-// comes from. --profile runs one more such step with every dispatch timed alone and labelled with
-// the layer that made it.
+// Memory: the buffer pool's peak bytes in use during a timed step, against dcign-costs.ts's
+// memoryModel. The warm-up step runs trainStep's calls one by one with the pool traced
+// (step-trace.ts), to say where the peak comes from; --profile runs one more such step with every
+// dispatch timed alone and labelled with the layer that made it.
 import type { Engine } from '../src/node.js';
 import { Tensor } from '../src/tensor.js';
 import { foldGeometry } from '../src/kernels/upconv.js';
@@ -33,13 +21,13 @@ import { trainStep, type StepOptions as TrainStepOptions } from '../src/train/st
 import { passThrough, type BatchKind } from '../src/train/schedule.js';
 import { renderBatch } from '../src/data/batches.js';
 import { loadTfjs, type TF } from './tfjs.js';
-import { FLOPS_NOTE, memoryModel, stepFlops, type MemoryModel } from './dcign-costs.js';
+import { FLOPS_NOTE, memoryModel, stepFlops } from './dcign-costs.js';
 import { network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
 import { xorshift } from './layouts.js';
 import { errText, loadAverage } from './timing.js';
 import { emptyRow, perImage, readLosses, timeSteps, type LossCheck, type StepRow } from './step-row.js';
-import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type OursMemory, type PoolTrace, type ProfileEntry } from './step-trace.js';
+import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type PoolTrace, type ProfileEntry } from './step-trace.js';
 import { runTfjs } from './step-tfjs.js';
 import { fmtMB, stepText } from './step-text.js';
 
@@ -136,25 +124,7 @@ async function runOurs(
   return { row, losses, memory, profile: prof, profileTotalMs };
 }
 
-export type StepBenchResult = {
-  rows: StepRow[];
-  text: string;
-  preset: string;
-  batch: number;
-  batchKind: BatchKind;
-  timing: string;
-  flopsNote: string;
-  flopsPerLayer: ReturnType<typeof stepFlops>['perLayer'];
-  memoryModel: MemoryModel;
-  oursMemory: OursMemory | null;
-  /** Largest relative difference of the per-step losses, ours vs tfjs, over the steps both ran. */
-  lossCheck: LossCheck | null;
-  profile: ProfileEntry[] | null;
-  profileTotalMs: number | null;
-  loadDuring: { ours: [number, number]; tfjs: [number, number] | null };
-};
-
-export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Promise<StepBenchResult> {
+export async function benchStep(engine: Engine, opts: StepBenchOptions = {}) {
   const log = opts.log ?? (() => {});
   const preset = opts.preset ?? 'paper';
   const c = getPreset(preset);
@@ -222,17 +192,9 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}): Pr
       tfjsLoad[1] = loadAverage();
       rows.push(r.row);
       const both = Math.min(r.losses.length, ours.losses.length);
-      if (both) {
-        let d = 0;
-        for (let i = 0; i < both; i++) {
-          for (const k of ['bce', 'kl'] as const) {
-            const a = ours.losses[i]![k];
-            const b = r.losses[i]![k];
-            d = Math.max(d, Math.abs(a - b) / Math.max(Math.abs(b), 1e-30));
-          }
-        }
-        lossCheck = { steps: both, maxRelDiff: d };
-      }
+      const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+      const diffs = ours.losses.slice(0, both).flatMap((o, i) => [rel(o.bce, r.losses[i]!.bce), rel(o.kl, r.losses[i]!.kl)]);
+      if (both) lossCheck = { steps: both, maxRelDiff: Math.max(...diffs) };
     }
   }
 
