@@ -3,11 +3,13 @@
 import type { BatchKind } from '../src/train/schedule.js';
 import { FLOPS_NOTE, type MemoryModel } from './dcign-costs.js';
 import type { LossCheck, StepRow } from './step-row.js';
-import type { OursMemory, ProfileEntry } from './step-trace.js';
+import { sumBy, type OursMemory, type ProfileEntry } from './step-trace.js';
 import { table } from './timing.js';
 
 const MB = (bytes: number) => bytes / 1e6;
 export const fmtMB = (bytes: number | null) => (bytes === null ? '-' : `${MB(bytes).toFixed(1)} MB`);
+/** A line of a list of sizes: the MB right-aligned, then what. */
+const mbLine = (bytes: number, what: string) => `    ${MB(bytes).toFixed(1).padStart(8)} MB  ${what}`;
 
 function tracedText(title: string, mm: OursMemory): string[] {
   const out: string[] = [];
@@ -21,7 +23,7 @@ function tracedText(title: string, mm: OursMemory): string[] {
     `    at the peak: ${mm.liveAtPeak.length} buffers made during the step (${MB(made).toFixed(1)} MB bucketed) on top of ` +
       `the ${MB(mm.persistent).toFixed(1)} MB held before it; by the op that made them and their size (requested bytes):`,
   );
-  for (const l of mm.liveAtPeakByOwner.slice(0, 24)) out.push(`    ${MB(l.bytes).toFixed(1).padStart(8)} MB  ${String(l.buffers).padStart(3)} x  ${l.by}`);
+  for (const l of mm.liveAtPeakByOwner.slice(0, 24)) out.push(mbLine(l.bytes, `${String(l.buffers).padStart(3)} x  ${l.by}`));
   return out;
 }
 
@@ -99,21 +101,18 @@ export function stepText(a: {
         `analytic activations + unread, less the step's inputs made before it (images, eps), ${MB(m.activationBytes + unread - m.stepInputs).toFixed(1)} MB`,
     );
     out.push('  analytic activations kept for backward (read by a rule):');
-    for (const t of m.activations) out.push(`    ${MB(t.bytes).toFixed(1).padStart(8)} MB  ${t.name}`);
+    for (const t of m.activations) out.push(mbLine(t.bytes, t.name));
     out.push('  held to the step\'s end, read by no rule (not in the sum):');
-    for (const t of m.unread) out.push(`    ${MB(t.bytes).toFixed(1).padStart(8)} MB  ${t.name}`);
+    for (const t of m.unread) out.push(mbLine(t.bytes, t.name));
   } else out.push('  (--memory: the traced step buffer by buffer, and the model\'s terms one by one)');
 
   if (a.profile && a.profileTotalMs) {
     const total = a.profileTotalMs;
     out.push('');
     out.push(`Profile of one more step of ours: each dispatch submitted alone between GPU timestamps, ${total.toFixed(0)} ms in all.`);
-    const byLayer = new Map<string, number>();
-    for (const e of a.profile) {
-      const layer = /^(?:forward|backward \S+) ((?:encoder|decoder)\.\w+)/.exec(e.what)?.[1];
-      const k = layer ?? `${e.what.split(': ')[1]!.split(' ')[0]} (not in a layer)`;
-      byLayer.set(k, (byLayer.get(k) ?? 0) + e.ms);
-    }
+    const layerOf = (e: ProfileEntry) =>
+      /^(?:forward|backward \S+) ((?:encoder|decoder)\.\w+)/.exec(e.what)?.[1] ?? `${e.what.split(': ')[1]!.split(' ')[0]} (not in a layer)`;
+    const byLayer = sumBy(a.profile, layerOf, (e) => e.ms);
     const pct = (ms: number) => `${((ms / total) * 100).toFixed(1)}%`;
     out.push(
       table(
@@ -121,7 +120,7 @@ export function stepText(a: {
         a.profile.filter((e) => e.ms >= total * 0.003).map((e) => [e.what, String(e.dispatches), e.ms, pct(e.ms)]),
       ),
     );
-    out.push(`by layer (forward, backward rule and bias): ${[...byLayer.entries()].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`);
+    out.push(`by layer (forward, backward rule and bias): ${byLayer.map((g) => `${g.key} ${pct(g.total)}`).join(', ')}`);
   }
   return out.join('\n');
 }

@@ -236,13 +236,6 @@ function kernelWords(kernel: { name: string; key: string }): string {
 export function summarise(trace: PoolTrace, persistent: number, sizeName: (bytes: number) => string): OursMemory {
   const [fwd, bwd, opt] = trace.marks as [PoolTrace['marks'][0], PoolTrace['marks'][0], PoolTrace['marks'][0]];
   const live = [...trace.liveAtPeak].sort((a, b) => b.bytes - a.bytes).map((l) => ({ bytes: l.bytes, bucket: bucketSize(l.bytes), by: `${l.by}${sizeName(l.bytes)}` }));
-  const byOwner = new Map<string, { by: string; bytes: number; buffers: number }>();
-  for (const l of live) {
-    const e = byOwner.get(l.by) ?? { by: l.by, bytes: 0, buffers: 0 };
-    e.bytes += l.bytes;
-    e.buffers++;
-    byOwner.set(l.by, e);
-  }
   return {
     persistent,
     afterForward: fwd.inUse,
@@ -253,7 +246,7 @@ export function summarise(trace: PoolTrace, persistent: number, sizeName: (bytes
     requestedPeak: trace.requestedPeak,
     bucketedPeak: trace.bucketedPeak,
     liveAtPeak: live,
-    liveAtPeakByOwner: [...byOwner.values()].sort((a, b) => b.bytes - a.bytes),
+    liveAtPeakByOwner: sumBy(live, (l) => l.by, (l) => l.bytes).map((g) => ({ by: g.key, bytes: g.total, buffers: g.count })),
   };
 }
 
@@ -286,12 +279,20 @@ export async function profileDispatches<T>(
   await engine.sync();
   const t = await pm.collect();
   pm.destroy();
-  const agg = new Map<string, ProfileEntry>();
-  labels.forEach((what, i) => {
-    const e = agg.get(what) ?? { what, ms: 0, dispatches: 0 };
-    e.ms += t[i + 1]! - t[i]!;
-    e.dispatches++;
-    agg.set(what, e);
-  });
-  return { result, entries: [...agg.values()].sort((a, b) => b.ms - a.ms), dispatches: labels.length, totalMs: t[t.length - 1]! };
+  const timed = labels.map((what, i) => ({ what, ms: t[i + 1]! - t[i]! }));
+  const entries = sumBy(timed, (e) => e.what, (e) => e.ms).map((g) => ({ what: g.key, ms: g.total, dispatches: g.count }));
+  return { result, entries, dispatches: labels.length, totalMs: t[t.length - 1]! };
+}
+
+/** Sums amount over items by key, largest total first (in first-seen order among equals). */
+export function sumBy<T>(items: T[], key: (t: T) => string, amount: (t: T) => number): { key: string; total: number; count: number }[] {
+  const groups = new Map<string, { key: string; total: number; count: number }>();
+  for (const item of items) {
+    const k = key(item);
+    const g = groups.get(k) ?? { key: k, total: 0, count: 0 };
+    g.total += amount(item);
+    g.count++;
+    groups.set(k, g);
+  }
+  return [...groups.values()].sort((a, b) => b.total - a.total);
 }
