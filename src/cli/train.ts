@@ -17,7 +17,7 @@ import { claimRunFolder, describeCheckpoint } from '../train/run-folder.js';
 import { faultHook, parseFault } from '../train/faults.js';
 import { describeFailure } from './train-failures.js';
 
-
+const r = DEFAULT_RECIPE.small!;
 const HELP = `Train DC-IGN (Kulkarni et al. 2015) on faces rendered on the GPU.
 
 usage: npm run train -- [options]
@@ -33,19 +33,20 @@ usage: npm run train -- [options]
                          options; any of --lr, --batch, --seed, --procedure, --shape-bias, --random-share,
                          --invariance and the --*-every flags given as well change them from there on
   --procedure P          clamped (section 3.2, default) | random (section 3.1: random batches, no clamping)
-  --recipe R             default | paper: how a fresh clamped run is trained, unless the three flags below say
-                         otherwise. default (small: ${DEFAULT_RECIPE.small!.pretrainSteps} steps pretrained with random batches,
-                         then --clamp ${DEFAULT_RECIPE.small!.clamp} with --random-share ${DEFAULT_RECIPE.small!.randomShare}; docs/RESULTS.md says why);
-                         paper (the original code's clamped procedure: --clamp first, no pretraining, no
-                         random batches)
+  --recipe R             default | paper: how a fresh clamped run is trained, unless the five flags below say
+                         otherwise. default (small: ${r.pretrainSteps} steps pretrained with random batches, then
+                         --clamp ${r.clamp} --random-share ${r.randomShare} --shape-bias ${r.shapeBias} --invariance ${r.invariance}; docs/RESULTS.md
+                         says why); paper (the original code's clamped procedure: --clamp first, no pretraining,
+                         no random batches, shape bias 0, no invariance targeting)
   --clamp C              what a clamped batch's clamped latents become: first (sample 0's mu and logvar,
                          as the original code) | mean (the batch mean of z, as the paper's text)
   --pretrain-steps N     train the first N steps with random, unclamped batches, then the procedure
                          (the original authors pretrained so)
   --random-share P       make a share P of the clamped procedure's batches random ones, trained
                          unclamped (not in the paper: they keep the decoder reading each image's own code)
-  --shape-bias K         SHAPE batches with probability (K+1)/(K+4) (default 0: uniform over the four kinds)
-  --invariance S         invariance targeting strength (section 3.2.1; the paper suggests 0.01; default 0: off)
+  --shape-bias K         SHAPE batches with probability (K+1)/(K+4) (0: uniform over the four kinds)
+  --invariance S         invariance targeting strength (section 3.2.1; 0: off; the paper suggests 0.01,
+                         on this engine's summed loss 10 measured best: docs/RESULTS.md)
   --log-every N          log losses every N steps (default 10); a log step is the only one that reads back
   --sample-every N       write an input-over-reconstruction grid every N steps (default 250; 0: only at the end)
   --checkpoint-every N   write a checkpoint every N steps (default 500)
@@ -162,9 +163,9 @@ async function main(): Promise<number> {
     seed: given.seed ?? 1,
     out: a.out ?? a.resume ?? join('runs', `${preset}-${stamp}`),
     procedure,
-    shapeBias: given.shapeBias ?? 0,
+    shapeBias: given.shapeBias ?? recipe.shapeBias,
     randomShare: given.randomShare ?? recipe.randomShare,
-    invariance: given.invariance ?? 0,
+    invariance: given.invariance ?? recipe.invariance,
     clamp: (a.clamp as TrainOptions['clamp']) ?? recipe.clamp,
     pretrainSteps: given.pretrainSteps ?? recipe.pretrainSteps,
     logEvery: given.logEvery ?? 10,

@@ -12,25 +12,32 @@ export interface Recipe {
   clamp: ClampSource;
   pretrainSteps: number;
   randomShare: number;
+  /** Invariance targeting strength (section 3.2.1); 0 is off. */
+  invariance: number;
+  /** The paper's shape bias K: SHAPE batches with probability (K + 1) / (K + 4) of the clamped ones. */
+  shapeBias: number;
 }
 
 /**
  * The paper's clamped procedure as the original code ran it from scratch: sample 0's latents,
  * no pretraining, no random batches. Also what a checkpoint that predates these options trained.
  */
-export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomShare: 0 };
+export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomShare: 0, invariance: 0, shapeBias: 0 };
 
 /**
  * What a fresh clamped run of each preset does unless flags say otherwise, chosen on `small`
  * (docs/RESULTS.md, "Which recipe does npm run train use?"): a third of the run pretrains with
  * random batches, as the original authors' networks were pretrained; then the clamp to the batch
- * mean, with a share of random batches that keeps the decoder reading each image's own code.
+ * mean, with a share of random batches and SHAPE batches that keep the decoder reading each
+ * image's own identity code, and invariance targeting that pulls a batch's clamped latents
+ * together in the encoder, so that the mean the decoder gets is each image's code.
  * `paper` and `tiny` take the same proportions (not measured on `paper`).
  */
+const CLAMPED = { clamp: 'mean', randomShare: 0.5, invariance: 10, shapeBias: 2 } as const;
 export const DEFAULT_RECIPE: Record<string, Recipe> = {
-  paper: { clamp: 'mean', pretrainSteps: 6000, randomShare: 0.5 },
-  small: { clamp: 'mean', pretrainSteps: 1000, randomShare: 0.5 },
-  tiny: { clamp: 'mean', pretrainSteps: 100, randomShare: 0.5 },
+  paper: { ...CLAMPED, pretrainSteps: 6000 },
+  small: { ...CLAMPED, pretrainSteps: 1000 },
+  tiny: { ...CLAMPED, pretrainSteps: 100 },
 };
 
 /** The recipe options a run starts from before its flags: none apply to --procedure random. */
