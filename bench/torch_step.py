@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
 """One DC-IGN training step (forward, backward, RMSProp update) in PyTorch, timed.
 
-The same network, loss and update as `npm run bench -- step` (bench/step.ts, src/train/step.ts):
-three conv + 2x2 max-pool + ReLU stages, two linear heads (mu, logvar), the section 3.2 clamp of
-one batch type on both heads, z = mu + exp(0.5 clamp(logvar, -20, 20)) eps, a linear layer + ReLU,
-four nearest-upsample x2 + conv stages (ReLU between, sigmoid at the end), BCE summed over pixels
-and batch + KL summed, and the rmsprop.lua variant of src/train/optim.ts. Images are uniform
-random in [0, 1] (the cost does not depend on them), eps is fixed per run.
+The network, loss and update of `npm run bench -- step` (src/train/step.ts; bench/RESULTS.md
+says how the two compare). Images are uniform random in [0, 1] (the cost does not depend on
+them), eps is fixed per run.
 
     /usr/bin/python3 bench/torch_step.py --preset paper --batch 4 --steps 3 --device cpu
     /usr/bin/python3 bench/torch_step.py --preset small --batch 20 --device cuda --tf32 off --json out.json
@@ -37,60 +34,49 @@ PRESETS = {
 }
 
 
-def conv_out(n, k, pad):
-    return n if pad == 'same' else n - k + 1
-
-
 def layer_shapes(c):
-    """Conv layers as (name, C, O, H_in, k, H_out) and linears as (name, in, out, needs_dx)."""
-    convs, linears = [], []
+    """The network in order: conv layers as (C, O, k, padding, H_out), H_out on the upsampled map in
+    the decoder, and the linear layers as (name, in, out)."""
+    conv_out = lambda n, k, pad: n if pad == 'same' else n - k + 1
+    enc, dec = [], []
     ch, s = 1, c['image']
-    for i, o in enumerate(c['enc_maps']):
+    for o in c['enc_maps']:
         ho = conv_out(s, c['enc_k'], c['enc_pad'])
-        convs.append((f'encoder.conv{i + 1}', ch, o, s, c['enc_k'], ho))
+        enc.append((ch, o, c['enc_k'], c['enc_pad'], ho))
         ch, s = o, ho // 2
     flat = ch * s * s
-    linears += [('encoder.mu', flat, c['latents'], True), ('encoder.logvar', flat, c['latents'], True)]
     bc, bs = c['dec_base']
-    linears.append(('decoder.fc', c['latents'], bc * bs * bs, True))
+    linears = [('mu', flat, c['latents']), ('logvar', flat, c['latents']), ('fc', c['latents'], bc * bs * bs)]
     ch, s = bc, bs
-    for i, o in enumerate(c['dec_maps']):
+    for o in c['dec_maps']:
         ho = conv_out(2 * s, c['dec_k'], c['dec_pad'])
-        convs.append((f'decoder.conv{i + 1}', ch, o, 2 * s, c['dec_k'], ho))
+        dec.append((ch, o, c['dec_k'], c['dec_pad'], ho))
         ch, s = o, ho
     assert s == c['image'], f'decoder renders {s}, not {c["image"]}'
-    return convs, linears, flat
+    return enc, linears, dec
 
 
 def step_flops(c, n):
     """Analytic FLOPs of one step: conv fwd, dx (not for the first conv: the images need no
     gradient) and dw, each 2*N*O*Ho*Wo*C*k*k; linear fwd, dx, dw, each 2*N*in*out. Bias terms,
     pooling, upsampling, activations, losses and the optimizer are not counted."""
-    convs, linears, _ = layer_shapes(c)
-    total = 0
-    for i, (_, ci, o, _, k, ho) in enumerate(convs):
-        f = 2 * n * o * ho * ho * ci * k * k
-        total += f * (2 if i == 0 else 3)
-    for _, fin, fout, _ in linears:
-        total += 3 * 2 * n * fin * fout
-    return total
+    enc, linears, dec = layer_shapes(c)
+    convs = [2 * n * o * ho * ho * ci * k * k for (ci, o, k, _, ho) in enc + dec]
+    return sum(convs) * 3 - convs[0] + sum(3 * 2 * n * fin * fout for (_, fin, fout) in linears)
 
 
 class Dcign(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.c = c
-        convs, _, flat = layer_shapes(c)
-        self.flat = flat
-        pad = lambda p: 'same' if p == 'same' else 0
-        self.enc = nn.ModuleList(nn.Conv2d(ci, o, k, padding=pad(c['enc_pad'])) for (_, ci, o, _, k, _) in convs[:3])
-        self.mu = nn.Linear(flat, c['latents'])
-        self.logvar = nn.Linear(flat, c['latents'])
-        bc, bs = c['dec_base']
-        self.fc = nn.Linear(c['latents'], bc * bs * bs)
-        self.dec = nn.ModuleList(nn.Conv2d(ci, o, k, padding=pad(c['dec_pad'])) for (_, ci, o, _, k, _) in convs[3:])
+        enc, linears, dec = layer_shapes(c)
+        conv = lambda ci, o, k, pad, _: nn.Conv2d(ci, o, k, padding='same' if pad == 'same' else 0)
+        # Made in network order, so that one seed gives the same weights as before.
+        self.enc = nn.ModuleList(conv(*l) for l in enc)
+        self.lin = nn.ModuleDict((name, nn.Linear(fin, fout)) for (name, fin, fout) in linears)
+        self.dec = nn.ModuleList(conv(*l) for l in dec)
         # The original's LinearCR: N(0, 0.01) weights and biases.
-        for lin in (self.mu, self.logvar, self.fc):
+        for lin in self.lin.values():
             nn.init.normal_(lin.weight, 0, 0.01)
             nn.init.normal_(lin.bias, 0, 0.01)
 
@@ -98,15 +84,13 @@ class Dcign(nn.Module):
         h = x
         for conv in self.enc:
             h = F.relu(F.max_pool2d(conv(h), 2))
-        h = h.reshape(x.shape[0], self.flat)
-        mu, logvar = self.mu(h), self.logvar(h)
+        h = h.reshape(x.shape[0], -1)
         # Section 3.2: latents outside the pass-through range take sample 0's value and get no
         # gradient (SelectiveOutputClamp + SelectiveGradientFilter of the original).
-        mu = mask * mu + (1 - mask) * mu[:1].detach()
-        logvar = mask * logvar + (1 - mask) * logvar[:1].detach()
+        mu, logvar = (mask * t + (1 - mask) * t[:1].detach() for t in (self.lin['mu'](h), self.lin['logvar'](h)))
         z = mu + torch.exp(0.5 * logvar.clamp(-20, 20)) * eps
         bc, bs = self.c['dec_base']
-        d = F.relu(self.fc(z)).reshape(x.shape[0], bc, bs, bs)
+        d = F.relu(self.lin['fc'](z)).reshape(x.shape[0], bc, bs, bs)
         for i, conv in enumerate(self.dec):
             d = conv(F.interpolate(d, scale_factor=2, mode='nearest'))
             d = torch.sigmoid(d) if i == len(self.dec) - 1 else F.relu(d)
