@@ -68,33 +68,17 @@ export interface MemoryModel {
 }
 
 /**
- * What a step must hold at once, at least: the weights, RMSProp's m and
- * v, the activations that backward reads, and the largest activation gradient. Checked against
- * src/model/dcign.ts (which frees what no rule reads), src/train/step.ts and the rules in
- * src/kernels. The activations backward reads, all held until trainStep's tidy ends:
- * - the images: conv1's weight gradient and BCE's rule read them (conv1 has no input gradient);
- * - per encoder stage, max pooling's argmax indices (u32, the size of the pooled map: pooling's
- *   rule reads them, not its input, so the conv output is freed) and the ReLU output (ReLU's rule
- *   reads its output, so the pooled map is freed; the next conv's weight gradient reads it, stage
- *   3's through the flattening view that the two heads' matmul weight gradients read);
- * - mu and logvar after the clamp (KL's and reparameterise's rules), eps (reparameterise's rule
- *   for logvar) and z (decoder.fc's weight gradient);
- * - the decoder's fc ReLU output (ReLU's rule; decoder.conv1 reads it through a view);
- * - per decoder conv (upsampleConv2d), the folded weights [4*O, C, kF, kF] (the folded conv's
- *   input gradient reads them) and the ReLU output (ReLU's rule, and the next folded conv's
- *   weight gradient, which reads the un-upsampled input: no upsampled map exists), the last
- *   layer's sigmoid output (the sigmoid's and BCE's rules). The folded conv's own output
- *   [N,4*O,Ho/2,Wo/2] is freed after depth-to-space, and depth-to-space's output after the ReLU.
- * The largest activation gradient: the largest tensor of our graph other than the images, since
- * each gets a gradient of its own size (the folded conv outputs and depth-to-space outputs of the
- * decoder as large as the layer's output; at the paper preset d encoder.conv1 out, which max
- * pooling's rule writes and conv1's weight gradient reads).
- * Not in the sum: the parameter gradients (`parameterGradients`, as large as the weights, built
- * up during backward), the gradient alive beside the largest one (a rule's incoming gradient
- * while it writes its output: at the paper preset d encoder.pool1 out, 1/4 of it), the `unread`
- * tensors below (each Linear's matmul output before its bias add, mu and logvar before the clamp,
- * which gradientFilter's rule reads only with --invariance, the repeated folded biases),
- * conv2d's weight-gradient scratch (the partial slices written) and the pool's bucketing.
+ * What a step must hold at once, at least: the weights, RMSProp's m and v, the activations that a
+ * backward rule reads (held until trainStep's tidy ends) and the largest activation gradient.
+ * bench/RESULTS.md lists the terms and what is left out; checked against src/model/dcign.ts (which
+ * frees what no rule reads), src/train/step.ts and the rules in src/kernels. Why each is held:
+ * pooling's rule reads its argmax, not its input, and ReLU's its output, so the conv output and
+ * the pooled map are freed; the next conv's weight gradient reads the ReLU output (stage 3's
+ * through the flattening view the heads' weight gradients read); the folded conv's input gradient
+ * reads the folded weights, and its weight gradient the un-upsampled input (no upsampled map
+ * exists); the folded conv's own output is freed after depth-to-space, depth-to-space's after the
+ * ReLU. Each tensor of the graph gets a gradient of its own size, so the largest is that of the
+ * largest tensor other than the images (at the paper preset d encoder.conv1 out).
  */
 export function memoryModel(c: DcignConfig, N: number): MemoryModel {
   const net = network(c);

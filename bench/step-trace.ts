@@ -191,24 +191,6 @@ export function tracePool(engine: Engine, persistentRequested: number, who: () =
   return trace;
 }
 
-export interface OursMemory {
-  /** Pool bytes in use before the step: weights, m, v, the images and eps. */
-  persistent: number;
-  afterForward: number;
-  /** Requested bytes of the buffers the forward made and still held at its end (what backward may read, and what it cannot). */
-  madeInForwardHeld: number;
-  peakForward: number;
-  peakBackward: number;
-  peakOptimizer: number;
-  /** Peak of the bytes kernels asked for (before bucketing) and of the pool's bucketed bytes, same step. */
-  requestedPeak: number;
-  bucketedPeak: number;
-  /** Buffers made during the step and live at the bucketed peak, largest first: requested bytes, who asked. */
-  liveAtPeak: { bytes: number; bucket: number; by: string }[];
-  /** Their bytes summed by who asked. */
-  liveAtPeakByOwner: { by: string; bytes: number; buffers: number }[];
-}
-
 export interface ProfileEntry {
   what: string;
   ms: number;
@@ -232,8 +214,14 @@ function kernelWords(kernel: { name: string; key: string }): string {
   return `${kernel.name}${flags.length ? ` ${flags.join(',').toLowerCase()}` : ''}`;
 }
 
-/** The traced step's numbers: phases, peaks and what was live at the peak (grouped by who made it). */
-export function summarise(trace: PoolTrace, persistent: number, sizeName: (bytes: number) => string): OursMemory {
+/**
+ * The traced step's numbers: pool bytes in use before the step (weights, m, v, the images and eps)
+ * and at the end of the forward; the requested bytes the forward made and still held at its end;
+ * each phase's peak; the peaks of the bytes kernels asked for and of the pool's bucketed bytes; the
+ * buffers made during the step and live at the bucketed peak, largest first, and summed by who
+ * asked.
+ */
+export function summarise(trace: PoolTrace, persistent: number, sizeName: (bytes: number) => string) {
   const [fwd, bwd, opt] = trace.marks as [PoolTrace['marks'][0], PoolTrace['marks'][0], PoolTrace['marks'][0]];
   const live = [...trace.liveAtPeak].sort((a, b) => b.bytes - a.bytes).map((l) => ({ bytes: l.bytes, bucket: bucketSize(l.bytes), by: `${l.by}${sizeName(l.bytes)}` }));
   return {
@@ -249,6 +237,8 @@ export function summarise(trace: PoolTrace, persistent: number, sizeName: (bytes
     liveAtPeakByOwner: sumBy(live, (l) => l.by, (l) => l.bytes).map((g) => ({ by: g.key, bytes: g.total, buffers: g.count })),
   };
 }
+
+export type OursMemory = ReturnType<typeof summarise>;
 
 /**
  * Runs step with every dispatch submitted alone between two GPU timestamps (the device must have

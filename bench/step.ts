@@ -1,16 +1,7 @@
-// `npm run bench -- step`: one full DC-IGN training step (forward, backward, RMSProp update) of our
-// engine (src/train/step.ts's trainStep) and of the same network in tfjs-backend-webgpu on the same
-// adapter (bench/tfjs-dcign.ts), on one fixed batch of rendered faces of a clamped batch type: timed
-// as step-row.ts's timeSteps says, its FLOPs counted as dcign-costs.ts's FLOPS_NOTE says.
-//
-// Both sides start from the same weights (ours, converted to tfjs layouts) and see the same images
-// and the same noise eps (a fixed host-drawn tensor, passed to trainStep as StepOptions.eps), so
-// their losses agree step by step: the bench prints the largest relative difference.
-//
-// Memory: the buffer pool's peak bytes in use during a timed step, against dcign-costs.ts's
-// memoryModel. The warm-up step runs trainStep's calls one by one with the pool traced
-// (step-trace.ts), to say where the peak comes from; --profile runs one more such step with every
-// dispatch timed alone and labelled with the layer that made it.
+// `npm run bench -- step`: one DC-IGN training step (forward, backward, RMSProp) of ours
+// (src/train/step.ts's trainStep) and of the same network in tfjs-backend-webgpu (bench/tfjs-dcign.ts)
+// from the same weights, images and eps, so that their losses agree step by step. bench/RESULTS.md
+// says how each side is timed and what the FLOPs and the memory model (dcign-costs.ts) count.
 import type { Engine } from '../src/node.js';
 import { Tensor } from '../src/tensor.js';
 import { foldGeometry } from '../src/kernels/upconv.js';
@@ -125,14 +116,9 @@ async function runOurs(
 }
 
 export async function benchStep(engine: Engine, opts: StepBenchOptions = {}) {
-  const log = opts.log ?? (() => {});
-  const preset = opts.preset ?? 'paper';
+  const { log = () => {}, preset = 'paper', batch: N = 20, steps = 3, kind = 'az', seed = 1 } = opts;
   const c = getPreset(preset);
-  const N = opts.batch ?? 20;
-  const steps = opts.steps ?? 3;
   const tfjsSteps = opts.tfjsSteps ?? (engine.software ? 1 : steps);
-  const kind: BatchKind = opts.kind ?? 'az';
-  const seed = opts.seed ?? 1;
   const net = network(c);
   const flops = stepFlops(net, N);
   // tfjs runs the paper's network directly: it executes the nominal FLOPs.

@@ -1,20 +1,11 @@
 // DC-IGN's training step in tfjs-backend-webgpu, the peer of src/train/step.ts in `npm run bench
-// -- step`: the same layers (NHWC activations, [kh,kw,C,O] filters), the same clamp of one batch
-// type on both encoder heads, the same reparameterisation, BCE summed over pixels and batch + KL
-// summed, gradients by tf.variableGrads and the rmsprop.lua variant of src/train/optim.ts as tf ops.
-//
-// It starts from our model's weights (converted to tfjs layouts; the linear layers' rows and
-// columns permuted between the NCHW and NHWC flattenings) and sees the same images and noise, so
-// its losses must match ours step by step: the bench compares them.
-import type { DcignConfig } from '../src/model/presets.js';
-import { shapesOf } from '../src/model/presets.js';
+// -- step`: the same layers, clamp, losses and RMSProp variant as tf ops, gradients by
+// tf.variableGrads. It starts from our weights (in tfjs's layouts, see tfLayout) and sees the same
+// images and noise, so its losses must match ours step by step.
+import type { Scalar, Tensor, Tensor4D, Variable } from '@tensorflow/tfjs';
+import { shapesOf, type DcignConfig } from '../src/model/presets.js';
 import type { TF } from './tfjs.js';
 import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './layouts.js';
-
-type Tensor = import('@tensorflow/tfjs').Tensor;
-type Variable = import('@tensorflow/tfjs').Variable;
-type Tensor4D = import('@tensorflow/tfjs').Tensor4D;
-type Scalar = import('@tensorflow/tfjs').Scalar;
 
 export interface TfStepSetup {
   config: DcignConfig;
