@@ -1,6 +1,7 @@
 // The benchmark's operands and rows for every layer of the paper network: its layer list, the
 // same random data on both sides (tfjs in its NHWC / [kh,kw,C,O] layouts), what ours and tfjs run
 // for each op, and float64 CPU references where they are cheap. bench/kernels.ts times them.
+import type { Tensor as TfTensor, Tensor4D as TfTensor4D } from '@tensorflow/tfjs';
 import { Tensor, type Engine } from '../src/node.js';
 import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw } from '../src/kernels/conv2d.js';
 import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
@@ -12,8 +13,6 @@ import { network } from '../src/model/network.js';
 import type { TF } from './tfjs.js';
 import { KKCO_TO_OCKK, NCHW_TO_NHWC, NHWC_TO_NCHW, OCKK_TO_KKCO, permute4, xorshift } from './layouts.js';
 
-type TfTensor = import('@tensorflow/tfjs').Tensor;
-type TfTensor4D = import('@tensorflow/tfjs').Tensor4D;
 export type Unit = 'GFLOP/s' | 'GB/s';
 
 // ---- the paper network's layers ----------------------------------------------------------
@@ -140,11 +139,9 @@ const sh = (s: readonly number[]) => s.join('x');
 
 /**
  * Our decoder layer as training runs it, from the graph upsampleConv2d records:
- * out = depthToSpace2(conv2d(x, foldUpsampleWeight(w), repeatBias4(b), padding PF)). The rows:
- * fwd, upsampleConv2d itself (fold, folded conv, depth-to-space); dx, depth-to-space's rule on dy
- * and the folded conv's input gradient with the folded weights from the forward; dw, the folded
- * conv's weight and bias gradients from the shuffled gradient (made once here: the dx row pays
- * for the shuffle, which training runs once for both) and the fold's and bias repeat's rules.
+ * out = depthToSpace2(conv2d(x, foldUpsampleWeight(w), repeatBias4(b), padding PF)). The dw row
+ * starts from the shuffled gradient made once here: the dx row pays for the shuffle, which
+ * training runs once for both.
  */
 function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor): { fwd: () => Tensor[]; dx: () => Tensor[]; dw: () => Tensor[]; KF: number } {
   const { PF, KF } = foldGeometry('kernels bench', w);
@@ -253,23 +250,22 @@ export function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null,
   const io = new Operands(engine, tf, seed);
   const x = io.make(xShape, 'nchw');
   const dy = io.make(yShape, 'nchw');
-  const { out: oy, indices } = maxPool2dRaw(x.ours, {}, true);
+  // Training computes the argmax indices in the forward (tfjs recomputes them in its backward).
+  const forward = () => {
+    const r = maxPool2dRaw(x.ours, {}, true);
+    return [r.out, r.indices!];
+  };
+  const [oy, indices] = forward() as [Tensor, Tensor];
   oy.dispose();
-  io.own(indices!);
+  io.own(indices);
   const bytes = (N * C * H * H + N * C * Ho * Ho) * 4;
   const shape = `${sh(xShape)} -> ${sh(yShape)}, 2x2/2`;
-  let fwd: TfOp | null = null;
-  let bwd: TfOp | null = null;
-  if (tf) {
-    const ty = io.own(tf.maxPool(x.tf as TfTensor4D, 2, 2, 'valid'));
-    fwd = { run: () => [tf.maxPool(x.tf as TfTensor4D, 2, 2, 'valid')], toOurs: [nchwFromNhwc(yShape)] };
-    bwd = {
-      run: () => [
-        tf.engine().runKernel('MaxPoolGrad', { dy: dy.tf!, input: x.tf!, output: ty }, { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }) as TfTensor,
-      ],
-      toOurs: [nchwFromNhwc(xShape)],
-    };
-  }
+  const pool = (t: TF) => t.maxPool(x.tf as TfTensor4D, 2, 2, 'valid');
+  const ty = tf && io.own(pool(tf));
+  const grad = (t: TF) =>
+    t.engine().runKernel('MaxPoolGrad', { dy: dy.tf!, input: x.tf!, output: ty! }, { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }) as TfTensor;
+  const fwd: TfOp | null = tf && { run: () => [pool(tf)], toOurs: [nchwFromNhwc(yShape)] };
+  const bwd: TfOp | null = tf && { run: () => [grad(tf)], toOurs: [nchwFromNhwc(xShape)] };
   const base = { layer: l.name, shape, unit: 'GB/s' as const, work: bytes };
   // PyTorch's rule (the first maximum of a window wins ties), which ours follows; a side with
   // another tie rule differs from it at tied windows only, so the reference counts them.
@@ -304,20 +300,12 @@ export function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null,
   const referenceNote = () => `${solve().ties} of ${N * C * Ho * Ho} windows have a tied maximum`;
   return {
     cases: [
-      // Training computes the argmax indices in the forward (tfjs recomputes them in its backward).
       {
-        ...base,
-        op: 'fwd',
-        ours: () => {
-          const r = maxPool2dRaw(x.ours, {}, true);
-          return [r.out, r.indices!];
-        },
-        tfjs: fwd,
-        reference: reference('fwd'),
-        referenceNote,
+        ...base, op: 'fwd', ours: forward, tfjs: fwd,
+        reference: reference('fwd'), referenceNote,
       },
       {
-        ...base, op: 'bwd', ours: () => [maxPool2dBackward(dy.ours, indices!, xShape)], tfjs: bwd,
+        ...base, op: 'bwd', ours: () => [maxPool2dBackward(dy.ours, indices, xShape)], tfjs: bwd,
         reference: reference('bwd'), referenceNote,
       },
     ],

@@ -1,17 +1,7 @@
-// Every DC-IGN layer at the paper's shapes (the `paper` preset, 150x150x1 input): forward and
-// both gradients, ours vs tfjs-backend-webgpu on the same adapter. Both sides get the same data
-// (tfjs in its NHWC / [kh,kw,C,O] layouts); the first run of each row also compares the two
-// results, so a mis-posed tfjs call or a wrong kernel shows up as a check failure, not a timing.
-//
-// The decoder layers (dec1..dec4) are each a nearest x2 upsampling and a conv: tfjs runs the two
-// ops (resizeNearestNeighbor, conv2d and their gradients); ours runs the layer as training does,
-// upsampleConv2d (the conv folded onto the un-upsampled input, then depth-to-space; foldedLayer
-// in bench/kernel-cases.ts says what each row holds). Rates are of the nominal FLOPs (the conv on the upsampled map)
-// on both sides; the table also gives ours per executed FLOP.
-//
-// Timing: each op is recorded and then waited for on the GPU, without reading results back (ours:
-// engine.sync(); tfjs: backend.submitQueue() then queue.onSubmittedWorkDone()), so neither side
-// pays a readback the other does not. Median over the timed runs after one warm-up run.
+// `npm run bench -- kernels`: every DC-IGN layer at the paper's shapes, forward and both gradients,
+// ours vs tfjs-backend-webgpu on the same data (kernel-cases.ts). The first run of each row also
+// compares the two results, so that a mis-posed tfjs call or a wrong kernel shows as a check
+// failure, not as a timing. bench/RESULTS.md says how the rows are timed and what the rates count.
 import type { Tensor, Engine } from '../src/node.js';
 import { loadTfjs, submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
 import { errText, table, timeIt } from './timing.js';
