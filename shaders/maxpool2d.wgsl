@@ -13,6 +13,11 @@
 // constant bounds.
 // Rows and columns past the dispatch limit are launched again from the offsets y0 and x0.
 //
+// RELU applies ReLU to each window's maximum (it commutes with the maximum, so this is also the
+// pooling of rectified inputs) and, in the backward, passes a window's gradient only where that
+// output is positive: the encoder's pool and ReLU as one kernel each way, reading nothing more
+// than the pooled output the next layer keeps anyway.
+//
 // Tensors are bound as windows that start on an aligned byte offset at or before a chunk's first
 // plane; inBase/outBase are the element offsets of that first plane within the bound windows.
 
@@ -41,6 +46,9 @@ struct U {
 @group(0) @binding(1) var<storage, read> G: array<f32>;    // gradient of the outputs
 @group(0) @binding(2) var<storage, read> IDX: array<u32>;  // argmax of each output window
 @group(0) @binding(3) var<storage, read_write> GI: array<f32>;
+#if RELU
+@group(0) @binding(4) var<storage, read> OUT: array<f32>;  // the rectified pooled output
+#endif
 #else
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
@@ -53,6 +61,17 @@ struct U {
 fn isNan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
+
+#if BACKWARD
+// The gradient of output o: with RELU, zero where the rectified output is not positive (NaN included).
+fn grad(o: u32) -> f32 {
+#if RELU
+  return select(0.0, G[o], OUT[o] > 0.0);
+#else
+  return G[o];
+#endif
+}
+#endif
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -75,7 +94,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var oh = ohLo; oh < ohHi; oh++) {
     for (var ow = owLo; ow < owHi; ow++) {
       let o = plane + oh * u.OW + ow;
-      if (IDX[o] == r) { acc += G[o]; }
+      if (IDX[o] == r) { acc += grad(o); }
     }
   }
   GI[u.inBase + p * u.H * u.W + r] = acc;
@@ -85,7 +104,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let o = u.outBase + p * u.OH * u.OW + y * u.OW + x;
   let plane = u.inBase + p * u.H * u.W;
 #if BACKWARD
-  let g = G[o];
+  let g = grad(o);
   let at = IDX[o];
   let r1 = select(y * S + S, u.H, y + 1u == u.OH);
   let c1 = select(x * S + S, u.W, x + 1u == u.OW);
@@ -111,6 +130,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
     }
   }
+#if RELU
+  // NaN passes through, as the elementwise relu lets it (lavapipe's max(NaN, 0) is 0).
+  best = select(max(best, 0.0), best, isNan(best));
+#endif
   OUT[o] = best;
 #if INDICES
   IDX[o] = at;

@@ -5,7 +5,7 @@ import { expectClose } from './setup/expect.js';
 import { backward, ops, parameter, Tensor, tidy } from '../src/node.js';
 import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
 import * as ref from './ref/cpu.js';
-import { maxPool2d as refPool, maxPool2dBackward as refPoolGrad } from './ref/maxpool2d.js';
+import { maxPool2d as refPool, maxPool2dBackward as refPoolGrad, maxPool2dRelu as refPoolRelu, maxPool2dReluBackward as refPoolReluGrad } from './ref/maxpool2d.js';
 
 // Max pooling selects values: the forward and the indices are exact. The gradient sums at most
 // ceil(k/s)^2 float32 values per input (one when stride >= kernel), so it is exact or within a
@@ -14,13 +14,14 @@ import { maxPool2d as refPool, maxPool2dBackward as refPoolGrad } from './ref/ma
 const TOL = { atol: 1e-7, rtol: 1e-6 };
 const FD = { atol: 1e-6, rtol: 1e-5 };
 
-async function checkPool(shape: number[], kernel: number, stride: number, seed: number, fdSamples = 24): Promise<void> {
+async function checkPool(shape: number[], kernel: number, stride: number, seed: number, fdSamples = 24, relu = false): Promise<void> {
   const x = ref.random(shape, seed);
   const { idx } = refPool(x, kernel, stride);
+  const rectified = refPoolRelu(x, kernel, stride).out;
   await gradCheck({
-    gpu: ([t]) => ops.maxPool2d(t!, { kernel, stride }),
-    cpu: ([a]) => refPool(a!, kernel, stride).out,
-    analytic: ([a], R) => [refPoolGrad(R, idx, a!.shape)],
+    gpu: ([t]) => ops.maxPool2d(t!, { kernel, stride, relu }),
+    cpu: ([a]) => (relu ? refPoolRelu : refPool)(a!, kernel, stride).out,
+    analytic: ([a], R) => [relu ? refPoolReluGrad(R, rectified, idx, a!.shape) : refPoolGrad(R, idx, a!.shape)],
     inputs: [x],
     tol: TOL,
     fdTol: FD,
@@ -152,6 +153,38 @@ describe('maxPool2d', () => {
     }
   });
 
+  // relu(maxPool2d(x)) in one kernel each way, on the ragged and multi-workgroup cases, overlapping
+  // windows included: about half of the random windows have a negative maximum, so the gradient
+  // is cut at about half of them.
+  for (const [shape, k, s] of [...ragged, ...multi]) {
+    it(`with relu: forward and gradient on [${shape}] kernel ${k} stride ${s}`, async () => {
+      await checkPool(shape, k, s, shape.reduce((a, b) => a + b, k * 10 + s + 1), 16, true);
+    });
+  }
+
+  it('with relu: a NaN passes through and gets no gradient, a zero maximum gets none either', async () => {
+    const x = ref.random([1, 2, 4, 6], 9);
+    x.data[0] = NaN;
+    for (let i = 6; i < 12; i++) x.data[i] = i < 8 ? 0 : -1; // the window at rows 0-1, columns 0-1 of plane 0 holds NaN
+    x.data[24] = 0; x.data[25] = 0; x.data[30] = -2; x.data[31] = -3; // plane 1, first window: maximum 0
+    const xt = parameter(Tensor.fromData(x.data, x.shape));
+    const R = ref.random([1, 2, 2, 3], 10);
+    const y = tidy(() => {
+      const o = ops.maxPool2d(xt, { relu: true });
+      backward(o, Tensor.fromData(R.data, R.shape));
+      return o;
+    });
+    const want = refPoolRelu(x);
+    const got = await y.data();
+    expect(Number.isNaN(got[0]!)).toBe(true);
+    expect(got[6]).toBe(0);
+    expect([...got].slice(1)).toEqual([...want.out.data].slice(1));
+    const g = await xt.grad!.data();
+    expect(g[0]).toBe(0);
+    expect(g[24]).toBe(0);
+    expectClose(g, refPoolReluGrad(R, want.out, want.idx, x.shape).data.map((v, i) => (i === 0 ? 0 : v)), TOL.atol, TOL.rtol, 'gradient');
+  });
+
   it('propagates NaN as PyTorch does: a NaN wins its window, in the output and the argmax the gradient follows', async () => {
     const x = ref.random([2, 3, 8, 9], 8);
     for (const at of [0, 13, 100, 101, 431]) x.data[at] = NaN; // 100 and 101 share a window
@@ -187,6 +220,8 @@ describe('maxPool2d with a 1 MiB storage-binding limit (split into plane chunks)
     await checkPool([1, 3, 523, 301], 3, 2, 12, 8);
     // Odd planes of 617 KiB, non-overlapping: the uncovered last row and column in every chunk.
     await checkPool([1, 4, 513, 307], 2, 2, 13, 8);
+    await checkPool([1, 4, 513, 307], 2, 2, 16, 8, true);
+    await checkPool([1, 3, 523, 301], 3, 2, 17, 8, true);
     await checkRaw([1, 4, 513, 307], 2, 2, 14);
     await checkRaw([3, 5, 101, 99], 2, 3, 15); // 200 KiB planes: five to a chunk
   });

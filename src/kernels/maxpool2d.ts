@@ -11,6 +11,8 @@ export interface MaxPool2dOptions {
   kernel?: number;
   /** Step between windows. Default: the kernel size (non-overlapping windows). */
   stride?: number;
+  /** relu(maxPool2d(x)) in the same dispatch, and its gradient in the pooling's. */
+  relu?: boolean;
 }
 
 function geometry(op: string, x: readonly number[], o: MaxPool2dOptions) {
@@ -83,7 +85,7 @@ export function maxPool2dRaw(x: Tensor, o: MaxPool2dOptions = {}, withIndices = 
   const engine = x.engine;
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'f32', engine);
   const indices = withIndices ? Tensor.empty(out.shape, 'u32', engine) : null;
-  const kernel = poolKernel(engine, g, { INDICES: withIndices });
+  const kernel = poolKernel(engine, g, { INDICES: withIndices, RELU: !!o.relu });
   const bound: [Tensor, 'in' | 'out'][] = [[x, 'in'], [out, 'out']];
   if (indices) bound.push([indices, 'out']);
   launch('maxPool2d', kernel, g, bound, g.OH, g.OW);
@@ -94,19 +96,22 @@ export function maxPool2dRaw(x: Tensor, o: MaxPool2dOptions = {}, withIndices = 
  * Gradient of max pooling: each input element receives the sum of the output gradients of the
  * windows whose stored argmax is that element (at most one window when stride >= kernel).
  */
-export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: readonly number[], o: MaxPool2dOptions = {}): Tensor {
+export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: readonly number[], o: MaxPool2dOptions = {}, out: Tensor | null = null): Tensor {
   checkF32('maxPool2d.grad', 'grad', grad);
+  if (!!o.relu !== !!out) throw opError('maxPool2d.grad', 'the rectified output is needed exactly when relu is set', ['grad', grad]);
   const engine = grad.engine;
   const g = geometry('maxPool2d.grad', inputShape, o);
   if (grad.size !== g.planes * g.OH * g.OW || indices.size !== grad.size || indices.dtype !== 'u32') {
     throw opError('maxPool2d.grad', 'gradient or indices do not match the pooled shape', ['grad', grad], ['indices', indices], ['input', inputShape]);
   }
+  if (out && out.size !== grad.size) throw opError('maxPool2d.grad', 'the pooled output does not match the gradient', ['grad', grad], ['out', out]);
   const gi = Tensor.empty(inputShape, 'f32', engine);
   // Overlapping windows can route several gradients to one input: gather per input element.
   // Otherwise scatter per window, which writes every input element exactly once.
   const overlap = g.s < g.k;
-  const kernel = poolKernel(engine, g, { BACKWARD: true, OVERLAP: overlap });
+  const kernel = poolKernel(engine, g, { BACKWARD: true, OVERLAP: overlap, RELU: !!out });
   const bound: [Tensor, 'in' | 'out'][] = [[grad, 'out'], [indices, 'out'], [gi, 'in']];
+  if (out) bound.push([out, 'out']);
   launch('maxPool2d.grad', kernel, g, bound, overlap ? g.H : g.OH, overlap ? g.W : g.OW);
   return gi;
 }
@@ -115,10 +120,12 @@ export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: rea
  * Max pooling over NCHW with square windows (default 2x2, stride = kernel), output size
  * floor((H - kernel) / stride) + 1 as in Torch's SpatialMaxPooling. The argmax indices live as
  * long as the gradient rule that needs them; they are only computed when a gradient is recorded.
+ * With `relu` the output is rectified (NaN passing through) and the rule reads it, so the caller
+ * must not dispose it before backward.
  */
 export function maxPool2d(x: Tensor, o: MaxPool2dOptions = {}): Tensor {
   const needGrad = isGradEnabled() && x.requiresGrad;
   const { out, indices } = maxPool2dRaw(x, o, needGrad);
   if (!indices) return out;
-  return record(out, 'maxPool2d', [x], (g) => [maxPool2dBackward(g, indices, x.shape, o)]);
+  return record(out, 'maxPool2d', [x], (g) => [maxPool2dBackward(g, indices, x.shape, o, o.relu ? out : null)]);
 }

@@ -72,8 +72,8 @@ export class Dcign {
     }
     let h = x;
     for (const conv of [this.encoder.conv1, this.encoder.conv2, this.encoder.conv3]) {
-      // Pooling's rule reads its argmax and ReLU's its output: the conv and pooling outputs can go.
-      h = freeing(freeing(conv.forward(h), maxPool2d), relu);
+      // Pool and ReLU in one kernel; its rule reads its argmax and its output: the conv output can go.
+      h = freeing(conv.forward(h), (t) => maxPool2d(t, { relu: true }));
     }
     const { mu, logvar } = this.encoder;
     const flat = h.view([x.shape[0]!, this.flat]);

@@ -43,3 +43,14 @@ export function maxPool2dBackward(g: Arr, idx: Uint32Array, inputShape: number[]
   }
   return { data: gi, shape: [...inputShape] };
 }
+
+/** relu(maxPool2d(x)): NaN passes through, as the GPU's relu lets it. */
+export function maxPool2dRelu(x: Arr, k = 2, s = k): { out: Arr; idx: Uint32Array } {
+  const { out, idx } = maxPool2d(x, k, s);
+  return { out: { data: out.data.map((v) => (v > 0 || Number.isNaN(v) ? v : 0)), shape: out.shape }, idx };
+}
+
+/** The gradient of relu(maxPool2d(x)): each output gradient where that output is positive, onto its argmax. */
+export function maxPool2dReluBackward(g: Arr, out: Arr, idx: Uint32Array, inputShape: number[]): Arr {
+  return maxPool2dBackward({ data: g.data.map((v, i) => (out.data[i]! > 0 ? v : 0)), shape: g.shape }, idx, inputShape);
+}
