@@ -1,4 +1,7 @@
-// C[b] = alpha * op(A[b]) op(B[b]) (+ C[b] with ACCUMULATE), op = transpose where TRANS_A / TRANS_B.
+// C[b] = activate(alpha * op(A[b]) op(B[b]) (+ C[b] with ACCUMULATE) (+ BIAS[n] with BIAS)),
+// op = transpose where TRANS_A / TRANS_B, activate from activation.wgsl (prepended). ROW_SUM also
+// writes RS[m] = alpha * sum over k of op(A)[m, k] (batch 1): a linear layer's bias gradient
+// comes out of the dispatch that makes its weight gradient, from the op(A) values it loads anyway.
 // Register-blocked: each invocation owns a 4x8 block of C held in 8 vec4 accumulators and reads
 // A and B straight from storage, with vec4 loads along whichever axis is contiguous and a
 // multiple of 4 (A_VEC, B_VEC, C_VEC). No workgroup memory: on CPU adapters barriers cost more
@@ -28,6 +31,12 @@ struct U {
 @group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
 #else
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
+#endif
+#if BIAS
+@group(0) @binding(4) var<storage, read> BIAS: array<f32>;
+#endif
+#if ROW_SUM
+@group(0) @binding({{RS_BINDING}}) var<storage, read_write> RS: array<f32>;
 #endif
 
 override WG_X: u32 = 8u;
@@ -84,6 +93,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
   var acc: array<array<vec4<f32>, 2>, 4>;
   for (var i = 0u; i < 4u; i++) { acc[i][0] = vec4<f32>(0.0); acc[i][1] = vec4<f32>(0.0); }
+  // Row sums of op(A): every lane keeps them (four adds per k step), the first column's store them.
+  var rs = vec4<f32>(0.0);
 
   var k = 0u;
   for (; k + 4u <= u.K; k += 4u) {
@@ -151,6 +162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #endif
 #endif
 
+    rs += vec4<f32>(dot(a[0], vec4<f32>(1.0)), dot(a[1], vec4<f32>(1.0)), dot(a[2], vec4<f32>(1.0)), dot(a[3], vec4<f32>(1.0)));
     for (var j = 0u; j < 4u; j++) {
       for (var i = 0u; i < 4u; i++) {
         acc[i][0] = fma(vec4<f32>(a[i][j]), bv[j][0], acc[i][0]);
@@ -163,10 +175,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let b4 = vec4<f32>(b1(ib(baseB, k, cols[4])), b1(ib(baseB, k, cols[5])), b1(ib(baseB, k, cols[6])), b1(ib(baseB, k, cols[7])));
     for (var i = 0u; i < 4u; i++) {
       let av = a1(ia(baseA, rows[i], k));
+      rs[i] += av;
       acc[i][0] = fma(vec4<f32>(av), b0, acc[i][0]);
       acc[i][1] = fma(vec4<f32>(av), b4, acc[i][1]);
     }
   }
+
+#if ROW_SUM
+  if (n0 == 0u) {
+    for (var i = 0u; i < 4u; i++) {
+      if (m0 + i < u.M) { RS[m0 + i] = rs[i] * u.alpha; }
+    }
+  }
+#endif
 
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + i;
@@ -180,15 +201,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #if ACCUMULATE
       v += C[(row + n) / 4u];
 #endif
-      C[(row + n) / 4u] = v;
+#if BIAS
+      v += vec4<f32>(BIAS[n], BIAS[n + 1u], BIAS[n + 2u], BIAS[n + 3u]);
+#endif
+      C[(row + n) / 4u] = vec4<f32>(activate(v.x), activate(v.y), activate(v.z), activate(v.w));
 #else
       for (var q = 0u; q < 4u; q++) {
         if (n + q < u.N) {
+          var e = v[q];
 #if ACCUMULATE
-          C[row + n + q] = v[q] + C[row + n + q];
-#else
-          C[row + n + q] = v[q];
+          e += C[row + n + q];
 #endif
+#if BIAS
+          e += BIAS[n + q];
+#endif
+          C[row + n + q] = activate(e);
         }
       }
 #endif

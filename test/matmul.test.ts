@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
+import { expectClose } from './setup/expect.js';
 import { ops, Tensor } from '../src/node.js';
+import { linear, matmulRaw } from '../src/kernels/matmul.js';
 import * as ref from './ref/cpu.js';
 
 useEngine();
@@ -73,5 +75,66 @@ describe('matmul', () => {
     const a = Tensor.fromData(new Float32Array(12).fill(1), [3, 4]);
     const b = Tensor.fromData(new Float32Array(30).fill(1), [5, 6]);
     expect(() => ops.matmul(a, b)).toThrow('matmul: inner dimensions differ: 4 vs 5 (a [3,4], b [5,6])');
+  });
+});
+
+// A fully connected layer, activation(x W^T + b), in float64.
+const acts = {
+  none: (v: number) => v,
+  relu: (v: number) => Math.max(v, 0),
+  sigmoid: (v: number) => 1 / (1 + Math.exp(-v)),
+};
+function linearRef(x: ref.Arr, w: ref.Arr, b: ref.Arr, act: keyof typeof acts): ref.Arr {
+  return ref.map(ref.zip(ref.matmul(x, w, false, true), b, (v, c) => v + c), acts[act]);
+}
+
+describe('linear: bias and activation in the matmul epilogue, the bias gradient in the weight gradient\'s dispatch', () => {
+  // [batch, in, out] from the matmul sizes above: ragged (4 x 8 register blocks cut at every edge,
+  // K % 4 tails), the vec4 paths (in and out multiples of 4), one output, one image.
+  for (const [B, I, O] of sizes.filter(([M, K, N]) => M * K * N < 1e6)) {
+    for (const act of ['none', 'relu', 'sigmoid'] as const) {
+      it(`[${B},${I}] x [${O},${I}]^T + b, ${act}`, async () => {
+        const seed = B * 100 + I + O;
+        const x = ref.random([B, I], seed);
+        const w = ref.random([O, I], seed + 1, -0.5, 0.5);
+        const b = ref.random([O], seed + 2);
+        await gradCheck({
+          gpu: ([xt, wt, bt]) => linear(xt!, wt!, bt!, { activation: act === 'none' ? null : act }),
+          cpu: ([xa, wa, ba]) => linearRef(xa!, wa!, ba!, act),
+          analytic: ([xa, wa, ba], R) => {
+            const pre = ref.zip(ref.matmul(xa!, wa!, false, true), ba!, (v, c) => v + c);
+            const d = { none: () => 1, relu: (v: number) => (v > 0 ? 1 : 0), sigmoid: (v: number) => acts.sigmoid(v) * (1 - acts.sigmoid(v)) }[act];
+            const gp = ref.zip(R, pre, (r, v) => r * d(v));
+            return [ref.matmul(gp, wa!), ref.matmul(gp, xa!, true, false), ref.sumTo(gp, [O])];
+          },
+          inputs: [x, w, b],
+          tol: TOL,
+          fdTol: FD,
+          fdSamples: 12,
+          seed,
+        });
+      });
+    }
+  }
+
+  it('row sums of op(A) beside the product, transposed or not, scaled by alpha', async () => {
+    for (const [M, K, N, transA] of [[9, 13, 7, true], [5, 20, 3, false], [33, 7, 65, true], [4, 64, 8, false]] as const) {
+      const a = ref.random(transA ? [K, M] : [M, K], M + K);
+      const b = ref.random([K, N], K + N);
+      const rs = Tensor.empty([M]);
+      const c = matmulRaw(Tensor.fromData(a.data, a.shape), Tensor.fromData(b.data, b.shape), { transA, alpha: 0.5, rowSums: rs });
+      const wantC = ref.map(ref.matmul(a, b, transA, false), (v) => 0.5 * v);
+      expectClose(await c.data(), wantC.data, TOL.atol, TOL.rtol, `product ${M}x${K}x${N}`);
+      const want = ref.map(ref.sum(a, [transA ? 0 : 1]), (v) => 0.5 * v);
+      expectClose(await rs.data(), want.data, TOL.atol, TOL.rtol, `row sums ${M}x${K}x${N} transA=${transA}`);
+    }
+  });
+
+  it('throws naming the op and the shapes on a bias or row sums of the wrong size', () => {
+    const x = Tensor.fromData(new Float32Array(12).fill(1), [3, 4]);
+    const w = Tensor.fromData(new Float32Array(20).fill(1), [5, 4]);
+    expect(() => linear(x, w, Tensor.empty([4]))).toThrow('matmul: bias must have shape [5] (one per column of the result) (a [3,4], b [5,4], bias [4])');
+    expect(() => matmulRaw(x, w, { transB: true, rowSums: Tensor.empty([5]) })).toThrow(/matmul: rowSums must hold 3 values .*rowSums \[5\]/);
+    expect(() => linear(x, Tensor.empty([5, 3]), null)).toThrow(/linear: x must be \[batch, in\] and w \[out, in\].*x \[3,4\], w \[5,3\]/);
   });
 });

@@ -53,10 +53,22 @@ export const log = (x: Tensor) => unary(x, 'log', 'log(x)', (g, x) => mapBinary(
 // The rule reads the output (y > 0 exactly where x > 0), so a caller may free the input.
 // NaN passes through, as in PyTorch, so the trainer's non-finite loss check sees it (lavapipe's
 // max(NaN, 0) is 0; isNan is elementwise.wgsl's bit test).
-export const relu = (x: Tensor) =>
-  unary(x, 'relu', 'select(max(x, 0.0), x, isNan(x))', (g, _x, y) => mapBinary(g, y, 'select(0.0, a, b > 0.0)', 'relu.grad'));
-export const sigmoid = (x: Tensor) =>
-  unary(x, 'sigmoid', '1.0 / (1.0 + exp(-x))', (g, _x, y) => mapBinary(g, y, 'a * b * (1.0 - b)', 'sigmoid.grad'));
+export const relu = (x: Tensor) => unary(x, 'relu', 'select(max(x, 0.0), x, isNan(x))', (g, _x, y) => activationGrad(g, y, 'relu'));
+export const sigmoid = (x: Tensor) => unary(x, 'sigmoid', '1.0 / (1.0 + exp(-x))', (g, _x, y) => activationGrad(g, y, 'sigmoid'));
+
+/** An activation other kernels apply in their epilogue (shaders/activation.wgsl), as relu and sigmoid above. */
+export type Activation = 'relu' | 'sigmoid';
+
+/** The defines that select an epilogue activation in shaders/activation.wgsl. */
+export function activationDefines(op: string, activation: Activation | null | undefined): { ACT_RELU: boolean; ACT_SIGMOID: boolean } {
+  if (activation != null && activation !== 'relu' && activation !== 'sigmoid') throw new Error(`${op}: activation must be 'relu' or 'sigmoid', got ${JSON.stringify(activation)}`);
+  return { ACT_RELU: activation === 'relu', ACT_SIGMOID: activation === 'sigmoid' };
+}
+
+/** The gradient at an activation's input from g and the activation's output y: one dispatch. */
+export function activationGrad(g: Tensor, y: Tensor, activation: Activation): Tensor {
+  return activation === 'relu' ? mapBinary(g, y, 'select(0.0, a, b > 0.0)', 'relu.grad') : mapBinary(g, y, 'a * b * (1.0 - b)', 'sigmoid.grad');
+}
 export const square = (x: Tensor) => unary(x, 'square', 'x * x', (g, x) => mapBinary(g, x, '2.0 * a * b', 'square.grad'));
 export const sqrt = (x: Tensor) => unary(x, 'sqrt', 'sqrt(x)', (g, _x, y) => mapBinary(g, y, '0.5 * a / b', 'sqrt.grad'));
 export const tanh = (x: Tensor) => unary(x, 'tanh', 'tanh(x)', (g, _x, y) => mapBinary(g, y, 'a * (1.0 - b * b)', 'tanh.grad'));

@@ -1,16 +1,28 @@
 // Batched matrix multiply with optional transposes; the gradient rules are matmuls too.
+import activationSource from '../../shaders/activation.wgsl';
 import source from '../../shaders/matmul.wgsl';
 import { Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { checkF32, opError } from './util.js';
 import { sumTo } from './reduce.js';
+import { activationDefines, activationGrad, type Activation } from './elementwise.js';
 
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
   alpha?: number;
 }
+
+/** The raw kernel's epilogue: a bias per column and an activation, or op(A)'s row sums. */
+export interface MatmulEpilogue {
+  /** [N], added to every row of C after alpha (batch 1). */
+  bias?: Tensor | null;
+  activation?: Activation | null;
+  /** [M], receives alpha * the sums over k of op(A)'s rows (batch 1). */
+  rowSums?: Tensor;
+}
+
 
 interface Dims {
   batch: number;
@@ -37,11 +49,24 @@ function dims(a: Tensor, b: Tensor, o: MatmulOptions): Dims {
   return { batch: Math.max(batchA, batchB), M, N, K: Ka, batchA, batchB };
 }
 
-/** C = alpha * op(A) op(B) into a new tensor, or added into `into` (no gradient recorded). */
-export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions = {}, into?: Tensor): Tensor {
+/**
+ * C = activation(alpha * op(A) op(B) + bias) into a new tensor, or added into `into` before the
+ * bias (no gradient recorded).
+ */
+export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogue = {}, into?: Tensor): Tensor {
   checkF32('matmul', 'a', a);
   checkF32('matmul', 'b', b);
   const d = dims(a, b, o);
+  const { bias = null, rowSums } = o;
+  if ((bias || rowSums) && d.batch !== 1) throw opError('matmul', 'a bias or row sums need a batch of 1', ['a', a], ['b', b]);
+  if (bias) {
+    checkF32('matmul', 'bias', bias);
+    if (bias.rank !== 1 || bias.size !== d.N) throw opError('matmul', `bias must have shape [${d.N}] (one per column of the result)`, ['a', a], ['b', b], ['bias', bias]);
+  }
+  if (rowSums) {
+    checkF32('matmul', 'rowSums', rowSums);
+    if (rowSums.size !== d.M) throw opError('matmul', `rowSums must hold ${d.M} values (one per row of the result)`, ['a', a], ['b', b], ['rowSums', rowSums]);
+  }
   const engine = a.engine;
   const outShape = a.rank === 3 || b.rank === 3 ? [d.batch, d.M, d.N] : [d.M, d.N];
   if (into && (into.size !== d.batch * d.M * d.N)) throw opError('matmul', 'accumulator has the wrong size', ['into', into], ['c', outShape]);
@@ -53,8 +78,12 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions = {}, into?: Te
   const c = into ?? Tensor.empty(outShape, 'f32', engine);
   const kernel = engine.kernel({
     name: 'matmul',
-    wgsl: source,
+    wgsl: activationSource + source,
     defines: {
+      ...activationDefines('matmul', o.activation),
+      BIAS: !!bias,
+      ROW_SUM: !!rowSums,
+      RS_BINDING: bias ? 5 : 4,
       TRANS_A: !!o.transA,
       TRANS_B: !!o.transB,
       A_VEC: (o.transA ? d.M : d.K) % 4 === 0,
@@ -69,7 +98,7 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions = {}, into?: Te
     .build();
   engine.dispatch(kernel, {
     uniforms,
-    bindings: [a.buffer, b.buffer, c.buffer],
+    bindings: [a.buffer, b.buffer, c.buffer, ...(bias ? [bias.buffer] : []), ...(rowSums ? [rowSums.buffer] : [])],
     workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), d.batch],
   });
   return c;
@@ -97,5 +126,34 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
       if (gb.size !== b.size) gb = sumTo(gb, [1, ...b.shape.slice(-2)], true);
     }
     return [ga, gb];
+  });
+}
+
+/**
+ * A fully connected layer, y = activation(x W^T + b) with W [out, in] as PyTorch stores it, in
+ * one dispatch. The gradient is two more: dx = g' W and dW = g'^T x with db (the column sums of
+ * g') from the same dispatch, where g' is g through the activation's derivative (one elementwise
+ * dispatch, from y). The rule reads y when there is an activation: the caller must keep it.
+ */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null, o: { activation?: Activation | null } = {}): Tensor {
+  const op = 'linear';
+  checkF32(op, 'x', x);
+  checkF32(op, 'w', w);
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[1]) {
+    throw opError(op, 'x must be [batch, in] and w [out, in] with the same in', ['x', x], ['w', w]);
+  }
+  const activation = o.activation ?? null;
+  const y = matmulRaw(x, w, { transB: true, bias: b, activation });
+  return record(y, op, b ? [x, w, b] : [x, w], (g) => {
+    const gp = activation ? activationGrad(g, y, activation) : g;
+    const gx = x.requiresGrad ? matmulRaw(gp, w) : null;
+    let gw: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (w.requiresGrad) {
+      gb = b?.requiresGrad ? Tensor.empty(b.shape, 'f32', b.engine) : null;
+      gw = matmulRaw(gp, x, { transA: true, rowSums: gb ?? undefined });
+    } else if (b?.requiresGrad) gb = sumTo(gp, b.shape);
+    if (gp !== g && gp !== gb) gp.dispose();
+    return b ? [gx, gw, gb] : [gx, gw];
   });
 }

@@ -88,7 +88,7 @@ export class Dcign {
     const { fc, conv1, conv2, conv3, conv4 } = this.decoder;
     const [bc, bs] = this.config.decoderBase;
     // ReLU's and the sigmoid's rules read their outputs: each pre-activation can go.
-    let h = freeing(fc.forward(z), relu).view([z.shape[0]!, bc, bs, bs]);
+    let h = fc.forward(z, 'relu').view([z.shape[0]!, bc, bs, bs]);
     for (const conv of [conv1, conv2, conv3]) h = freeing(conv.forwardUpsampled(h), relu);
     return freeing(conv4.forwardUpsampled(h), sigmoid);
   }

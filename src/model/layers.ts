@@ -1,8 +1,8 @@
 // Layers with PyTorch-style parameter names and the original code's initialisation.
 import { parameter } from '../autograd/tape.js';
-import { add, relu } from '../kernels/elementwise.js';
+import { relu, type Activation } from '../kernels/elementwise.js';
 import { randNormal, randUniform } from '../kernels/fill.js';
-import { matmul } from '../kernels/matmul.js';
+import { linear } from '../kernels/matmul.js';
 import { conv2d } from '../kernels/conv2d.js';
 import { upsampleConv2d } from '../kernels/upconv.js';
 import type { Engine } from '../gpu/engine.js';
@@ -62,8 +62,9 @@ export class Linear implements Layer {
     this.weight = parameter(draw([outFeatures, inFeatures]));
     this.bias = parameter(draw([outFeatures]));
   }
-  forward(x: Tensor): Tensor {
-    return add(matmul(x, this.weight, { transB: true }), this.bias);
+  /** One dispatch; with an activation, the rule reads the output, so the caller keeps it. */
+  forward(x: Tensor, activation?: Activation): Tensor {
+    return linear(x, this.weight, this.bias, { activation });
   }
   params(): [string, Tensor][] {
     return [['weight', this.weight], ['bias', this.bias]];
