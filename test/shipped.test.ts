@@ -24,9 +24,9 @@ describe('the shipped checkpoint', () => {
     // --pretrain-steps does (test/pretrain.test.ts): the history holds the switch.
     const { model: m, metadata } = readModelFile(model, ctx.engine);
     expect(m.config.preset).toBe('small');
-    const { clamp, randomShare, pretrainSteps, invariance } = DEFAULT_RECIPE.small!;
+    const { clamp, randomShare, pretrainSteps, invariance, shapeBias } = DEFAULT_RECIPE.small!;
     const options = JSON.parse(metadata.options!) as Record<string, unknown> & { history: { step: number; changed: Record<string, unknown> }[] };
-    expect(options).toMatchObject({ procedure: 'clamped', clamp, randomShare, steps: DEFAULT_STEPS.small, batch: 20, seed: 1, shapeBias: 0, invariance });
+    expect(options).toMatchObject({ procedure: 'clamped', clamp, randomShare, steps: DEFAULT_STEPS.small, batch: 20, seed: 1, shapeBias, invariance });
     expect(options.history[0]).toMatchObject({ step: pretrainSteps, changed: { procedure: ['random', 'clamped'] } });
     expect(Number(metadata.step)).toBe(DEFAULT_STEPS.small);
     const metrics = JSON.parse(readFileSync(join(root, 'models/small.metrics.json'), 'utf8')) as { models: { step: number; training: unknown }[] };
