@@ -26,6 +26,9 @@ export interface StepRow {
   peakBytes: number | null;
   /** Ours: pool allocatedBytes after the timed steps; tfjs: numBytesAllocatedInGPU. */
   allocatedBytes: number | null;
+  /** Ours: GPU dispatches and queue submits one training step records (tfjs: null). */
+  dispatchesPerStep: number | null;
+  submitsPerStep: number | null;
   /** Losses per image of the last step run. */
   bcePerImage: number | null;
   klPerImage: number | null;
@@ -39,7 +42,7 @@ export function emptyRow(framework: StepRow['framework'], preset: string, batch:
   return {
     framework, preset, batch, warmup: 1, steps, msPerStep: null, stepMs: [], gpuMsPerStep: null,
     flopsPerStep: flops.nominal, gflops: null, executedFlopsPerStep: flops.executed, executedGflops: null,
-    peakBytes: null, allocatedBytes: null, bcePerImage: null, klPerImage: null,
+    peakBytes: null, allocatedBytes: null, dispatchesPerStep: null, submitsPerStep: null, bcePerImage: null, klPerImage: null,
   };
 }
 

@@ -51,7 +51,7 @@ export function stepText(a: {
   );
   out.push(
     table(
-      ['framework', 'ms/step', 'GPU span ms', 'steps', 'GFLOP/s nominal', 'GFLOP/s executed', 'peak bytes', 'allocated', 'bce/image', 'kl/image', 'vs ours', '1-min load'],
+      ['framework', 'ms/step', 'GPU span ms', 'steps', 'dispatches / submits', 'GFLOP/s nominal', 'GFLOP/s executed', 'peak bytes', 'allocated', 'bce/image', 'kl/image', 'vs ours', '1-min load'],
       a.rows.map((r) => {
         const ld = r.framework === 'ours' ? a.oursLoad : a.tfjsLoad;
         return [
@@ -59,6 +59,7 @@ export function stepText(a: {
           r.msPerStep ?? 'fails',
           r.gpuMsPerStep ?? '-',
           r.msPerStep === null ? '-' : `${r.stepMs.length}+${r.warmup}`,
+          r.dispatchesPerStep === null ? '-' : `${r.dispatchesPerStep} / ${r.submitsPerStep}`,
           r.gflops ?? '-',
           r.executedGflops ?? '-',
           fmtMB(r.peakBytes),

@@ -86,14 +86,19 @@ async function runOurs(
   // Timed steps: trainStep itself, the pool's peak over each.
   const row = emptyRow('ours', c.preset, N, steps, { nominal: flops.total, executed: flops.executedTotal });
   row.peakBytes = 0;
+  let counted = { ...engine.stats };
   const settle = async () => {
     await engine.sync();
     engine.pool.resetPeak();
+    counted = { ...engine.stats };
   };
   const step = (i: number) => trainStep(model, optimizer, images, kind, o(i));
   const note = () => {
     row.peakBytes = Math.max(row.peakBytes!, engine.pool.stats.peakInUseBytes);
-    return `pool peak ${fmtMB(engine.pool.stats.peakInUseBytes)}, `;
+    // The step alone (its losses are read after): the same every step.
+    row.dispatchesPerStep = engine.stats.dispatches - counted.dispatches;
+    row.submitsPerStep = engine.stats.submits - counted.submits;
+    return `${row.dispatchesPerStep} dispatches, ${row.submitsPerStep} submits, pool peak ${fmtMB(engine.pool.stats.peakInUseBytes)}, `;
   };
   losses.push(...(await timeSteps(row, { device: engine.device, settle, step, submit: () => engine.flush(), read: readLosses, note }, log)));
   row.allocatedBytes = engine.pool.stats.allocatedBytes;
