@@ -20,8 +20,7 @@ const ctx = useEngine();
 
 describe('the shipped checkpoint', () => {
   it('is the default run of the small preset, and its metrics.json scored it', () => {
-    // Trained as the pretraining run resumed with the recipe, which trains bit for bit what
-    // --pretrain-steps does (test/pretrain.test.ts): the history holds the switch.
+    // Trained by `npm run train` with no flags: the history holds the switch after pretraining.
     const { model: m, metadata } = readModelFile(model, ctx.engine);
     expect(m.config.preset).toBe('small');
     const { clamp, randomShare, pretrainSteps, invariance, shapeBias } = DEFAULT_RECIPE.small!;
@@ -40,7 +39,7 @@ describe('the shipped checkpoint', () => {
 
   it('reconstructs held-out faces that are told apart from others in the same pose and light', async () => {
     // Two held-out SHAPE batches of 20 faces (the evaluation's stream): reconstructions nearest
-    // their own input. Chance is 1 in 20; the full evaluation (200 faces) gave 82.5%, batches move
+    // their own input. Chance is 1 in 20; the full evaluation (200 faces) gave 83%, batches move
     // by 10-20 points, and a model that lost the identity (8% there) stays far below 12 of 40.
     const { model: m } = readModelFile(model, ctx.engine);
     const S = m.config.imageSize;
