@@ -17,7 +17,7 @@ import { claimRunFolder, describeCheckpoint } from '../train/run-folder.js';
 import { faultHook, parseFault } from '../train/faults.js';
 import { describeFailure } from './train-failures.js';
 
-const r = DEFAULT_RECIPE.small!;
+const SMALL = DEFAULT_RECIPE.small!;
 const HELP = `Train DC-IGN (Kulkarni et al. 2015) on faces rendered on the GPU.
 
 usage: npm run train -- [options]
@@ -34,8 +34,8 @@ usage: npm run train -- [options]
                          --invariance and the --*-every flags given as well change them from there on
   --procedure P          clamped (section 3.2, default) | random (section 3.1: random batches, no clamping)
   --recipe R             default | paper: how a fresh clamped run is trained, unless the five flags below say
-                         otherwise. default (small: ${r.pretrainSteps} steps pretrained with random batches, then
-                         --clamp ${r.clamp} --random-share ${r.randomShare} --shape-bias ${r.shapeBias} --invariance ${r.invariance}; docs/RESULTS.md
+                         otherwise. default (small: ${SMALL.pretrainSteps} steps pretrained with random batches, then
+                         --clamp ${SMALL.clamp} --random-share ${SMALL.randomShare} --shape-bias ${SMALL.shapeBias} --invariance ${SMALL.invariance}; docs/RESULTS.md
                          says why); paper (the original code's clamped procedure: --clamp first, no pretraining,
                          no random batches, shape bias 0, no invariance targeting)
   --clamp C              what a clamped batch's clamped latents become: first (sample 0's mu and logvar,

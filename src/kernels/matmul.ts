@@ -153,7 +153,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, o: { activation?:
       gb = b?.requiresGrad ? Tensor.empty(b.shape, 'f32', b.engine) : null;
       gw = matmulRaw(gp, x, { transA: true, rowSums: gb ?? undefined });
     } else if (b?.requiresGrad) gb = sumTo(gp, b.shape);
-    if (gp !== g && gp !== gb) gp.dispose();
+    if (gp !== g) gp.dispose();
     return b ? [gx, gw, gb] : [gx, gw];
   });
 }
