@@ -1,6 +1,7 @@
-// The activations a kernel can apply in its epilogue (prepended to that kernel's source):
-// ACT_RELU keeps NaN, as the elementwise relu does (lavapipe's max(NaN, 0) is 0); ACT_SIGMOID is
-// the elementwise sigmoid. Neither define: the identity.
+// The activations a kernel can apply in its epilogue (joined to that kernel's source), and
+// their derivatives from the output for a gradient's prologue: ACT_RELU keeps NaN, as the
+// elementwise relu does (lavapipe's max(NaN, 0) is 0); ACT_SIGMOID is the elementwise sigmoid.
+// Neither define: the identity. activateGrad matches activationGrad in src/kernels/elementwise.ts.
 
 // By its bits: WGSL lets a compiler assume floats are never NaN, which folds `v != v` to false.
 fn actIsNan(v: f32) -> bool {
@@ -15,6 +16,19 @@ fn activate(v: f32) -> f32 {
   return 1.0 / (1.0 + exp(-v));
 #else
   return v;
+#endif
+#endif
+}
+
+/** g through the activation's derivative, read from the activation's output y. */
+fn activateGrad(g: f32, y: f32) -> f32 {
+#if ACT_RELU
+  return select(0.0, g, y > 0.0);
+#else
+#if ACT_SIGMOID
+  return g * y * (1.0 - y);
+#else
+  return g;
 #endif
 #endif
 }

@@ -34,6 +34,11 @@
 //
 // Tensors are bound as windows that start on an aligned byte offset at or before a chunk's first
 // image; inBase/outBase (xBase/dyBase) are the element offsets of that image in the windows.
+//
+// CONV's store adds the bias and applies the activation of shaders/activation.wgsl (appended).
+// With SHUFFLE it also interleaves depth into space for upsampleConv2d: stacked channel
+// m = (py*2+px)*shufO + o goes to pixels (2ty+py, 2tx+px) of channel o, whose bias it takes, so
+// the decoder's output needs no pass of its own (outW, outPlane and the steps are the output's).
 
 #if SUBGROUPS
 enable subgroups;
@@ -69,6 +74,7 @@ struct U {
   oxBase: u32,
   oxStep: u32,
   hasBias: u32, // else Bias is bound to any buffer of at least M elements and ignored
+  shufO: u32,   // SHUFFLE: channels of the output
 }
 
 @group(0) @binding(2) var<storage, read> Wt: array<f32>;
@@ -118,11 +124,19 @@ fn store(at: u32, m: u32, z: u32, acc: array<f32, PX>) {
   let n = at / u.blocks;
   let b = at % u.blocks;
   let tx0 = (b % u.blocksX) * PX;
-  let bias = select(0.0, Bias[m], u.hasBias != 0u);
-  let row = u.outBase + n * u.outImg + m * u.outPlane + (u.oyBase + (b / u.blocksX) * u.oyStep) * u.outW + u.oxBase;
+#if SHUFFLE
+  let o = m % u.shufO;
+  let p = m / u.shufO;
+  let chan = o * u.outPlane + (p >> 1u) * u.outW + (p & 1u);
+#else
+  let o = m;
+  let chan = m * u.outPlane;
+#endif
+  let bias = select(0.0, Bias[o], u.hasBias != 0u);
+  let row = u.outBase + n * u.outImg + chan + (u.oyBase + (b / u.blocksX) * u.oyStep) * u.outW + u.oxBase;
   for (var q = 0u; q < PX; q++) {
     let tx = tx0 + q;
-    if (tx < u.tilesX) { Y[row + tx * u.oxStep] = acc[q] + bias; }
+    if (tx < u.tilesX) { Y[row + tx * u.oxStep] = activate(acc[q] + bias); }
   }
 }
 #endif

@@ -7,10 +7,12 @@
 // original tap the sum of the four folded taps, one per parity, it went into: gathers both ways,
 // so no atomics. Weights are small enough to bind whole.
 //
-// Otherwise: depthToSpace2, channel (py*2+px)*O + o of [N,4O,H,W] to pixel (2i+py, 2j+px) of
-// channel o in [N,O,2H,2W], and (BACKWARD) the inverse permutation. Both walk whole images, bound
-// as windows that start on an aligned byte offset at or before a chunk's first image;
-// inBase/outBase are the element offsets of that image within the windows.
+// Otherwise the backward of the convolution's depth-to-space store (shaders/conv2d.wgsl, SHUFFLE):
+// the gradient at pixel (2i+py, 2j+px) of channel o in [N,O,2H,2W] goes to channel (py*2+px)*O + o
+// of [N,4O,H,W], through the activation's derivative (shaders/activation.wgsl, joined) read
+// from the layer's output Y at the same pixel. It walks whole images, bound as windows that start
+// on an aligned byte offset at or before a chunk's first image; inBase/outBase are the element
+// offsets of that image within the windows (Y's window is the gradient's).
 
 #if FOLD
 struct U {
@@ -39,6 +41,9 @@ struct U {
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read_write> B: array<f32>;
+#if ACT
+@group(0) @binding(3) var<storage, read> Y: array<f32>;
+#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -86,30 +91,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   B[i] = acc;
 #endif
 #else
+  // A: gradient [N,O,2H,2W]; B: gradient [N,4O,H,W], r indexing its image.
   let hw = u.H * u.W;
   let img = 4u * u.O * hw;
   let n = i / img;
   let r = i - n * img;
-#if BACKWARD
-  // A: gradient [N,O,2H,2W]; B: gradient [N,4O,H,W], r indexing its image.
   let m = r / hw;
   let s = r - m * hw;
   let y = s / u.W;
   let x = s - y * u.W;
   let q = m / u.O;
   let o = m - q * u.O;
-  let src = (o * 2u * u.H + 2u * y + (q >> 1u)) * 2u * u.W + 2u * x + (q & 1u);
-  B[u.outBase + i] = A[u.inBase + n * img + src];
+  let src = u.inBase + n * img + (o * 2u * u.H + 2u * y + (q >> 1u)) * 2u * u.W + 2u * x + (q & 1u);
+#if ACT
+  B[u.outBase + i] = activateGrad(A[src], Y[src]);
 #else
-  // A: [N,4O,H,W]; B: [N,O,2H,2W], r indexing its image.
-  let W2 = 2u * u.W;
-  let o = r / (4u * hw);
-  let s = r - o * 4u * hw;
-  let Y = s / W2;
-  let X = s - Y * W2;
-  let q = (Y & 1u) * 2u + (X & 1u);
-  let src = (q * u.O + o) * hw + (Y >> 1u) * u.W + (X >> 1u);
-  B[u.outBase + i] = A[u.inBase + n * img + src];
+  B[u.outBase + i] = A[src];
 #endif
 #endif
 }

@@ -4,10 +4,11 @@ import { gradCheck } from './setup/gradcheck.js';
 import { backward, parameter, Tensor, tidy } from '../src/node.js';
 import { conv2d, type Conv2dPadding } from '../src/kernels/conv2d.js';
 import { upsampleNearest } from '../src/kernels/upsample.js';
-import { depthToSpace2, foldUpsampleWeight, upsampleConv2d } from '../src/kernels/upconv.js';
+import { foldUpsampleWeight, upsampleConv2d } from '../src/kernels/upconv.js';
+import type { Activation } from '../src/kernels/elementwise.js';
 import * as ref from './ref/conv.js';
 import { upsampleNearest as refUp, upsampleNearestBackward as refUpGrad } from './ref/upsample.js';
-import { random, type Arr } from './ref/cpu.js';
+import { map, random, zip, type Arr } from './ref/cpu.js';
 
 // The reference is the float64 upsample followed by the float64 convolution. The GPU sums
 // float32 products of values in [-1, 1]: each folded tap adds up to 4 weights, the convolution
@@ -24,9 +25,17 @@ interface Case {
   w: number[];
   padding: Conv2dPadding;
   bias?: boolean;
+  activation?: Activation;
 }
 
-const name = (c: Case) => `x [${c.x}] w [${c.w}] padding ${JSON.stringify(c.padding)}${c.bias === false ? ' no bias' : ''}`;
+const name = (c: Case) =>
+  `x [${c.x}] w [${c.w}] padding ${JSON.stringify(c.padding)}${c.bias === false ? ' no bias' : ''}${c.activation ? `, ${c.activation}` : ''}`;
+
+// The activation in float64 and its derivative at the pre-activation v.
+const act = {
+  relu: { f: (v: number) => Math.max(v, 0), d: (v: number) => (v > 0 ? 1 : 0) },
+  sigmoid: { f: (v: number) => 1 / (1 + Math.exp(-v)), d: (v: number) => Math.exp(-v) / (1 + Math.exp(-v)) ** 2 },
+};
 
 function check(c: Case, seed: number, fdSamples = 8): Promise<void> {
   const o = { padding: c.padding };
@@ -35,14 +44,20 @@ function check(c: Case, seed: number, fdSamples = 8): Promise<void> {
   const K = Math.max(g.C * g.kh * g.kw, 4 * g.O * g.kh * g.kw, g.N * g.Ho * g.Wo);
   const inputs: Arr[] = [random(c.x, seed), random(c.w, seed + 1)];
   if (c.bias !== false) inputs.push(random([c.w[0]!], seed + 2));
+  const a = c.activation ? act[c.activation] : { f: (v: number) => v, d: () => 1 };
+  const pre = ([x, w, b]: Arr[]) => ref.conv2d(refUp(x!, 2), w!, b ?? null, o);
   return gradCheck({
-    gpu: ([x, w, b]) => upsampleConv2d(x!, w!, b ?? null, o),
-    cpu: ([x, w, b]) => ref.conv2d(refUp(x!, 2), w!, b ?? null, o),
-    analytic: ([x, w, b], R) => [
-      refUpGrad(ref.conv2dGradInput(R, w!, up, o), 2),
-      ref.conv2dGradWeight(refUp(x!, 2), R, w!.shape, o),
-      ...(b ? [ref.conv2dGradBias(R)] : []),
-    ],
+    gpu: ([x, w, b]) => upsampleConv2d(x!, w!, b ?? null, { ...o, activation: c.activation }),
+    cpu: (inputs) => map(pre(inputs), a.f),
+    analytic: (inputs, R) => {
+      const [x, w, b] = inputs;
+      const gp = zip(R, pre(inputs), (r, v) => r * a.d(v));
+      return [
+        refUpGrad(ref.conv2dGradInput(gp, w!, up, o), 2),
+        ref.conv2dGradWeight(refUp(x!, 2), gp, w!.shape, o),
+        ...(b ? [ref.conv2dGradBias(gp)] : []),
+      ];
+    },
     inputs,
     tol: tolFor(K),
     fdSamples,
@@ -63,6 +78,10 @@ describe('upsampleConv2d against float64 upsample + conv2d and finite difference
     { x: [2, 3, 9, 11], w: [7, 3, 5, 5], padding: 0 },
     { x: [1, 3, 7, 6], w: [5, 3, 5, 5], padding: 3 },
     { x: [2, 2, 5, 7], w: [3, 2, 1, 1], padding: 1, bias: false },
+    // The decoder's activations in the store, their derivatives in the gradient's unshuffle.
+    { x: [2, 5, 11, 9], w: [7, 5, 5, 5], padding: 'same', activation: 'relu' },
+    { x: [1, 3, 7, 6], w: [5, 3, 5, 5], padding: 3, activation: 'sigmoid' },
+    { x: [2, 2, 5, 7], w: [3, 2, 1, 1], padding: 1, bias: false, activation: 'relu' },
   ];
   cases.forEach((c, i) => it(name(c), () => check(c, 10 * i + 1)));
 
@@ -115,7 +134,7 @@ describe('upsampleConv2d against float64 upsample + conv2d and finite difference
     expect(bad([4, 3, 19, 19], 0)).toThrow(/upsampleConv2d: the 19x19 kernel is larger than the padded 16x16 upsampled input/);
     expect(bad([4, 3, 3, 3], 0, x, Tensor.empty([5]))).toThrow(/upsampleConv2d: bias must have shape \[4\].*bias \[5\]/);
     expect(() => foldUpsampleWeight(Tensor.empty([4, 3, 3]))).toThrow(/foldUpsampleWeight: w must be 4-D.*w \[4,3,3\]/);
-    expect(() => depthToSpace2(Tensor.empty([1, 6, 2, 2]), 2)).toThrow(/depthToSpace2: y must have 4 \* 2 channels \(y \[1,6,2,2\]\)/);
+    expect(() => upsampleConv2d(x, Tensor.empty([4, 3, 3, 3]), null, { activation: 'tanh' as Activation })).toThrow(/upsampleConv2d: activation must be 'relu' or 'sigmoid', got "tanh"/);
   });
 });
 
@@ -126,6 +145,6 @@ describe('upsampleConv2d with a 1 MiB storage-binding limit', () => {
     expect(ctx.engine.maxBinding).toBe(1 << 20);
     // Stacked output [5,60,39,39] and result [5,15,78,78]: 1.8 MB each, 365040 bytes an image,
     // so 2 images a chunk in 3 chunks, at byte offsets that are not 256-aligned.
-    await check({ x: [5, 4, 39, 39], w: [15, 4, 3, 3], padding: 1 }, 91, 2);
+    await check({ x: [5, 4, 39, 39], w: [15, 4, 3, 3], padding: 1, activation: 'relu' }, 91, 2);
   });
 });

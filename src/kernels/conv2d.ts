@@ -2,10 +2,12 @@
 // bias, and its three gradients. Every kernel walks the batch in chunks whose tensors each fit one
 // storage binding, so activations larger than a binding (20 x 96 x 146 x 146 floats) just work.
 import source from '../../shaders/conv2d.wgsl';
+import activationSource from '../../shaders/activation.wgsl';
 import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { shapeStr, Tensor } from '../tensor.js';
 import { checkF32, checkWhole, opError, wholeBinding } from './util.js';
+import { activationDefines, type Activation } from './elementwise.js';
 
 export type Conv2dPadding = number | 'valid' | 'same';
 
@@ -174,7 +176,7 @@ function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', taps: string, defines: 
   return engine.kernel({
     name: 'conv2d',
     // The defines determine the generated loops, so they keep the pipeline key exact.
-    wgsl: source.replace(`{{${kind}_TAPS}}`, taps),
+    wgsl: source.replace(`{{${kind}_TAPS}}`, taps) + (kind === 'CONV' ? activationSource : ''),
     defines: { GEMM: true, [kind]: true, ...defines },
     overrides: { WG },
   });
@@ -215,6 +217,10 @@ interface ConvPass {
   oyStep: number;
   oxBase: number;
   oxStep: number;
+  /** The store's activation (forward only). */
+  activation?: Activation | null;
+  /** The store interleaves M = 4 * O stacked channels into an output of O channels (outH, outW its plane). */
+  shuffle?: boolean;
 }
 
 // ---- generated inner loops -----------------------------------------------------------------
@@ -290,9 +296,12 @@ function convPass(p: ConvPass): void {
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const maxImages = Math.floor((maxWg * WG) / blocks);
   if (maxImages < 1) throw opError(p.op, `an output plane of ${p.tilesY}x${p.tilesX} pixels needs more than ${maxWg} workgroups`, ['x', p.input]);
-  const kernel = gemmKernel(engine, 'CONV', convTaps(KW, p.sx, PX, OB, sg), { SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW }, WG);
+  const kernel = gemmKernel(engine, 'CONV', convTaps(KW, p.sx, PX, OB, sg), {
+    SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, ...activationDefines(p.op, p.activation),
+  }, WG);
+  const outChannels = p.shuffle ? p.M / 4 : p.M;
   const inImg = p.K * p.inH * p.inW;
-  const outImg = p.M * p.outH * p.outW;
+  const outImg = outChannels * p.outH * p.outW;
   const named: [string, Tensor][] = [[p.names[0], p.input], [p.names[1], p.out]];
   for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, [inImg, outImg], maxImages)) {
     const xin = window(engine, p.input, n0 * inImg, nb * inImg);
@@ -303,7 +312,7 @@ function convPass(p: ConvPass): void {
       .i32(p.padY, p.padX)
       .u32(p.wM, p.wK, p.w0)
       .i32(p.wRow, p.wCol)
-      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0)
+      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels)
       .build();
     // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
     const bindings: Binding[] = [xin.binding, wholeBinding(p.weights), wholeBinding(p.bias ?? p.weights), yout.binding];
@@ -311,25 +320,38 @@ function convPass(p: ConvPass): void {
   }
 }
 
+/** What the forward's store does besides adding the bias. */
+export interface Conv2dEpilogue {
+  activation?: Activation | null;
+  /**
+   * For upsampleConv2d: the 4*O output channels of w are the parities (py*2+px)*O + o of an
+   * [N, O, 2Ho, 2Wo] output, which the store interleaves; the bias then has O entries.
+   */
+  depthToSpace?: boolean;
+}
+
 /** The forward without recording a gradient. */
-export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOptions = {}): Tensor {
+export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOptions = {}, e: Conv2dEpilogue = {}): Tensor {
   const op = 'conv2d';
   checkF32(op, 'x', x);
   checkF32(op, 'w', w);
   if (bias) checkF32(op, 'bias', bias);
   const g = conv2dGeometry(op, x, w, o);
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.O)) {
-    throw opError(op, `bias must have shape [${g.O}] (one per output channel)`, ['x', x], ['w', w], ['bias', bias]);
+  if (e.depthToSpace && g.O % 4 !== 0) throw opError(op, `depth to space needs a multiple of 4 output channels, got ${g.O}`, ['w', w]);
+  const O = e.depthToSpace ? g.O / 4 : g.O;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== O)) {
+    throw opError(op, `bias must have shape [${O}] (one per output channel)`, ['x', x], ['w', w], ['bias', bias]);
   }
   const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);
   checkWhole(op, 'w', w);
-  const y = Tensor.empty([g.N, g.O, g.Ho, g.Wo], 'f32', engine);
+  const s = e.depthToSpace ? 2 : 1;
+  const y = Tensor.empty([g.N, O, s * g.Ho, s * g.Wo], 'f32', engine);
   convPass({
     op, names: ['x', 'y'], input: x, weights: w, bias, out: y, macs: macs(g), N: g.N,
-    K: g.C, inH: g.H, inW: g.W, M: g.O, tilesY: g.Ho, tilesX: g.Wo, outH: g.Ho, outW: g.Wo,
+    K: g.C, inH: g.H, inW: g.W, M: g.O, tilesY: g.Ho, tilesX: g.Wo, outH: s * g.Ho, outW: s * g.Wo,
     sy: g.stride, sx: g.stride, taps: g.kh, kwTaps: g.kw, padY: g.padTop, padX: g.padLeft,
     wM: g.C * g.kh * g.kw, wK: g.kh * g.kw, w0: 0, wRow: g.kw, wCol: 1,
-    oyBase: 0, oyStep: 1, oxBase: 0, oxStep: 1,
+    oyBase: 0, oyStep: s, oxBase: 0, oxStep: s, activation: e.activation, shuffle: e.depthToSpace,
   });
   return y;
 }

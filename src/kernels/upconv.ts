@@ -1,19 +1,22 @@
 // conv2d(upsampleNearest(x, 2), w, b) without the upsampled map. That map repeats each pixel
 // 2 x 2, so each output parity (py, px) is an ordinary convolution of x itself with a smaller
 // folded kernel (7x7 valid -> 4x4: 16 taps instead of 49). The four parity kernels run as one
-// conv2d with 4*O output channels; depthToSpace2 then interleaves them into the output.
+// convolution with 4*O output channels whose store interleaves them into the output, adds the
+// bias and applies the layer's activation: one dispatch besides the weight fold.
 import source from '../../shaders/upconv.wgsl';
 import { grid1d, Uniforms, type Binding } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
+import activationSource from '../../shaders/activation.wgsl';
 import { bindRange, checkF32, checkWhole, opError, planeChunks, wholeBinding } from './util.js';
-import { conv2d, type Conv2dPadding } from './conv2d.js';
-import { expand } from './elementwise.js';
-import { sumTo } from './reduce.js';
+import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw, type Conv2dPadding } from './conv2d.js';
+import { activationDefines, type Activation } from './elementwise.js';
 
 export interface UpsampleConv2dOptions {
   /** Zero padding of the upsampled map, 'valid' (0) or 'same' ((K - 1) / 2). Default 0. */
   padding?: Conv2dPadding;
+  /** Applied in the convolution's store; the gradient rule then reads the output. */
+  activation?: Activation | null;
 }
 
 /** The folded kernel: size KF with padding PF on the input, for a K x K kernel with padding P. */
@@ -72,64 +75,48 @@ export function foldUpsampleWeight(w: Tensor, padding: Conv2dPadding = 0): Tenso
   });
 }
 
-/** b [O] repeated to [4*O], the bias of the stacked parity kernels; the gradient sums the copies. */
-export function repeatBias4(b: Tensor): Tensor {
-  const op = 'repeatBias4';
-  checkF32(op, 'bias', b);
-  if (b.rank !== 1) throw opError(op, 'bias must be 1-D', ['bias', b]);
-  const O = b.shape[0]!;
-  const tiled = expand(b, [4, O], 'x', op);
-  const out = tiled.view([4 * O]);
-  tiled.dispose();
-  return record(out, op, [b], (g) => {
-    const v = g.view([4, O]);
-    return [sumTo(v, [O], true)];
+/**
+ * The gradient at the stacked convolution's output [N,4O,H,W] from the gradient g at the layer's
+ * output [N,O,2H,2W] and, with an activation, that output y (its derivative is read from y).
+ */
+function unshuffleGrad(g: Tensor, y: Tensor | null, activation: Activation | null, N: number, O: number, H: number, W: number): Tensor {
+  const op = 'upsampleConv2d.grad';
+  const engine = g.engine;
+  const act = !!activation && !!y;
+  const kernel = engine.kernel({
+    name: 'upconv',
+    wgsl: activationSource + source,
+    defines: { FOLD: false, ACT: act, ...activationDefines(op, act ? activation : null) },
   });
-}
-
-function runShuffle(op: string, src: Tensor, dst: Tensor, N: number, O: number, H: number, W: number, backward: boolean): void {
-  const engine = src.engine;
-  const kernel = engine.kernel({ name: 'upconv', wgsl: source, defines: { FOLD: false, BACKWARD: backward } });
+  const gy = Tensor.empty([N, 4 * O, H, W], 'f32', engine);
   const img = 4 * O * H * W;
   for (const [n0, count] of planeChunks(op, engine, N, img, img)) {
-    const a = bindRange(engine, src, n0 * img, count * img);
-    const b = bindRange(engine, dst, n0 * img, count * img);
+    const a = bindRange(engine, g, n0 * img, count * img);
+    const b = bindRange(engine, gy, n0 * img, count * img);
     const n = count * img;
+    const bindings = [a.binding, b.binding];
+    if (act) bindings.push(bindRange(engine, y!, n0 * img, count * img).binding);
     engine.dispatch(kernel, {
       uniforms: new Uniforms(32).u32(n, a.base, b.base, O, H, W, 0, 0).build(),
-      bindings: [a.binding, b.binding],
+      bindings,
       workgroups: grid1d(n, 256),
     });
   }
-}
-
-/** [N, 4*O, H, W] -> [N, O, 2H, 2W]: channel (py*2+px)*O + o goes to pixels (2i+py, 2j+px) of channel o. */
-export function depthToSpace2(y: Tensor, O: number): Tensor {
-  const op = 'depthToSpace2';
-  checkF32(op, 'y', y);
-  if (y.rank !== 4) throw opError(op, 'y must be NCHW (rank 4)', ['y', y]);
-  const [N, C4, H, W] = y.shape as [number, number, number, number];
-  if (!Number.isInteger(O) || O < 1 || C4 !== 4 * O) throw opError(op, `y must have 4 * ${O} channels`, ['y', y]);
-  const out = Tensor.empty([N, O, 2 * H, 2 * W], 'f32', y.engine);
-  runShuffle(op, y, out, N, O, H, W, false);
-  return record(out, op, [y], (g) => {
-    const gy = Tensor.empty(y.shape, 'f32', y.engine);
-    runShuffle(`${op}.grad`, g, gy, N, O, H, W, true);
-    return [gy];
-  });
+  return gy;
 }
 
 /**
- * conv2d(upsampleNearest(x, 2), w, bias, {padding}) for odd square kernels, computed as one
- * convolution of x with the folded kernels: about (K'/K)^2 of the multiply-adds, and no
- * upsampled map in memory. Gradients flow to x, w and bias.
+ * activation(conv2d(upsampleNearest(x, 2), w, bias, {padding})) for odd square kernels, computed
+ * as one convolution of x with the folded kernels: about (K'/K)^2 of the multiply-adds, and no
+ * upsampled map in memory. Gradients flow to x, w and bias; with an activation the rule reads
+ * the output, so the caller keeps it until the backward.
  */
 export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: UpsampleConv2dOptions = {}): Tensor {
   const op = 'upsampleConv2d';
   const g = foldGeometry(op, w, o.padding);
   checkF32(op, 'x', x);
   if (x.rank !== 4) throw opError(op, `x must be 4-D NCHW, got rank ${x.rank}`, ['x', x], ['w', w]);
-  const [, C, H, W] = x.shape as [number, number, number, number];
+  const [N, C, H, W] = x.shape as [number, number, number, number];
   const [O, Cw] = w.shape as [number, number];
   if (C !== Cw) throw opError(op, `x has ${C} channels but w expects ${Cw}`, ['x', x], ['w', w]);
   if (2 * Math.min(H, W) + 2 * g.P < g.K) {
@@ -139,15 +126,31 @@ export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null,
     checkF32(op, 'bias', bias);
     if (bias.rank !== 1 || bias.shape[0] !== O) throw opError(op, `bias must have shape [${O}] (one per output channel)`, ['w', w], ['bias', bias]);
   }
+  const activation = o.activation ?? null;
+  activationDefines(op, activation);
   const wf = foldUpsampleWeight(w, g.P);
-  const bf = bias ? repeatBias4(bias) : null;
-  const y = conv2d(x, wf, bf, { padding: g.PF });
-  // conv2d's gradient rule keeps its inputs (x, wf, bf); nothing needs its output after this.
-  if (!y.requiresGrad) {
-    wf.dispose();
-    bf?.dispose();
-  }
-  const out = depthToSpace2(y, O);
-  y.dispose();
+  const conv = { padding: g.PF };
+  const y = conv2dRaw(x, wf, bias, conv, { activation, depthToSpace: true });
+  const [, , Ho2, Wo2] = y.shape as [number, number, number, number];
+  const [Ho, Wo] = [Ho2 / 2, Wo2 / 2];
+  const out = record(y, op, bias ? [x, wf, bias] : [x, wf], (gOut) => {
+    const gy = unshuffleGrad(gOut, y, activation, N, O, Ho, Wo);
+    let gb: Tensor | null = null;
+    if (bias?.requiresGrad) {
+      // Channel (py*2+px)*O + o of image n is channel o of image 4n + py*2+px: one sum per o.
+      const images = gy.view([4 * N, O, Ho, Wo]);
+      gb = conv2dGradBias(images);
+      images.dispose();
+    }
+    const grads = [
+      x.requiresGrad ? conv2dGradInput(gy, wf, x.shape, conv) : null,
+      wf.requiresGrad ? conv2dGradWeight(x, gy, wf.shape, conv) : null,
+      ...(bias ? [gb] : []),
+    ];
+    gy.dispose();
+    return grads;
+  });
+  // The rule keeps x and the folded weights; without one nothing needs them.
+  if (!out.requiresGrad) wf.dispose();
   return out;
 }

@@ -1,7 +1,6 @@
 // The DC-IGN network (Kulkarni et al. 2015, the original init_network2_150_mv): an encoder of
 // three conv + 2x2 max-pool + ReLU stages and two linear heads (mu, logvar), and a decoder of a
 // linear layer, ReLU, and four nearest-upsample x2 + conv stages with a sigmoid at the end.
-import { relu, sigmoid } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/maxpool2d.js';
 import { getEngine, shapeStr, type Tensor } from '../tensor.js';
 import type { Engine } from '../gpu/engine.js';
@@ -87,10 +86,10 @@ export class Dcign {
     }
     const { fc, conv1, conv2, conv3, conv4 } = this.decoder;
     const [bc, bs] = this.config.decoderBase;
-    // ReLU's and the sigmoid's rules read their outputs: each pre-activation can go.
+    // Every activation runs in its layer's store, and the next layer's rule keeps its input.
     let h = fc.forward(z, 'relu').view([z.shape[0]!, bc, bs, bs]);
-    for (const conv of [conv1, conv2, conv3]) h = freeing(conv.forwardUpsampled(h), relu);
-    return freeing(conv4.forwardUpsampled(h), sigmoid);
+    for (const conv of [conv1, conv2, conv3]) h = conv.forwardUpsampled(h, 'relu');
+    return conv4.forwardUpsampled(h, 'sigmoid');
   }
 
   dispose(): void {
