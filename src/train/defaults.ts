@@ -1,7 +1,7 @@
 // Per-preset training defaults shared by `npm run train` and scripts/overfit.ts.
 import type { ClampSource } from '../kernels/selective.js';
 
-export const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 2000, tiny: 300 };
+export const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 4000, tiny: 300 };
 
 // The original's 5e-4, except `small`: its first 400 steps reached BCE 5962 per image at 1e-3
 // against 6023 at 5e-4 (bench/RESULTS.md).
@@ -26,12 +26,12 @@ export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomSh
 
 /**
  * What a fresh clamped run of each preset does unless flags say otherwise, chosen on `small`
- * (docs/RESULTS.md, "Which recipe does npm run train use?"): a third of the run pretrains with
- * random batches, as the original authors' networks were pretrained; then the clamp to the batch
- * mean, with a share of random batches and SHAPE batches that keep the decoder reading each
- * image's own identity code, and invariance targeting that pulls a batch's clamped latents
- * together in the encoder, so that the mean the decoder gets is each image's code.
- * `paper` and `tiny` take the same proportions (not measured on `paper`).
+ * (docs/RESULTS.md, "Which recipe does npm run train use?"): the first steps pretrain with
+ * random batches (1000 of small's 4000), as the original authors' networks were pretrained; then
+ * the clamp to the batch mean, with a share of random batches and SHAPE batches that keep the
+ * decoder reading each image's own identity code, and invariance targeting that pulls a batch's
+ * clamped latents together in the encoder, so that the mean the decoder gets is each image's code.
+ * `paper` and `tiny` pretrain 6000 of 20000 and 100 of 300 steps (not measured on `paper`).
  */
 const CLAMPED = { clamp: 'mean', randomShare: 0.5, invariance: 10, shapeBias: 2 } as const;
 export const DEFAULT_RECIPE: Record<string, Recipe> = {
