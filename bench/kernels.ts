@@ -259,15 +259,7 @@ export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boo
       `(tfjs/ours ${(sum((r) => r.tfjsMs!) / sum((r) => r.oursMs!)).toFixed(2)})`
     : `sum of ours: ${rows.reduce((a, r) => a + (r.oursMs ?? 0), 0).toFixed(0)} ms`;
   return [
-    `DC-IGN paper layers, ${batchNote}. Median ms to GPU completion (no readback). ` +
-      'rate: GFLOP/s (conv fwd/dx/dw each 2*N*O*Ho*Wo*C*kh*kw, for dec rows on the upsampled map as tfjs runs it; ' +
-      'linear 2*N*in*out) or GB/s (nominal input + output bytes). ours exec: GFLOP/s of what our kernels execute, the same ' +
-      'but for dec rows (the folded conv: 2*N*(4*O)*(Ho/2)*(Wo/2)*C*kF*kF). dw includes the bias gradient. dec rows (x2 ' +
-      'nearest upsampling + conv): tfjs fwd resizeNearestNeighbor + fused.conv2d, dx Conv2DBackpropInput + ' +
-      'ResizeNearestNeighborGrad, dw Conv2DBackpropFilter on the upsampled input (kept from the forward) + sum(dy); ours ' +
-      'fwd upsampleConv2d (weight fold, folded conv, depth-to-space), dx depth-to-space backward + the folded conv\'s input ' +
-      'gradient, dw its weight and bias gradients (from the shuffled gradient the dx row made) + the fold\'s backward. runs: timed runs ours/tfjs after one warm-up; w: the warm-up run alone ' +
-      '(over 20 s, compilation included). check: max |ours - tfjs| / max |tfjs| on the warm-up outputs.',
+    `DC-IGN paper layers, ${batchNote}: median ms to GPU completion; rates, runs and check as bench/RESULTS.md (Kernels) says.`,
     '',
     body,
     '',
