@@ -8,21 +8,9 @@ import { errText, table, timeIt } from './timing.js';
 import {
   convData, LAYER_NAMES, linearData, maxRelDiff, paperLayers, poolData, type TfOp, type Unit,
 } from './kernel-cases.js';
+import type { BenchOptions } from './options.js';
 
 export { LAYER_NAMES };
-
-export interface KernelsOptions {
-  /** Images per batch. Default: 20 (the paper's) on hardware, 4 on a software adapter. */
-  batch?: number;
-  /** Only these layers (names as in LAYER_NAMES). */
-  layers?: string[];
-  /** Time tfjs-backend-webgpu too. Default true. */
-  tfjs?: boolean;
-  /** Compare ours with tfjs on the first run of each row. Default true (needs tfjs). */
-  check?: boolean;
-  /** Progress lines while measuring (one per row). */
-  log?: (line: string) => void;
-}
 
 export interface KernelRow {
   layer: string;
@@ -124,8 +112,9 @@ function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
 
 // ---- the bench ---------------------------------------------------------------------------
 
-export async function benchKernels(engine: Engine, opts: KernelsOptions = {}) {
+export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
   const software = engine.software;
+  // The paper's batch is 20; a software adapter defaults to 4.
   const batch = opts.batch ?? (software ? 4 : 20);
   const batchNote =
     opts.batch !== undefined

@@ -20,25 +20,8 @@ import { errText, loadAverage } from './timing.js';
 import { emptyRow, perImage, readLosses, timeSteps, type LossCheck, type StepRow } from './step-row.js';
 import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type PoolTrace, type ProfileEntry } from './step-trace.js';
 import { runTfjs } from './step-tfjs.js';
+import type { BenchOptions } from './options.js';
 import { fmtMB, stepText } from './step-text.js';
-
-export interface StepBenchOptions {
-  preset?: string;
-  /** Default 20, the paper's batch. */
-  batch?: number;
-  /** Timed steps of ours. Default 3. */
-  steps?: number;
-  /** Timed steps of tfjs. Default: 1 on a software adapter, else `steps`. */
-  tfjsSteps?: number;
-  tfjs?: boolean;
-  /** One more step of ours with every dispatch timed on its own (needs timestamp-query). */
-  profile?: boolean;
-  /** Print the traced step's memory in full. */
-  memory?: boolean;
-  kind?: BatchKind;
-  seed?: number;
-  log?: (line: string) => void;
-}
 
 /** Ours: a traced warm-up step, the timed steps, and with profile one more step with every dispatch timed alone. */
 async function runOurs(
@@ -120,9 +103,11 @@ async function runOurs(
   return { row, losses, memory, profile: prof, profileTotalMs };
 }
 
-export async function benchStep(engine: Engine, opts: StepBenchOptions = {}) {
-  const { log = () => {}, preset = 'paper', batch: N = 20, steps = 3, kind = 'az', seed = 1 } = opts;
+export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
+  const { log = () => {}, preset = 'paper', batch: N = 20, steps = 3, kind = 'az' } = opts;
+  const seed = 1;
   const c = getPreset(preset);
+  // tfjs takes minutes a step on a software adapter: one timed step there unless asked for more.
   const tfjsSteps = opts.tfjsSteps ?? (engine.software ? 1 : steps);
   const net = network(c);
   const flops = stepFlops(net, N);
