@@ -11,7 +11,8 @@ import { noGrad } from '../src/autograd/tape.js';
 import { getPreset } from '../src/model/presets.js';
 import { network } from '../src/model/network.js';
 import type { TF } from './tfjs.js';
-import { KKCO_TO_OCKK, NCHW_TO_NHWC, NHWC_TO_NCHW, OCKK_TO_KKCO, permute4, xorshift } from './layouts.js';
+import { Rng } from '../src/data/rng.js';
+import { KKCO_TO_OCKK, NCHW_TO_NHWC, NHWC_TO_NCHW, OCKK_TO_KKCO, permute4 } from './peer-data.js';
 
 export type Unit = 'GFLOP/s' | 'GB/s';
 
@@ -50,29 +51,14 @@ export const LAYER_NAMES = paperLayers().map((l) => l.name);
 
 /** Deterministic uniform values in [-scale, scale), shared by both sides. */
 function randomData(n: number, seed: number, scale = 1): Float32Array {
-  const u = xorshift(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (u() - 0.5) * 2 * scale;
-  return out;
+  const rng = Rng.fromSeed(seed);
+  return new Float32Array(n).map(() => rng.range(-scale, scale));
 }
 
 /** tfjs's output in layout NHWC (or [kh,kw,C,O]) of the given NCHW (or [O,C,kh,kw]) shape, back in ours. */
 const nchwFromNhwc = ([N, C, H, W]: readonly number[]) => (d: Float32Array) => permute4(d, [N!, H!, W!, C!], NHWC_TO_NCHW);
 const ockkFromKkco = ([O, C, kh, kw]: readonly number[]) => (d: Float32Array) => permute4(d, [kh!, kw!, C!, O!], KKCO_TO_OCKK);
 const same = (d: Float32Array) => d;
-
-export function maxRelDiff(ours: Float32Array, ref: Float32Array): number {
-  if (ours.length !== ref.length) return Infinity;
-  let diff = 0;
-  let mag = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = Math.abs(ours[i]! - ref[i]!);
-    if (!(d <= diff)) diff = d; // NaN propagates as a failure
-    const m = Math.abs(ref[i]!);
-    if (m > mag) mag = m;
-  }
-  return mag > 0 ? diff / mag : diff;
-}
 
 interface Operand {
   data: Float32Array;

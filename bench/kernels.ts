@@ -6,8 +6,9 @@ import type { Tensor, Engine } from '../src/node.js';
 import { loadTfjs, submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
 import { errText, table, timeIt } from './timing.js';
 import {
-  convData, LAYER_NAMES, linearData, maxRelDiff, paperLayers, poolData, type TfOp, type Unit,
+  convData, LAYER_NAMES, linearData, paperLayers, poolData, type TfOp, type Unit,
 } from './kernel-cases.js';
+import { maxRelDiff } from './peer-data.js';
 import type { BenchOptions } from './options.js';
 
 export { LAYER_NAMES };

@@ -1,6 +1,6 @@
 // A row of `npm run bench -- step`'s result: one framework's measured step, and what fills it in.
 import { GpuMarks } from './gpu-marks.js';
-import { median } from './timing.js';
+import { median } from '../src/eval/abc.js';
 
 export interface StepRow {
   framework: 'ours' | 'tfjs';

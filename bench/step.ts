@@ -15,7 +15,7 @@ import { loadTfjs, type TF } from './tfjs.js';
 import { FLOPS_NOTE, memoryModel, stepFlops } from './dcign-costs.js';
 import { network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
-import { xorshift } from './layouts.js';
+import { Rng } from '../src/data/rng.js';
 import { errText, loadAverage } from './timing.js';
 import { emptyRow, perImage, readLosses, timeSteps, type LossCheck, type StepRow } from './step-row.js';
 import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type PoolTrace, type ProfileEntry } from './step-trace.js';
@@ -122,7 +122,7 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
 
   // One fixed batch of rendered faces and one fixed eps, shared by both sides.
   const images = renderBatch({ type: kind, seed, count: N }, { size: c.imageSize }, engine).images;
-  const epsData = normals(N * c.latents, seed + 7);
+  const epsData = Float32Array.from(Rng.fromSeed(seed + 7).normals(N * c.latents));
   const eps = Tensor.fromData(epsData, [N, c.latents], 'f32', engine);
   const model = new Dcign(c, seed, engine);
   const kF = foldGeometry('bench step', model.decoder.conv1.weight, c.decoderPadding).KF;
@@ -183,13 +183,4 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
     memoryModel: mem, oursMemory: ours.memory, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs,
     loadDuring: { ours: oursLoad, tfjs: tfjsLoad },
   };
-}
-
-/** Deterministic N(0, 1) values (xorshift32 + Box-Muller). */
-function normals(n: number, seed: number): Float32Array {
-  const x = xorshift(seed);
-  const u = () => x() + 0.5 / 4294967296; // the middle of the state's interval: never 0
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
 }

@@ -5,7 +5,7 @@
 import type { Scalar, Tensor, Tensor4D, Variable } from '@tensorflow/tfjs';
 import { shapesOf, type DcignConfig } from '../src/model/presets.js';
 import type { TF } from './tfjs.js';
-import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './layouts.js';
+import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './peer-data.js';
 
 export interface TfStepSetup {
   config: DcignConfig;
