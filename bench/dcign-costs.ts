@@ -4,9 +4,9 @@ import type { DcignConfig } from '../src/model/presets.js';
 import { network, type ConvShape, type Network } from '../src/model/network.js';
 
 /** One convolution pass (fwd, dx or dw) of the paper's network: the direct conv, on the upsampled map in the decoder. */
-const convFlops = (l: ConvShape, N: number) => 2 * N * l.O * l.Ho * l.Ho * l.C * l.k * l.k;
+export const convFlops = (l: ConvShape, N: number) => 2 * N * l.O * l.Ho * l.Ho * l.C * l.k * l.k;
 /** The same pass as our kernels run it: the decoder's folded conv, 4*O channels of (Ho/2)^2 pixels with kF x kF taps. */
-const convFlopsExecuted = (l: ConvShape, N: number) =>
+export const convFlopsExecuted = (l: ConvShape, N: number) =>
   l.kFolded === null ? convFlops(l, N) : 2 * N * (4 * l.O) * (l.Ho / 2) * (l.Ho / 2) * l.C * l.kFolded * l.kFolded;
 
 export interface LayerFlops {
