@@ -4,24 +4,15 @@ import type { DcignConfig } from '../src/model/presets.js';
 import { network, type ConvShape, type Network } from '../src/model/network.js';
 
 /** One convolution pass (fwd, dx or dw) of the paper's network: the direct conv, on the upsampled map in the decoder. */
-const convFlops = (l: ConvShape, N: number) => 2 * N * l.O * l.Ho * l.Ho * l.C * l.k * l.k;
+export const convFlops = (l: ConvShape, N: number) => 2 * N * l.O * l.Ho * l.Ho * l.C * l.k * l.k;
 /** The same pass as our kernels run it: the decoder's folded conv, 4*O channels of (Ho/2)^2 pixels with kF x kF taps. */
-const convFlopsExecuted = (l: ConvShape, N: number) =>
+export const convFlopsExecuted = (l: ConvShape, N: number) =>
   l.kFolded === null ? convFlops(l, N) : 2 * N * (4 * l.O) * (l.Ho / 2) * (l.Ho / 2) * l.C * l.kFolded * l.kFolded;
 
-export interface LayerFlops {
-  name: string;
-  fwd: number;
-  dx: number;
-  dw: number;
-  /** What our kernels execute; equal to the nominal fwd, dx, dw except for the folded decoder convolutions. */
-  executed: { fwd: number; dx: number; dw: number };
-}
-
-/** Per op FLOPs of one step, nominal and executed (see FLOPS_NOTE). */
-export function stepFlops(net: Network, N: number): { total: number; executedTotal: number; perLayer: LayerFlops[] } {
+/** Per layer FLOPs of one step's fwd, dx and dw, nominal and (`executed`) as our kernels run them; see FLOPS_NOTE. */
+export function stepFlops(net: Network, N: number) {
   const conv = (l: ConvShape, f: (l: ConvShape, N: number) => number) => ({ fwd: f(l, N), dx: l.needsDx ? f(l, N) : 0, dw: f(l, N) });
-  const perLayer: LayerFlops[] = [
+  const perLayer = [
     ...net.convs.map((l) => ({ name: l.name, ...conv(l, convFlops), executed: conv(l, convFlopsExecuted) })),
     ...net.linears.map((l) => {
       const f = 2 * N * l.inF * l.outF;
@@ -45,27 +36,8 @@ export const FLOPS_NOTE =
   'depth-to-space, activations, losses or the optimizer. GFLOP/s nominal = nominal FLOPs / time (the same work for every ' +
   'framework, so comparable across them); GFLOP/s executed = executed FLOPs / time (the arithmetic rate of our kernels).';
 
-export interface MemoryTerm {
-  name: string;
-  bytes: number;
-}
-
-export interface MemoryModel {
-  weights: number;
-  optimizer: number;
-  /** Activations that a backward rule reads, held from the forward until the step ends. */
-  activations: MemoryTerm[];
-  activationBytes: number;
-  largestGradient: MemoryTerm;
-  /** weights + optimizer + activationBytes + largestGradient.bytes. */
-  total: number;
-  /** Held from the forward until the step ends although no backward rule reads them: not in the total. */
-  unread: MemoryTerm[];
-  /** Not in the total either: the parameter gradients, which fill up to the weights' size during backward. */
-  parameterGradients: number;
-  /** Of the activations, the step's inputs made before it (images, eps). */
-  stepInputs: number;
-}
+type MemoryTerm = { name: string; bytes: number };
+export type MemoryModel = ReturnType<typeof memoryModel>;
 
 /**
  * What a step must hold at once, at least: the weights, RMSProp's m and v, the activations that a
@@ -80,7 +52,7 @@ export interface MemoryModel {
  * ReLU. Each tensor of the graph gets a gradient of its own size, so the largest is that of the
  * largest tensor other than the images (at the paper preset d encoder.conv1 out).
  */
-export function memoryModel(c: DcignConfig, N: number): MemoryModel {
+export function memoryModel(c: DcignConfig, N: number) {
   const net = network(c);
   const b = (perImage: number) => 4 * N * perImage;
   const byName = new Map(net.activations.map((a) => [a.name, a.perImage]));
@@ -111,7 +83,11 @@ export function memoryModel(c: DcignConfig, N: number): MemoryModel {
   const largestGradient = { name: `d ${big.name}`, bytes: b(big.perImage) };
   return {
     weights, optimizer: 2 * weights, activations: acts, activationBytes, largestGradient,
-    total: 3 * weights + activationBytes + largestGradient.bytes, unread, parameterGradients: weights,
+    total: 3 * weights + activationBytes + largestGradient.bytes,
+    // Not in the total: held to the step's end though no rule reads them, and the parameter
+    // gradients, which fill up to the weights' size during backward.
+    unread, parameterGradients: weights,
+    // Of the activations, the step's inputs made before it (images, eps).
     stepInputs: acts[0]!.bytes + b(L),
   };
 }

@@ -2,16 +2,7 @@
 import type { Engine } from '../src/gpu/engine.js';
 import { DEFAULT_BATCH_SIZE, renderBatch } from '../src/data/batches.js';
 import { table, timeIt } from './timing.js';
-
-export interface FacesBenchOptions {
-  /** Image sizes to measure (default [150, 64]: the presets' size and a smaller one). */
-  sizes?: number[];
-  /** Images per batch (default 20). */
-  batch?: number;
-  /** Timed batches per size, at least (default 5); a first, untimed one compiles the shader. */
-  runs?: number;
-  antialias?: boolean;
-}
+import type { BenchOptions } from './options.js';
 
 export interface FacesBenchRow {
   size: number;
@@ -22,19 +13,22 @@ export interface FacesBenchRow {
   iterations: number;
 }
 
-/** Renders random batches (every image its own pose, light and identity) at each size; `text` is the printable table. */
-export async function benchFaces(engine: Engine, opts: FacesBenchOptions = {}): Promise<{ rows: FacesBenchRow[]; text: string }> {
-  const { sizes = [150, 64], batch = DEFAULT_BATCH_SIZE, runs = 5, antialias = true } = opts;
+/**
+ * Renders random batches (every image its own pose, light and identity), by default at the presets'
+ * 150 px and a smaller 64: 5 timed batches per size after one that compiles the shader.
+ */
+export async function benchFaces(engine: Engine, opts: BenchOptions = {}): Promise<{ rows: FacesBenchRow[]; text: string }> {
+  const { sizes = [150, 64], batch = DEFAULT_BATCH_SIZE } = opts;
   const rows: FacesBenchRow[] = [];
   for (const size of sizes) {
     let seed = 1;
     const { ms, iterations } = await timeIt(
       async () => {
-        const b = renderBatch({ type: 'random', seed: seed++, count: batch }, { size, antialias }, engine);
+        const b = renderBatch({ type: 'random', seed: seed++, count: batch }, { size, antialias: true }, engine);
         await engine.sync();
         b.images.dispose();
       },
-      { warmup: 1, minIters: runs, minMs: 0 },
+      { warmup: 1, minIters: 5, minMs: 0 },
     );
     rows.push({ size, batch, msPerBatch: ms, imagesPerSec: (1000 * batch) / ms, iterations });
   }

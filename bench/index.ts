@@ -3,12 +3,14 @@ import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { initEngine, type Engine } from '../src/node.js';
 import { benchMatmul } from './matmul.js';
-import { benchKernels, LAYER_NAMES } from './kernels.js';
+import { benchKernels } from './kernels.js';
+import { LAYER_NAMES } from './kernel-cases.js';
 import { benchFaces } from './faces.js';
 import { benchWeb } from './web.js';
 import { benchStep } from './step.js';
 import { loadAverage } from './timing.js';
 import type { BatchKind } from '../src/train/schedule.js';
+import type { BenchOptions } from './options.js';
 import { runCommand, UserError } from '../src/cli/errors.js';
 import { intFlag, outputFile } from '../src/cli/flags.js';
 
@@ -32,7 +34,7 @@ async function main(): Promise<number> {
     },
   });
 
-  const BENCHES: Record<string, { about: string; run: (engine: Engine, options: typeof flags) => Promise<Result> }> = {
+  const BENCHES: Record<string, { about: string; run: (engine: Engine, options: BenchOptions) => Promise<Result> }> = {
     matmul: {
       about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
       run: benchMatmul,
@@ -70,8 +72,7 @@ async function main(): Promise<number> {
   const kinds = ['az', 'el', 'light', 'shape'];
   if (values.kind !== undefined && !kinds.includes(values.kind)) throw new UserError(`--kind must be one of ${kinds.join(', ')}, got ${values.kind}`);
   const positiveInt = (flag: 'batch' | 'steps' | 'tfjs-steps') => intFlag(flag, values[flag], 1);
-  // Every bench's options, by the names its options interface gives them: each reads its own.
-  const flags = {
+  const flags: BenchOptions = {
     sizes: list(values.sizes)?.map(Number),
     batch: positiveInt('batch'),
     layers: list(values.layers),

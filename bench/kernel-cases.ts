@@ -9,92 +9,77 @@ import { foldGeometry, upsampleConv2d } from '../src/kernels/upconv.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { getPreset } from '../src/model/presets.js';
-import { network } from '../src/model/network.js';
+import { network, type ConvShape, type LinearShape } from '../src/model/network.js';
 import type { TF } from './tfjs.js';
-import { KKCO_TO_OCKK, NCHW_TO_NHWC, NHWC_TO_NCHW, OCKK_TO_KKCO, permute4, xorshift } from './layouts.js';
+import { convFlops, convFlopsExecuted } from './dcign-costs.js';
+import { Rng } from '../src/data/rng.js';
+import { KKCO_TO_OCKK, NCHW_TO_NHWC, NHWC_TO_NCHW, OCKK_TO_KKCO, permute4 } from './peer-data.js';
 
 export type Unit = 'GFLOP/s' | 'GB/s';
 
 // ---- the paper network's layers ----------------------------------------------------------
 
 /**
- * A conv's input side H is before the x2 upsampling where up: a decoder layer, nearest x2
- * upsampling and then the valid conv, which tfjs runs as the two ops and ours as upsampleConv2d
- * (the conv folded onto the un-upsampled input, then depth-to-space).
+ * A layer of the paper preset's network (src/model/network.ts) under the bench's short name. A
+ * decoder conv (kFolded set) is the layer as a whole: nearest x2 upsampling and then the valid
+ * conv, which tfjs runs as the two ops and ours as upsampleConv2d (the conv folded onto the
+ * un-upsampled input, then depth-to-space); its H is the upsampled side, as network() gives it.
  */
-type ConvLayer = { kind: 'conv'; name: string; C: number; O: number; H: number; k: number; up: boolean };
+type ConvLayer = ConvShape & { kind: 'conv' };
 type PoolLayer = { kind: 'pool'; name: string; C: number; H: number };
-type LinearLayer = { kind: 'linear'; name: string; inF: number; outF: number; note: string };
+type LinearLayer = LinearShape & { kind: 'linear'; note: string };
 type Layer = ConvLayer | PoolLayer | LinearLayer;
 
-/** The layers in network order, sizes from the `paper` preset's network (src/model/network.ts). */
+/** The layers in network order. */
 export function paperLayers(): Layer[] {
   const net = network(getPreset('paper'));
-  const out: Layer[] = [];
   const short = (name: string) => name.replace('encoder.', '').replace('decoder.conv', 'dec');
-  for (const l of net.convs.filter((c) => c.kFolded === null)) {
-    out.push({ kind: 'conv', name: short(l.name), C: l.C, O: l.O, H: l.H, k: l.k, up: false });
-    out.push({ kind: 'pool', name: short(l.name).replace('conv', 'pool'), C: l.O, H: l.Ho });
-  }
+  const conv = (l: ConvShape): ConvLayer => ({ ...l, kind: 'conv', name: short(l.name) });
   const [mu, , fc] = net.linears;
-  out.push({ kind: 'linear', name: 'enc_fc', inF: mu!.inF, outF: mu!.outF, note: 'per head (mu, logvar)' });
-  out.push({ kind: 'linear', name: 'dec_fc', inF: fc!.inF, outF: fc!.outF, note: '' });
-  // network() gives a decoder layer's upsampled input side; the bench's layers take the map before it.
-  for (const l of net.convs.filter((c) => c.kFolded !== null)) out.push({ kind: 'conv', name: short(l.name), C: l.C, O: l.O, H: l.H / 2, k: l.k, up: true });
-  return out;
+  return [
+    ...net.convs.filter((l) => l.kFolded === null).flatMap((l): Layer[] => [conv(l), { kind: 'pool', name: short(l.name).replace('conv', 'pool'), C: l.O, H: l.Ho }]),
+    { ...mu!, kind: 'linear', name: 'enc_fc', note: 'per head (mu, logvar)' },
+    { ...fc!, kind: 'linear', name: 'dec_fc', note: '' },
+    ...net.convs.filter((l) => l.kFolded !== null).map(conv),
+  ];
 }
 
 export const LAYER_NAMES = paperLayers().map((l) => l.name);
 
 // ---- data --------------------------------------------------------------------------------
 
-/** Deterministic uniform values in [-scale, scale), shared by both sides. */
-function randomData(n: number, seed: number, scale = 1): Float32Array {
-  const u = xorshift(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (u() - 0.5) * 2 * scale;
-  return out;
-}
-
 /** tfjs's output in layout NHWC (or [kh,kw,C,O]) of the given NCHW (or [O,C,kh,kw]) shape, back in ours. */
 const nchwFromNhwc = ([N, C, H, W]: readonly number[]) => (d: Float32Array) => permute4(d, [N!, H!, W!, C!], NHWC_TO_NCHW);
 const ockkFromKkco = ([O, C, kh, kw]: readonly number[]) => (d: Float32Array) => permute4(d, [kh!, kw!, C!, O!], KKCO_TO_OCKK);
 const same = (d: Float32Array) => d;
 
-export function maxRelDiff(ours: Float32Array, ref: Float32Array): number {
-  if (ours.length !== ref.length) return Infinity;
-  let diff = 0;
-  let mag = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = Math.abs(ours[i]! - ref[i]!);
-    if (!(d <= diff)) diff = d; // NaN propagates as a failure
-    const m = Math.abs(ref[i]!);
-    if (m > mag) mag = m;
-  }
-  return mag > 0 ? diff / mag : diff;
+/** tfjs's side of a row: run() returns its outputs; toOurs[i] maps output i's values into our layout. */
+export interface TfOp {
+  run: () => TfTensor[];
+  toOurs: ((data: Float32Array) => Float32Array)[];
 }
 
-interface Operand {
-  data: Float32Array;
-  ours: Tensor;
-  /** tfjs's copy in its layout; null without tfjs. */
-  tf: TfTensor | null;
-}
-
-/** The same random operands on both sides (tfjs's in its layouts); everything made is disposed together. */
-class Operands {
+/** A layer's operands, the same random values on both sides; everything made is disposed together. */
+export class Operands {
   private readonly made: { dispose(): void }[] = [];
-  constructor(private readonly engine: Engine, private readonly tf: TF | null, private seed: number) {}
+  constructor(private readonly engine: Engine, readonly tf: TF | null, private seed: number) {}
   /**
-   * Uniform values in [-scale, scale), a new seed each call. tfjs gets 4-D activations in NHWC
-   * ('nchw'), conv weights as [kh,kw,C,O] ('ockk'), anything else as it is ('plain').
+   * Uniform values in [-scale, scale), a new seed each call: ours, and tfjs's copy (null without
+   * tfjs) with 4-D activations in NHWC ('nchw'), conv weights as [kh,kw,C,O] ('ockk'), anything
+   * else as it is ('plain').
    */
-  make(shape: readonly number[], layout: 'nchw' | 'ockk' | 'plain', scale = 1): Operand {
-    const data = randomData(shape.reduce((a, b) => a * b, 1), this.seed++, scale);
+  make(shape: readonly number[], layout: 'nchw' | 'ockk' | 'plain', scale = 1) {
+    const rng = Rng.fromSeed(this.seed++);
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => rng.range(-scale, scale));
     const ours = this.own(Tensor.fromData(data, shape, 'f32', this.engine));
     const perm = layout === 'nchw' ? NCHW_TO_NHWC : layout === 'ockk' ? OCKK_TO_KKCO : null;
     const tf = this.tf && this.own(perm ? this.tf.tensor(permute4(data, shape, perm), perm.map((p) => shape[p]!)) : this.tf.tensor(data, [...shape]));
     return { data, ours, tf };
+  }
+  /** A row's tfjs op; null without tfjs. */
+  op(run: (tf: TF) => TfTensor[], toOurs: TfOp['toOurs']): TfOp | null {
+    const tf = this.tf;
+    return tf && { run: () => run(tf), toOurs };
   }
   own<T extends { dispose(): void }>(t: T): T {
     this.made.push(t);
@@ -106,12 +91,6 @@ class Operands {
 }
 
 // ---- one row per op ----------------------------------------------------------------------
-
-/** tfjs: run() returns its outputs; toOurs[i] maps output i's values into our layout. */
-export interface TfOp {
-  run: () => TfTensor[];
-  toOurs: ((data: Float32Array) => Float32Array)[];
-}
 
 export interface Case {
   layer: string;
@@ -130,9 +109,9 @@ export interface Case {
   referenceNote?: () => string;
 }
 
-export interface LayerData {
-  cases: Case[];
-  dispose: () => void;
+/** The rows of one layer, on operands made in io. */
+export function layerCases(layer: Layer, N: number, io: Operands): Case[] {
+  return layer.kind === 'conv' ? convCases(layer, N, io) : layer.kind === 'pool' ? poolCases(layer, N, io) : linearCases(layer, N, io);
 }
 
 const sh = (s: readonly number[]) => s.join('x');
@@ -143,20 +122,17 @@ const sh = (s: readonly number[]) => s.join('x');
  * starts from the shuffled gradient made once here: the dx row pays for the shuffle, which
  * training runs once for both.
  */
-function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor): { fwd: () => Tensor[]; dx: () => Tensor[]; dw: () => Tensor[]; KF: number } {
-  const { PF, KF } = foldGeometry('kernels bench', w);
+function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor): Record<'fwd' | 'dx' | 'dw', () => Tensor[]> {
+  const { PF } = foldGeometry('kernels bench', w);
   for (const t of [x, w, b]) t.requiresGrad = true;
   const out = upsampleConv2d(x, w, b);
   for (const t of [x, w, b]) t.requiresGrad = false;
   const shuffle = out.node!;
   const conv = shuffle.inputs[0]!.node!; // the folded conv's output itself is freed already
   const [, wf, bf] = conv.inputs as [Tensor, Tensor, Tensor];
-  io.own(out);
-  io.own(wf);
-  io.own(bf);
+  for (const t of [out, wf, bf]) io.own(t);
   const gy = io.own(noGrad(() => shuffle.backward(dy)[0]!));
   return {
-    KF,
     fwd: () => [noGrad(() => upsampleConv2d(x, w, b))],
     dx: () =>
       noGrad(() => {
@@ -178,76 +154,57 @@ function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor):
   };
 }
 
-/** An encoder conv, or a decoder layer (x2 nearest upsampling + conv) where l.up. */
-export function convData(l: ConvLayer, N: number, engine: Engine, tf: TF | null, seed: number): LayerData {
-  const { C, O, H, k, up } = l;
-  const Hc = up ? 2 * H : H; // the conv's input side: the upsampled map for the decoder
-  const Ho = Hc - k + 1;
-  const xShape = [N, C, H, H];
+/** An encoder conv, or a decoder layer (x2 nearest upsampling + conv). */
+function convCases(l: ConvLayer, N: number, io: Operands): Case[] {
+  const { C, O, H, k, Ho, kFolded } = l;
+  const up = kFolded !== null;
+  const Hx = up ? H / 2 : H; // the layer's input side: before the upsampling in the decoder
+  const xShape = [N, C, Hx, Hx];
   const wShape = [O, C, k, k];
   const yShape = [N, O, Ho, Ho];
-  const io = new Operands(engine, tf, seed);
   const x = io.make(xShape, 'nchw');
   const w = io.make(wShape, 'ockk', 1 / Math.sqrt(C * k * k));
   const b = io.make([O], 'plain', 0.1);
   const dy = io.make(yShape, 'nchw');
-  const flops = 2 * N * O * Ho * Ho * C * k * k;
-  let ours: Record<'fwd' | 'dx' | 'dw', () => Tensor[]>;
-  let shape = `${sh(xShape)} -> ${sh(yShape)}, ${k}x${k}`;
-  let executedWork: number | undefined;
-  if (up) {
-    const f = foldedLayer(io, x.ours, w.ours, b.ours, dy.ours);
-    ours = f;
-    shape = `${sh(xShape)} -> x2 -> ${sh(yShape)}, ${k}x${k} (ours: ${f.KF}x${f.KF} folded, ${4 * O} ch)`;
-    executedWork = 2 * N * (4 * O) * (Ho / 2) * (Ho / 2) * C * f.KF * f.KF;
-  } else {
-    ours = {
-      fwd: () => [conv2dRaw(x.ours, w.ours, b.ours)],
-      dx: () => [conv2dGradInput(dy.ours, w.ours, xShape)],
-      dw: () => [conv2dGradWeight(x.ours, dy.ours, wShape), conv2dGradBias(dy.ours)],
-    };
-  }
-  let tfOps: Record<'fwd' | 'dx' | 'dw', TfOp> | null = null;
-  if (tf) {
-    const [tx, tw, tb, tdy] = [x.tf!, w.tf!, b.tf!, dy.tf!];
-    const attrs = { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC' }; // dimRoundingMode: unset (valid padding, stride 1)
-    const kernel = (name: string, inputs: Record<string, TfTensor>, extra: Record<string, unknown>) =>
-      tf.engine().runKernel(name, inputs, { ...attrs, ...extra }) as TfTensor;
-    const upsample = (t: TfTensor) => tf.image.resizeNearestNeighbor(t as TfTensor4D, [Hc, Hc], false, false);
-    // The decoder's weight gradient reads the upsampled input, which tfjs keeps from the forward.
-    const convIn = up ? io.own(upsample(tx)) : tx;
-    tfOps = {
-      fwd: {
-        run: () => tf.tidy(() => [tf.fused.conv2d({ x: (up ? upsample(tx) : tx) as TfTensor4D, filter: tw as TfTensor4D, bias: tb, strides: 1, pad: 'valid', dataFormat: 'NHWC' })]),
-        toOurs: [nchwFromNhwc(yShape)],
-      },
-      dx: {
-        run: () =>
-          tf.tidy(() => {
-            const g = kernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { inputShape: [N, Hc, Hc, C] });
-            return [up ? kernel('ResizeNearestNeighborGrad', { images: tx, dy: g }, { alignCorners: false }) : g];
-          }),
-        toOurs: [nchwFromNhwc(xShape)],
-      },
-      dw: {
-        run: () => [kernel('Conv2DBackpropFilter', { x: convIn, dy: tdy }, { filterShape: [k, k, C, O] }), tf.sum(tdy, [0, 1, 2])],
-        toOurs: [ockkFromKkco(wShape), same],
-      },
-    };
-  }
-  const base = { layer: l.name, shape, unit: 'GFLOP/s' as const, work: flops, executedWork };
-  return {
-    cases: (['fwd', 'dx', 'dw'] as const).map((op) => ({ ...base, op, ours: ours[op], tfjs: tfOps?.[op] ?? null })),
-    dispose: () => io.dispose(),
+  const ours = up
+    ? foldedLayer(io, x.ours, w.ours, b.ours, dy.ours)
+    : {
+        fwd: () => [conv2dRaw(x.ours, w.ours, b.ours)],
+        dx: () => [conv2dGradInput(dy.ours, w.ours, xShape)],
+        dw: () => [conv2dGradWeight(x.ours, dy.ours, wShape), conv2dGradBias(dy.ours)],
+      };
+  const [tx, tw, tb, tdy] = [x.tf!, w.tf!, b.tf!, dy.tf!];
+  // dimRoundingMode unset: valid padding, stride 1.
+  const kernel = (tf: TF, name: string, inputs: Record<string, TfTensor>, extra: Record<string, unknown>) =>
+    tf.engine().runKernel(name, inputs, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', ...extra }) as TfTensor;
+  const upsample = (tf: TF) => tf.image.resizeNearestNeighbor(tx as TfTensor4D, [H, H], false, false);
+  // The decoder's weight gradient reads the upsampled input, which tfjs keeps from the forward.
+  const convIn = up && io.tf ? io.own(upsample(io.tf)) : tx;
+  const tfjs = {
+    fwd: io.op(
+      (tf) => tf.tidy(() => [tf.fused.conv2d({ x: (up ? upsample(tf) : tx) as TfTensor4D, filter: tw as TfTensor4D, bias: tb, strides: 1, pad: 'valid', dataFormat: 'NHWC' })]),
+      [nchwFromNhwc(yShape)],
+    ),
+    dx: io.op(
+      (tf) =>
+        tf.tidy(() => {
+          const g = kernel(tf, 'Conv2DBackpropInput', { dy: tdy, filter: tw }, { inputShape: [N, H, H, C] });
+          return [up ? kernel(tf, 'ResizeNearestNeighborGrad', { images: tx, dy: g }, { alignCorners: false }) : g];
+        }),
+      [nchwFromNhwc(xShape)],
+    ),
+    dw: io.op((tf) => [kernel(tf, 'Conv2DBackpropFilter', { x: convIn, dy: tdy }, { filterShape: [k, k, C, O] }), tf.sum(tdy, [0, 1, 2])], [ockkFromKkco(wShape), same]),
   };
+  const shape = `${sh(xShape)} -> ${up ? 'x2 -> ' : ''}${sh(yShape)}, ${k}x${k}${up ? ` (ours: ${kFolded}x${kFolded} folded, ${4 * O} ch)` : ''}`;
+  const base = { layer: l.name, shape, unit: 'GFLOP/s' as const, work: convFlops(l, N), executedWork: convFlopsExecuted(l, N) };
+  return (['fwd', 'dx', 'dw'] as const).map((op) => ({ ...base, op, ours: ours[op], tfjs: tfjs[op] }));
 }
 
-export function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null, seed: number): LayerData {
+function poolCases(l: PoolLayer, N: number, io: Operands): Case[] {
   const { C, H } = l;
   const Ho = Math.floor((H - 2) / 2) + 1;
   const xShape = [N, C, H, H];
   const yShape = [N, C, Ho, Ho];
-  const io = new Operands(engine, tf, seed);
   const x = io.make(xShape, 'nchw');
   const dy = io.make(yShape, 'nchw');
   // Training computes the argmax indices in the forward (tfjs recomputes them in its backward).
@@ -258,15 +215,8 @@ export function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null,
   const [oy, indices] = forward() as [Tensor, Tensor];
   oy.dispose();
   io.own(indices);
-  const bytes = (N * C * H * H + N * C * Ho * Ho) * 4;
-  const shape = `${sh(xShape)} -> ${sh(yShape)}, 2x2/2`;
-  const pool = (t: TF) => t.maxPool(x.tf as TfTensor4D, 2, 2, 'valid');
-  const ty = tf && io.own(pool(tf));
-  const grad = (t: TF) =>
-    t.engine().runKernel('MaxPoolGrad', { dy: dy.tf!, input: x.tf!, output: ty! }, { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }) as TfTensor;
-  const fwd: TfOp | null = tf && { run: () => [pool(tf)], toOurs: [nchwFromNhwc(yShape)] };
-  const bwd: TfOp | null = tf && { run: () => [grad(tf)], toOurs: [nchwFromNhwc(xShape)] };
-  const base = { layer: l.name, shape, unit: 'GB/s' as const, work: bytes };
+  const pool = (tf: TF) => tf.maxPool(x.tf as TfTensor4D, 2, 2, 'valid');
+  const ty = io.tf && io.own(pool(io.tf));
   // PyTorch's rule (the first maximum of a window wins ties), which ours follows; a side with
   // another tie rule differs from it at tied windows only, so the reference counts them.
   // Computed once, on the first disagreement, for both rows.
@@ -296,34 +246,28 @@ export function poolData(l: PoolLayer, N: number, engine: Engine, tf: TF | null,
     }
     return (cached = { y, dx, ties });
   };
-  const reference = (want: 'fwd' | 'bwd') => () => [solve()[want === 'fwd' ? 'y' : 'dx']];
-  const referenceNote = () => `${solve().ties} of ${N * C * Ho * Ho} windows have a tied maximum`;
-  return {
-    cases: [
-      {
-        ...base, op: 'fwd', ours: forward, tfjs: fwd,
-        reference: reference('fwd'), referenceNote,
-      },
-      {
-        ...base, op: 'bwd', ours: () => [maxPool2dBackward(dy.ours, indices, xShape)], tfjs: bwd,
-        reference: reference('bwd'), referenceNote,
-      },
-    ],
-    dispose: () => io.dispose(),
+  const base = {
+    layer: l.name, shape: `${sh(xShape)} -> ${sh(yShape)}, 2x2/2`, unit: 'GB/s' as const, work: (N * C * H * H + N * C * Ho * Ho) * 4,
+    referenceNote: () => `${solve().ties} of ${N * C * Ho * Ho} windows have a tied maximum`,
   };
+  const maxPoolGrad = (tf: TF) =>
+    tf.engine().runKernel('MaxPoolGrad', { dy: dy.tf!, input: x.tf!, output: ty! }, { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }) as TfTensor;
+  return [
+    { ...base, op: 'fwd', ours: forward, tfjs: io.op((tf) => [pool(tf)], [nchwFromNhwc(yShape)]), reference: () => [solve().y] },
+    {
+      ...base, op: 'bwd', ours: () => [maxPool2dBackward(dy.ours, indices, xShape)], tfjs: io.op((tf) => [maxPoolGrad(tf)], [nchwFromNhwc(xShape)]),
+      reference: () => [solve().dx],
+    },
+  ];
 }
 
 /** y = x W^T with W [out, in] (the model's Linear); dx = dy W; dW = dy^T x. Bias add not included. */
-export function linearData(l: LinearLayer, N: number, engine: Engine, tf: TF | null, seed: number): LayerData {
+function linearCases(l: LinearLayer, N: number, io: Operands): Case[] {
   const { inF, outF } = l;
-  const io = new Operands(engine, tf, seed);
   const x = io.make([N, inF], 'plain');
   const w = io.make([outF, inF], 'plain', 1 / Math.sqrt(inF));
   const dy = io.make([N, outF], 'plain');
-  const flops = 2 * N * inF * outF;
-  const shape = `${N}x${inF} -> ${N}x${outF}${l.note ? `, ${l.note}` : ''}`;
-  const tfOp = (run: (t: TF) => TfTensor): TfOp | null => (tf ? { run: () => [run(tf)], toOurs: [same] } : null);
-  const base = { layer: l.name, shape, unit: 'GFLOP/s' as const, work: flops };
+  const base = { layer: l.name, shape: `${N}x${inF} -> ${N}x${outF}${l.note ? `, ${l.note}` : ''}`, unit: 'GFLOP/s' as const, work: 2 * N * inF * outF };
   // C[i,j] = sum_k A(i,k) B(k,j) in float64, operands addressed by element accessors.
   const ref = (M: number, Ncol: number, K: number, a: (i: number, k: number) => number, b: (k: number, j: number) => number) => () => {
     const c = new Float32Array(M * Ncol);
@@ -337,22 +281,18 @@ export function linearData(l: LinearLayer, N: number, engine: Engine, tf: TF | n
     return [c];
   };
   const [xd, wd, dyd] = [x.data, w.data, dy.data];
-  return {
-    cases: [
-      {
-        ...base, op: 'fwd', ours: () => [matmulRaw(x.ours, w.ours, { transB: true })], tfjs: tfOp((t) => t.matMul(x.tf!, w.tf!, false, true)),
-        reference: ref(N, outF, inF, (n, k) => xd[n * inF + k]!, (k, o) => wd[o * inF + k]!),
-      },
-      {
-        ...base, op: 'dx', ours: () => [matmulRaw(dy.ours, w.ours)], tfjs: tfOp((t) => t.matMul(dy.tf!, w.tf!)),
-        reference: ref(N, inF, outF, (n, o) => dyd[n * outF + o]!, (o, i) => wd[o * inF + i]!),
-      },
-      {
-        ...base, op: 'dw', ours: () => [matmulRaw(dy.ours, x.ours, { transA: true })], tfjs: tfOp((t) => t.matMul(dy.tf!, x.tf!, true, false)),
-        reference: ref(outF, inF, N, (o, n) => dyd[n * outF + o]!, (n, i) => xd[n * inF + i]!),
-      },
-    ],
-    dispose: () => io.dispose(),
-  };
+  return [
+    {
+      ...base, op: 'fwd', ours: () => [matmulRaw(x.ours, w.ours, { transB: true })], tfjs: io.op((tf) => [tf.matMul(x.tf!, w.tf!, false, true)], [same]),
+      reference: ref(N, outF, inF, (n, k) => xd[n * inF + k]!, (k, o) => wd[o * inF + k]!),
+    },
+    {
+      ...base, op: 'dx', ours: () => [matmulRaw(dy.ours, w.ours)], tfjs: io.op((tf) => [tf.matMul(dy.tf!, w.tf!)], [same]),
+      reference: ref(N, inF, outF, (n, o) => dyd[n * outF + o]!, (o, i) => wd[o * inF + i]!),
+    },
+    {
+      ...base, op: 'dw', ours: () => [matmulRaw(dy.ours, x.ours, { transA: true })], tfjs: io.op((tf) => [tf.matMul(dy.tf!, x.tf!, true, false)], [same]),
+      reference: ref(outF, inF, N, (o, n) => dyd[n * outF + o]!, (n, i) => xd[n * inF + i]!),
+    },
+  ];
 }
-

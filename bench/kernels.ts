@@ -4,25 +4,10 @@
 // failure, not as a timing. bench/RESULTS.md says how the rows are timed and what the rates count.
 import type { Tensor, Engine } from '../src/node.js';
 import { loadTfjs, submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
-import { errText, table, timeIt } from './timing.js';
-import {
-  convData, LAYER_NAMES, linearData, maxRelDiff, paperLayers, poolData, type TfOp, type Unit,
-} from './kernel-cases.js';
-
-export { LAYER_NAMES };
-
-export interface KernelsOptions {
-  /** Images per batch. Default: 20 (the paper's) on hardware, 4 on a software adapter. */
-  batch?: number;
-  /** Only these layers (names as in LAYER_NAMES). */
-  layers?: string[];
-  /** Time tfjs-backend-webgpu too. Default true. */
-  tfjs?: boolean;
-  /** Compare ours with tfjs on the first run of each row. Default true (needs tfjs). */
-  check?: boolean;
-  /** Progress lines while measuring (one per row). */
-  log?: (line: string) => void;
-}
+import { errText, table, timeIt, type Timing } from './timing.js';
+import { LAYER_NAMES, layerCases, Operands, paperLayers, type TfOp, type Unit } from './kernel-cases.js';
+import { maxRelDiff } from './peer-data.js';
+import type { BenchOptions } from './options.js';
 
 export interface KernelRow {
   layer: string;
@@ -72,12 +57,8 @@ function timingFor(warmMs: number): { minIters: number; maxIters: number; minMs:
 /** A warm-up this long is itself the measurement: compilation is then a negligible part of it. */
 const SINGLE_RUN_MS = 20000;
 
-interface Measured {
-  ms: number;
-  /** Timed runs; 0 when the time is the warm-up run's (first run, compilation included). */
-  iterations: number;
-  data: Float32Array[] | null;
-}
+/** iterations 0: the time is the warm-up run's (first run, compilation included). */
+type Measured = Timing & { data: Float32Array[] | null };
 
 /**
  * One warm-up run (compiles; its outputs, read back after the timing point, feed the check), then
@@ -113,33 +94,25 @@ function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
     await backend.device.queue.onSubmittedWorkDone();
   };
   return withGpuErrors(backend.device, () =>
-    measure(
-      op.run,
-      fence,
-      (outs) => Promise.all(outs.map(async (o, i) => op.toOurs[i]!((await o.data()) as Float32Array))),
-      wantData,
-    ),
+    measure(op.run, fence, (outs) => Promise.all(outs.map(async (o, i) => op.toOurs[i]!((await o.data()) as Float32Array))), wantData),
   );
 }
 
 // ---- the bench ---------------------------------------------------------------------------
 
-export async function benchKernels(engine: Engine, opts: KernelsOptions = {}) {
-  const software = engine.software;
-  const batch = opts.batch ?? (software ? 4 : 20);
+export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
+  // The paper's batch is 20; a software adapter defaults to 4.
+  const batch = opts.batch ?? (engine.software ? 4 : 20);
   const batchNote =
     opts.batch !== undefined
       ? `batch ${batch} (--batch)`
-      : software
+      : engine.software
         ? `batch ${batch} (default on a software adapter; the paper's batch is 20: --batch 20)`
         : `batch ${batch} (the paper's batch; default on a hardware adapter)`;
   const log = opts.log ?? (() => {});
-  const all = paperLayers();
-  if (opts.layers) {
-    const unknown = opts.layers.filter((n) => !LAYER_NAMES.includes(n));
-    if (unknown.length) throw new Error(`unknown layer(s) ${unknown.join(', ')}; choose from ${LAYER_NAMES.join(', ')}`);
-  }
-  const layers = opts.layers ? all.filter((l) => opts.layers!.includes(l.name)) : all;
+  const unknown = opts.layers?.filter((n) => !LAYER_NAMES.includes(n)) ?? [];
+  if (unknown.length) throw new Error(`unknown layer(s) ${unknown.join(', ')}; choose from ${LAYER_NAMES.join(', ')}`);
+  const layers = paperLayers().filter((l) => !opts.layers || opts.layers.includes(l.name));
   const tf = opts.tfjs === false ? null : await loadTfjs();
   const check = (opts.check ?? true) && tf !== null;
   log(`kernels: ${batchNote}; layers ${layers.map((l) => l.name).join(' ')}${tf ? '' : '; tfjs off'}`);
@@ -147,16 +120,11 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}) {
   const rows: KernelRow[] = [];
   let seed = 1;
   for (const layer of layers) {
-    seed += 10;
-    const data =
-      layer.kind === 'conv'
-        ? convData(layer, batch, engine, tf, seed)
-        : layer.kind === 'pool'
-          ? poolData(layer, batch, engine, tf, seed)
-          : linearData(layer, batch, engine, tf, seed);
-    await engine.sync();
+    const io = new Operands(engine, tf, (seed += 10));
     try {
-      for (const c of data.cases) {
+      const cases = layerCases(layer, batch, io);
+      await engine.sync();
+      for (const c of cases) {
         const row: KernelRow = {
           layer: c.layer, op: c.op, shape: c.shape, batch, unit: c.unit, work: c.work, executedWork: c.executedWork ?? c.work,
           oursMs: null, oursRate: null, oursExecutedRate: null, oursIters: 0, tfjsMs: null, tfjsRate: null, tfjsIters: 0, ratio: null, maxRelDiff: null,
@@ -197,30 +165,33 @@ export async function benchKernels(engine: Engine, opts: KernelsOptions = {}) {
         );
       }
     } finally {
-      data.dispose();
+      io.dispose();
       await engine.sync();
     }
   }
   return { batch, batchNote, rows, text: kernelsTable(rows, batchNote, tf !== null) };
 }
 
-const runs = (ms: number | null, iters: number) => (ms === null ? '-' : iters === 0 ? 'w' : String(iters));
-
-function checkText(r: KernelRow): string {
-  if (r.maxRelDiff === null) return '-';
-  if (r.maxRelDiff <= CHECK_TOLERANCE) return `ok ${r.maxRelDiff.toExponential(0)}`;
-  if (r.oursRefDiff !== undefined) {
-    const oursOk = r.oursRefDiff <= CHECK_TOLERANCE;
-    const tfjsOk = r.tfjsRefDiff! <= CHECK_TOLERANCE;
-    if (oursOk && !tfjsOk) return 'DIFF: tfjs wrong';
-    if (!oursOk && tfjsOk) return 'DIFF: ours wrong';
-    return 'DIFF: both off';
+/** A row's check cell, and the note under the table when the two sides disagree. */
+function checkOf(r: KernelRow): { cell: string; note?: string } {
+  if (r.maxRelDiff === null) return { cell: '-' };
+  if (r.maxRelDiff <= CHECK_TOLERANCE) return { cell: `ok ${r.maxRelDiff.toExponential(0)}` };
+  const disagree = `${r.layer} ${r.op}: ours and tfjs disagree (${r.maxRelDiff.toExponential(1)})`;
+  if (r.oursRefDiff === undefined) {
+    return { cell: `DIFF ${r.maxRelDiff.toExponential(0)}`, note: `${disagree}; no cheap reference to say which is wrong` };
   }
-  return `DIFF ${r.maxRelDiff.toExponential(0)}`;
+  const oursOk = r.oursRefDiff <= CHECK_TOLERANCE;
+  const tfjsOk = r.tfjsRefDiff! <= CHECK_TOLERANCE;
+  return {
+    cell: oursOk === tfjsOk ? 'DIFF: both off' : `DIFF: ${oursOk ? 'tfjs' : 'ours'} wrong`,
+    note:
+      `${disagree}; against a float64 CPU reference ours ${r.oursRefDiff.toExponential(1)}, tfjs ${r.tfjsRefDiff!.toExponential(1)}` +
+      (r.referenceNote ? ` (${r.referenceNote})` : ''),
+  };
 }
 
-export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean): string {
-  const rate = (r: number | null) => r ?? '-';
+function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean): string {
+  const runs = (ms: number | null, iters: number) => (ms === null ? '-' : iters === 0 ? 'w' : String(iters));
   const body = table(
     ['layer', 'op', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'ours exec', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'runs', 'check'],
     rows.map((r) => [
@@ -229,29 +200,20 @@ export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boo
       r.shape,
       r.unit,
       r.oursMs ?? 'fails',
-      rate(r.oursRate),
-      rate(r.oursExecutedRate),
+      r.oursRate ?? '-',
+      r.oursExecutedRate ?? '-',
       withTfjs ? (r.tfjsMs ?? 'fails') : '-',
-      rate(r.tfjsRate),
+      r.tfjsRate ?? '-',
       r.ratio ?? '-',
       `${runs(r.oursMs, r.oursIters)}/${withTfjs ? runs(r.tfjsMs, r.tfjsIters) : '-'}`,
-      checkText(r),
+      checkOf(r).cell,
     ]),
   );
-  const notes: string[] = [];
-  for (const r of rows) {
-    if (r.oursRefDiff !== undefined) {
-      notes.push(
-        `${r.layer} ${r.op}: ours and tfjs disagree (${r.maxRelDiff!.toExponential(1)}); against a float64 CPU reference ` +
-          `ours ${r.oursRefDiff.toExponential(1)}, tfjs ${r.tfjsRefDiff!.toExponential(1)}` +
-          (r.referenceNote ? ` (${r.referenceNote})` : ''),
-      );
-    } else if (r.maxRelDiff !== null && !(r.maxRelDiff <= CHECK_TOLERANCE)) {
-      notes.push(`${r.layer} ${r.op}: ours and tfjs disagree (${r.maxRelDiff.toExponential(1)}); no cheap reference to say which is wrong`);
-    }
-    if (r.oursError) notes.push(`${r.layer} ${r.op} ours fails: ${r.oursError}`);
-    if (r.tfjsError) notes.push(`${r.layer} ${r.op} tfjs fails: ${r.tfjsError}`);
-  }
+  const notes = rows.flatMap((r) => [
+    checkOf(r).note,
+    r.oursError && `${r.layer} ${r.op} ours fails: ${r.oursError}`,
+    r.tfjsError && `${r.layer} ${r.op} tfjs fails: ${r.tfjsError}`,
+  ]);
   const both = rows.filter((r) => r.oursMs !== null && r.tfjsMs !== null);
   const sum = (f: (r: KernelRow) => number) => both.reduce((a, r) => a + f(r), 0);
   const totals = both.length
@@ -259,19 +221,11 @@ export function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boo
       `(tfjs/ours ${(sum((r) => r.tfjsMs!) / sum((r) => r.oursMs!)).toFixed(2)})`
     : `sum of ours: ${rows.reduce((a, r) => a + (r.oursMs ?? 0), 0).toFixed(0)} ms`;
   return [
-    `DC-IGN paper layers, ${batchNote}. Median ms to GPU completion (no readback). ` +
-      'rate: GFLOP/s (conv fwd/dx/dw each 2*N*O*Ho*Wo*C*kh*kw, for dec rows on the upsampled map as tfjs runs it; ' +
-      'linear 2*N*in*out) or GB/s (nominal input + output bytes). ours exec: GFLOP/s of what our kernels execute, the same ' +
-      'but for dec rows (the folded conv: 2*N*(4*O)*(Ho/2)*(Wo/2)*C*kF*kF). dw includes the bias gradient. dec rows (x2 ' +
-      'nearest upsampling + conv): tfjs fwd resizeNearestNeighbor + fused.conv2d, dx Conv2DBackpropInput + ' +
-      'ResizeNearestNeighborGrad, dw Conv2DBackpropFilter on the upsampled input (kept from the forward) + sum(dy); ours ' +
-      'fwd upsampleConv2d (weight fold, folded conv, depth-to-space), dx depth-to-space backward + the folded conv\'s input ' +
-      'gradient, dw its weight and bias gradients (from the shuffled gradient the dx row made) + the fold\'s backward. runs: timed runs ours/tfjs after one warm-up; w: the warm-up run alone ' +
-      '(over 20 s, compilation included). check: max |ours - tfjs| / max |tfjs| on the warm-up outputs.',
+    `DC-IGN paper layers, ${batchNote}: median ms to GPU completion; rates, runs and check as bench/RESULTS.md (Kernels) says.`,
     '',
     body,
     '',
     totals,
-    ...notes,
+    ...notes.filter((n) => n),
   ].join('\n');
 }

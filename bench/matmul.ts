@@ -2,6 +2,7 @@
 import { ops, type Engine } from '../src/node.js';
 import { loadTfjs } from './tfjs.js';
 import { table, timeIt } from './timing.js';
+import type { BenchOptions } from './options.js';
 
 export interface MatmulRow {
   size: number;
@@ -13,7 +14,7 @@ export interface MatmulRow {
 }
 
 /** Square n x n x n products at each of sizes; tfjs too unless tfjs is false. */
-export async function benchMatmul(engine: Engine, opts: { sizes?: number[]; tfjs?: boolean } = {}): Promise<{ rows: MatmulRow[]; text: string }> {
+export async function benchMatmul(engine: Engine, opts: BenchOptions = {}): Promise<{ rows: MatmulRow[]; text: string }> {
   const { sizes = [256, 1024, 2048], tfjs = true } = opts;
   const rows: MatmulRow[] = [];
   const tf = tfjs ? await loadTfjs() : null;

@@ -1,6 +1,6 @@
 // A row of `npm run bench -- step`'s result: one framework's measured step, and what fills it in.
 import { GpuMarks } from './gpu-marks.js';
-import { median } from './timing.js';
+import { median } from '../src/eval/abc.js';
 
 export interface StepRow {
   framework: 'ours' | 'tfjs';
@@ -52,9 +52,11 @@ export type Losses = { bce: number; kl: number };
 export const perImage = (l: Losses, N: number) => `bce/image ${(l.bce / N).toFixed(1)}, kl/image ${(l.kl / N).toFixed(3)}`;
 
 type LossTensor = { data(): Promise<ArrayLike<number>>; dispose(): void };
+/** A step's two loss scalars, still on the device. */
+type LossTensors = { bce: LossTensor; kl: LossTensor };
 
 /** Reads a step's two loss scalars and disposes them; a non-finite loss fails the step. */
-export async function readLosses(l: { bce: LossTensor; kl: LossTensor }): Promise<Losses> {
+export async function readLosses(l: LossTensors): Promise<Losses> {
   const [bce, kl] = await Promise.all([l.bce.data(), l.kl.data()]);
   l.bce.dispose();
   l.kl.dispose();
@@ -64,15 +66,14 @@ export async function readLosses(l: { bce: LossTensor; kl: LossTensor }): Promis
 }
 
 /** How a framework runs one timed step, for timeSteps. */
-export interface StepRunner<L> {
+export interface StepRunner {
   device: GPUDevice;
   /** Before the clock starts: the work recorded so far submitted (ours: and done). */
   settle: () => Promise<void>;
-  /** Records one step; returns its losses, still on the device. */
-  step: (i: number) => L;
+  /** Records one step and returns its losses. */
+  step: (i: number) => LossTensors;
   /** Submits what the step recorded. */
   submit: () => void;
-  read: (l: L) => Promise<Losses>;
   /** Said after the step's time (ours: the pool's peak). */
   note?: () => string;
   /** Wraps each step (tfjs: GPU error scopes). */
@@ -84,7 +85,7 @@ export interface StepRunner<L> {
  * GPU span between timestamps written before and after the step where the device has them. The
  * median step time and both rates are set from them; returns each step's losses.
  */
-export async function timeSteps<L>(row: StepRow, r: StepRunner<L>, log: (l: string) => void): Promise<Losses[]> {
+export async function timeSteps(row: StepRow, r: StepRunner, log: (l: string) => void): Promise<Losses[]> {
   const marks = GpuMarks.available(r.device) ? new GpuMarks(r.device, 2) : null;
   const gpuMs: number[] = [];
   const losses: Losses[] = [];
@@ -101,7 +102,7 @@ export async function timeSteps<L>(row: StepRow, r: StepRunner<L>, log: (l: stri
         const ms = performance.now() - t0;
         const note = r.note?.() ?? '';
         if (marks) gpuMs.push((await marks.collect())[1]!);
-        losses.push(await r.read(l));
+        losses.push(await readLosses(l));
         row.stepMs.push(ms);
         const span = marks ? ` (GPU span ${gpuMs[gpuMs.length - 1]!.toFixed(0)} ms)` : '';
         log(`  ${row.framework} step ${i}/${row.steps}: ${ms.toFixed(0)} ms${span}, ${note}${perImage(losses[i - 1]!, row.batch)}`);
@@ -123,3 +124,5 @@ export async function timeSteps<L>(row: StepRow, r: StepRunner<L>, log: (l: stri
 
 /** Largest relative difference of the per-step losses, ours vs tfjs, over the steps both ran. */
 export type LossCheck = { steps: number; maxRelDiff: number };
+/** The 1-minute load average before and after a side ran. */
+export type Load = [start: number, end: number];

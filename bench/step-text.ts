@@ -2,7 +2,7 @@
 // analytic model and the traced warm-up step, and --profile's dispatches by kernel and by layer.
 import type { BatchKind } from '../src/train/schedule.js';
 import { FLOPS_NOTE, type MemoryModel } from './dcign-costs.js';
-import type { LossCheck, StepRow } from './step-row.js';
+import type { Load, LossCheck, StepRow } from './step-row.js';
 import { sumBy, type OursMemory, type ProfileEntry } from './step-trace.js';
 import { table } from './timing.js';
 
@@ -27,33 +27,32 @@ function tracedText(title: string, mm: OursMemory): string[] {
   return out;
 }
 
-export function stepText(a: {
-  rows: StepRow[];
-  mem: MemoryModel;
-  memory: OursMemory;
-  N: number;
-  preset: string;
-  kind: BatchKind;
-  lossCheck: LossCheck | null;
-  profile: ProfileEntry[] | null;
-  profileTotalMs: number | null;
-  oursMs: number | null;
-  oursLoad: [number, number];
-  tfjsLoad: [number, number] | null;
-  /** The traced step buffer by buffer and the model's terms one by one (--memory). */
-  memoryDetail?: boolean;
-}): string {
+/** The step bench's result as text; memoryDetail (--memory): the traced step buffer by buffer and the model's terms one by one. */
+export function stepText(
+  a: {
+    rows: StepRow[];
+    batchKind: BatchKind;
+    memoryModel: MemoryModel;
+    oursMemory: OursMemory;
+    lossCheck: LossCheck | null;
+    profile: ProfileEntry[] | null;
+    profileTotalMs: number | null;
+    loadDuring: { ours: Load; tfjs: Load | null };
+  },
+  memoryDetail = false,
+): string {
   const oursRow = a.rows[0]!;
+  const N = oursRow.batch;
   const out: string[] = [];
   out.push(
-    `DC-IGN training step, preset ${a.preset}, batch ${a.N} (${a.kind}), ${(oursRow.flopsPerStep / 1e9).toFixed(1)} GFLOP per step nominal ` +
+    `DC-IGN training step, preset ${oursRow.preset}, batch ${N} (${a.batchKind}), ${(oursRow.flopsPerStep / 1e9).toFixed(1)} GFLOP per step nominal ` +
       `(the paper's network run directly), ${(oursRow.executedFlopsPerStep / 1e9).toFixed(1)} GFLOP executed by ours (decoder convolutions folded).`,
   );
   out.push(
     table(
       ['framework', 'ms/step', 'GPU span ms', 'steps', 'dispatches / submits', 'GFLOP/s nominal', 'GFLOP/s executed', 'peak bytes', 'allocated', 'bce/image', 'kl/image', 'vs ours', '1-min load'],
       a.rows.map((r) => {
-        const ld = r.framework === 'ours' ? a.oursLoad : a.tfjsLoad;
+        const ld = a.loadDuring[r.framework];
         return [
           r.framework,
           r.msPerStep ?? 'fails',
@@ -66,7 +65,7 @@ export function stepText(a: {
           fmtMB(r.allocatedBytes),
           r.bcePerImage === null ? '-' : r.bcePerImage.toFixed(1),
           r.klPerImage === null ? '-' : r.klPerImage.toFixed(3),
-          r.framework === 'ours' || r.msPerStep === null || !a.oursMs ? '-' : `${(r.msPerStep / a.oursMs).toFixed(2)}x slower`,
+          r.framework === 'ours' || r.msPerStep === null || !oursRow.msPerStep ? '-' : `${(r.msPerStep / oursRow.msPerStep).toFixed(2)}x slower`,
           ld ? `${ld[0]} -> ${ld[1]}` : '-',
         ];
       }),
@@ -79,11 +78,11 @@ export function stepText(a: {
   out.push('peak bytes: ours, the buffer pool peakInUseBytes over a timed step; tfjs, its buffer manager peak numBytesUsed.');
   out.push(FLOPS_NOTE);
 
-  const m = a.mem;
-  const mm = a.memory;
+  const m = a.memoryModel;
+  const mm = a.oursMemory;
   const peak = oursRow.peakBytes ?? mm.bucketedPeak;
   out.push('');
-  out.push(`Memory at batch ${a.N} (MB = 1e6 bytes):`);
+  out.push(`Memory at batch ${N} (MB = 1e6 bytes):`);
   out.push(
     `  analytic: weights ${MB(m.weights).toFixed(1)} + m, v ${MB(m.optimizer).toFixed(1)} + activations kept for backward ${MB(m.activationBytes).toFixed(1)} ` +
       `+ largest gradient (${m.largestGradient.name}) ${MB(m.largestGradient.bytes).toFixed(1)} = ${MB(m.total).toFixed(1)} MB`,
@@ -95,7 +94,7 @@ export function stepText(a: {
       `${MB(unread).toFixed(1)} MB held to the step's end that no rule reads (below), the gradient beside the largest, ` +
       'conv weight-gradient scratch, bucketing',
   );
-  if (a.memoryDetail) {
+  if (memoryDetail) {
     out.push(...tracedText('warm-up step (trainStep\'s calls), traced', mm));
     out.push(
       `  the model against that trace: the forward made and still held at its end ${MB(mm.madeInForwardHeld).toFixed(1)} MB (requested bytes); ` +

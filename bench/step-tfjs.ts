@@ -1,7 +1,7 @@
 // The tfjs side of `npm run bench -- step`: bench/tfjs-dcign.ts's step run, timed and measured like
 // ours (wall clock with a sync per step, GPU span, the buffer manager's peak), its losses kept for
 // the comparison with ours.
-import { submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
+import { loadTfjs, submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
 import { TfDcign, type TfStepSetup } from './tfjs-dcign.js';
 import { network } from '../src/model/network.js';
 import { emptyRow, perImage, readLosses, timeSteps, type Losses, type StepFlopCounts, type StepRow } from './step-row.js';
@@ -11,18 +11,25 @@ import { errText } from './timing.js';
 /**
  * One warm-up and `steps` timed steps of tfjs from setup; explicit: the steps were asked for
  * (--tfjs-steps), so a step whose activations exceed the binding limit is run, not reported failing.
+ * loaded: tfjs loaded (else the row says why not).
  */
 export async function runTfjs(
-  tf: TF,
   setup: TfStepSetup,
   steps: number,
   flops: StepFlopCounts,
   explicit: boolean,
   log: (l: string) => void,
-): Promise<{ row: StepRow; losses: Losses[] }> {
+): Promise<{ row: StepRow; losses: Losses[]; loaded: boolean }> {
   const c = setup.config;
   const N = setup.batch;
   const row = emptyRow('tfjs', c.preset, N, steps, flops);
+  let tf: TF;
+  try {
+    tf = await loadTfjs();
+  } catch (e) {
+    row.error = `tfjs did not load: ${errText(e)}`;
+    return { row, losses: [], loaded: false };
+  }
   const backend = tfBackend(tf);
   const device = backend.device;
   const submit = () => submitTfjs(backend);
@@ -36,7 +43,7 @@ export async function runTfjs(
       `${tooBig.map((a) => `${a.name} [${N},${a.shape.join(',')}] (${fmtMB(a.perImage * N * 4)})`).join(', ')} above the ` +
       `${limit}-byte storage binding limit, and tfjs binds whole tensors (not run; --tfjs-steps N runs it and catches the error)`;
     log(`  tfjs fails: ${row.error}`);
-    return { row, losses: [] };
+    return { row, losses: [], loaded: true };
   }
   // tfjs's buffer manager counts bytes in use; its peak is followed by wrapping acquireBuffer.
   const bm = backend.bufferManager;
@@ -62,7 +69,7 @@ export async function runTfjs(
     peak = bm.numBytesUsed;
     const settle = async () => submit();
     const guard = (run: () => Promise<void>) => withGpuErrors(device, run);
-    losses = [warm, ...(await timeSteps(row, { device, settle, step: () => model!.step(), submit, read: readLosses, guard }, log))];
+    losses = [warm, ...(await timeSteps(row, { device, settle, step: () => model!.step(), submit, guard }, log))];
     row.peakBytes = peak;
     row.allocatedBytes = bm.numBytesAllocated;
   } catch (e) {
@@ -73,5 +80,5 @@ export async function runTfjs(
     bm.acquireBuffer = acquire;
     model?.dispose();
   }
-  return { row, losses };
+  return { row, losses, loaded: true };
 }

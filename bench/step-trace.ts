@@ -16,13 +16,8 @@ import type { BatchKind } from '../src/train/schedule.js';
 import type { Network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
 
-/**
- * Where the instrumented steps are: the phase, and inside it the layer whose forward runs or the
- * graph node whose backward rule runs. Pool allocations and dispatches are attributed to it.
- */
-export interface Context {
-  label: string;
-}
+/** Where the instrumented step is (the phase; in it the layer or backward rule that runs): what allocations and dispatches are charged to. */
+export type Context = { label: string };
 
 /**
  * Wraps every layer's forward (and Conv2d's forwardUpsampled, which the decoder calls) so the
@@ -129,35 +124,25 @@ export function instrumentedStep(
   }
 }
 
-export interface PoolTrace {
-  /** Bytes asked for (Tensor.empty), in use, and its peak; the pool rounds each up to a bucket. */
-  requestedInUse: number;
-  requestedPeak: number;
-  /** Pool inUseBytes (bucketed) peak and the buffers live at that moment: requested bytes, who asked. */
-  bucketedPeak: number;
-  liveAtPeak: { bytes: number; by: string }[];
-  /**
-   * Pool inUseBytes at each phase mark, the peak since the previous mark, and the requested bytes
-   * of the buffers made during the step and still held at the mark.
-   */
-  marks: { phase: string; inUse: number; peakSincePrevious: number; madeHeld: number }[];
-  restore: () => void;
-  mark: (phase: string) => void;
-}
+type PoolTrace = ReturnType<typeof tracePool>;
 
 /** Wraps pool.acquire/release to follow requested bytes, and what is live at the peak and who made it. */
-export function tracePool(engine: Engine, persistentRequested: number, who: () => string): PoolTrace {
+export function tracePool(engine: Engine, persistentRequested: number, who: () => string) {
   const pool = engine.pool;
   const acquire = pool.acquire;
   const release = pool.release;
   const live = new Map<GPUBuffer, { bytes: number; by: string }>();
   let phasePeak = pool.stats.inUseBytes;
-  const trace: PoolTrace = {
+  const trace = {
+    // Bytes asked for (Tensor.empty), in use, and its peak; the pool rounds each up to a bucket.
     requestedInUse: persistentRequested,
     requestedPeak: persistentRequested,
+    // Pool inUseBytes (bucketed) peak and the buffers live at that moment: requested bytes, who asked.
     bucketedPeak: pool.stats.inUseBytes,
-    liveAtPeak: [],
-    marks: [],
+    liveAtPeak: [] as { bytes: number; by: string }[],
+    // Pool inUseBytes at each phase mark, the peak since the previous mark, and the requested bytes
+    // of the buffers made during the step and still held at the mark.
+    marks: [] as { phase: string; inUse: number; peakSincePrevious: number; madeHeld: number }[],
     restore: () => {
       pool.acquire = acquire;
       pool.release = release;
@@ -191,11 +176,7 @@ export function tracePool(engine: Engine, persistentRequested: number, who: () =
   return trace;
 }
 
-export interface ProfileEntry {
-  what: string;
-  ms: number;
-  dispatches: number;
-}
+export type ProfileEntry = { what: string; ms: number; dispatches: number };
 
 /** A dispatch's kernel in a few words: conv passes by kind, elementwise by expression. */
 function kernelWords(kernel: { name: string; key: string }): string {
@@ -222,7 +203,7 @@ function kernelWords(kernel: { name: string; key: string }): string {
  * asked.
  */
 export function summarise(trace: PoolTrace, persistent: number, sizeName: (bytes: number) => string) {
-  const [fwd, bwd, opt] = trace.marks as [PoolTrace['marks'][0], PoolTrace['marks'][0], PoolTrace['marks'][0]];
+  const [fwd, bwd, opt] = trace.marks;
   const live = [...trace.liveAtPeak].sort((a, b) => b.bytes - a.bytes).map((l) => ({ bytes: l.bytes, bucket: bucketSize(l.bytes), by: `${l.by}${sizeName(l.bytes)}` }));
   return {
     persistent,

@@ -11,34 +11,16 @@ import { RMSProp } from '../src/train/optim.js';
 import { trainStep, type StepOptions as TrainStepOptions } from '../src/train/step.js';
 import { passThrough, type BatchKind } from '../src/train/schedule.js';
 import { renderBatch } from '../src/data/batches.js';
-import { loadTfjs, type TF } from './tfjs.js';
 import { FLOPS_NOTE, memoryModel, stepFlops } from './dcign-costs.js';
-import { network } from '../src/model/network.js';
+import { network, type Network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
-import { xorshift } from './layouts.js';
-import { errText, loadAverage } from './timing.js';
-import { emptyRow, perImage, readLosses, timeSteps, type LossCheck, type StepRow } from './step-row.js';
-import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type PoolTrace, type ProfileEntry } from './step-trace.js';
+import { Rng } from '../src/data/rng.js';
+import { loadAverage } from './timing.js';
+import { emptyRow, perImage, readLosses, timeSteps, type Load, type LossCheck, type StepFlopCounts } from './step-row.js';
+import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type ProfileEntry } from './step-trace.js';
 import { runTfjs } from './step-tfjs.js';
+import type { BenchOptions } from './options.js';
 import { fmtMB, stepText } from './step-text.js';
-
-export interface StepBenchOptions {
-  preset?: string;
-  /** Default 20, the paper's batch. */
-  batch?: number;
-  /** Timed steps of ours. Default 3. */
-  steps?: number;
-  /** Timed steps of tfjs. Default: 1 on a software adapter, else `steps`. */
-  tfjsSteps?: number;
-  tfjs?: boolean;
-  /** One more step of ours with every dispatch timed on its own (needs timestamp-query). */
-  profile?: boolean;
-  /** Print the traced step's memory in full. */
-  memory?: boolean;
-  kind?: BatchKind;
-  seed?: number;
-  log?: (line: string) => void;
-}
 
 /** Ours: a traced warm-up step, the timed steps, and with profile one more step with every dispatch timed alone. */
 async function runOurs(
@@ -46,45 +28,41 @@ async function runOurs(
   model: Dcign,
   images: Tensor,
   eps: Tensor,
-  { kind, seed, steps, profile, log }: { kind: BatchKind; seed: number; steps: number; profile: boolean; log: (l: string) => void },
+  net: Network,
+  { kind, seed, steps, profile, flops, log }: { kind: BatchKind; seed: number; steps: number; profile: boolean; flops: StepFlopCounts; log: (l: string) => void },
 ) {
-  const c = model.config;
   const N = images.shape[0]!;
-  const net = network(c);
-  const flops = stepFlops(net, N);
-  const params = [...model.parameters().values()];
-  const optimizer = new RMSProp(params);
-  const paramSizes = new Map<number, string[]>();
-  for (const [name, p] of model.parameters()) paramSizes.set(p.size, [...(paramSizes.get(p.size) ?? []), name]);
+  const params = [...model.parameters()];
+  const optimizer = new RMSProp(params.map(([, p]) => p));
   const o = (step: number): TrainStepOptions => ({ procedure: 'clamped', seed, step, eps });
   await engine.sync();
 
   // Warm-up: trainStep's calls one by one, with the pool traced (compiles every pipeline too).
-  const persistentRequested = [...params, ...optimizer.m, ...optimizer.v, images, eps].reduce((a, t) => a + Math.max(4, t.size * 4), 0);
   const persistent = engine.pool.stats.inUseBytes;
+  const held = [...params.map(([, p]) => p), ...optimizer.m, ...optimizer.v, images, eps];
   const ctx: Context = { label: 'idle' };
-  const sizeName = (bytes: number) => {
-    const names = net.activations.filter((a) => a.perImage * N * 4 === bytes).map((a) => a.name);
-    return names.length ? ` [${names.join('/')} sized]` : paramSizes.has(bytes / 4) ? ` [${paramSizes.get(bytes / 4)!.join('/')} sized]` : '';
-  };
-  let trace: PoolTrace | null = null;
   const t0 = performance.now();
+  const trace = tracePool(engine, held.reduce((a, t) => a + Math.max(4, t.size * 4), 0), () => ctx.label);
   let warm: { bce: Tensor; kl: Tensor };
   try {
-    trace = tracePool(engine, persistentRequested, () => ctx.label);
-    warm = instrumentedStep(model, optimizer, images, kind, o(0), ctx, net, (phase) => trace!.mark(phase));
+    warm = instrumentedStep(model, optimizer, images, kind, o(0), ctx, net, (phase) => trace.mark(phase));
   } finally {
-    trace?.restore();
+    trace.restore();
   }
   await engine.sync();
   const warmMs = performance.now() - t0;
   // Losses of the warm-up and timed steps go on record (compared with tfjs's); the profile step's does not.
   const losses = [await readLosses(warm)];
   log(`  ours warm-up (compiles pipelines): ${(warmMs / 1000).toFixed(1)} s, ${perImage(losses[0]!, N)}`);
+  const sizeName = (bytes: number) => {
+    const acts = net.activations.filter((a) => a.perImage * N * 4 === bytes).map((a) => a.name);
+    const names = acts.length ? acts : params.filter(([, p]) => p.size * 4 === bytes).map(([name]) => name);
+    return names.length ? ` [${names.join('/')} sized]` : '';
+  };
   const memory = summarise(trace, persistent, sizeName);
 
   // Timed steps: trainStep itself, the pool's peak over each.
-  const row = emptyRow('ours', c.preset, N, steps, { nominal: flops.total, executed: flops.executedTotal });
+  const row = emptyRow('ours', model.config.preset, N, steps, flops);
   row.peakBytes = 0;
   let counted = { ...engine.stats };
   const settle = async () => {
@@ -100,60 +78,52 @@ async function runOurs(
     row.submitsPerStep = engine.stats.submits - counted.submits;
     return `${row.dispatchesPerStep} dispatches, ${row.submitsPerStep} submits, pool peak ${fmtMB(engine.pool.stats.peakInUseBytes)}, `;
   };
-  losses.push(...(await timeSteps(row, { device: engine.device, settle, step, submit: () => engine.flush(), read: readLosses, note }, log)));
+  losses.push(...(await timeSteps(row, { device: engine.device, settle, step, submit: () => engine.flush(), note }, log)));
   row.allocatedBytes = engine.pool.stats.allocatedBytes;
 
   // Profile: one more step, every dispatch submitted alone between two timestamps.
-  let prof: ProfileEntry[] | null = null;
-  let profileTotalMs: number | null = null;
-  if (profile) {
-    if (!GpuMarks.available(engine.device)) log('  profile: skipped (no timestamp-query on this device)');
-    else {
-      const p = await profileDispatches(engine, ctx, () => instrumentedStep(model, optimizer, images, kind, o(steps + 1), ctx, net, () => {}));
-      await readLosses(p.result);
-      prof = p.entries;
-      profileTotalMs = p.totalMs;
-      log(`  ours profile step: ${p.dispatches} dispatches, ${profileTotalMs.toFixed(0)} ms GPU in all`);
-    }
+  let prof: { entries: ProfileEntry[]; totalMs: number } | null = null;
+  if (profile && !GpuMarks.available(engine.device)) log('  profile: skipped (no timestamp-query on this device)');
+  else if (profile) {
+    const p = await profileDispatches(engine, ctx, () => instrumentedStep(model, optimizer, images, kind, o(steps + 1), ctx, net, () => {}));
+    await readLosses(p.result);
+    log(`  ours profile step: ${p.dispatches} dispatches, ${p.totalMs.toFixed(0)} ms GPU in all`);
+    prof = p;
   }
   optimizer.dispose();
-  return { row, losses, memory, profile: prof, profileTotalMs };
+  return { row, losses, memory, profile: prof?.entries ?? null, profileTotalMs: prof?.totalMs ?? null };
 }
 
-export async function benchStep(engine: Engine, opts: StepBenchOptions = {}) {
-  const { log = () => {}, preset = 'paper', batch: N = 20, steps = 3, kind = 'az', seed = 1 } = opts;
+export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
+  const { log = () => {}, preset = 'paper', batch: N = 20, steps = 3, kind = 'az' } = opts;
+  const seed = 1;
   const c = getPreset(preset);
+  // tfjs takes minutes a step on a software adapter: one timed step there unless asked for more.
   const tfjsSteps = opts.tfjsSteps ?? (engine.software ? 1 : steps);
   const net = network(c);
   const flops = stepFlops(net, N);
-  // tfjs runs the paper's network directly: it executes the nominal FLOPs.
-  const tfjsFlops = { nominal: flops.total, executed: flops.total };
-  const mem = memoryModel(c, N);
+  const wantTfjs = opts.tfjs !== false;
   log(
     `step: preset ${preset}, batch ${N} (${kind} batch: latents [${passThrough(kind, c.latents).join(', ')}) pass through), ` +
       `${(flops.total / 1e9).toFixed(1)} GFLOP per step nominal, ${(flops.executedTotal / 1e9).toFixed(1)} executed by ours; ours ${steps} timed step(s), ` +
-      (opts.tfjs === false ? 'tfjs off' : `tfjs ${tfjsSteps}`) + ', one warm-up each',
+      (wantTfjs ? `tfjs ${tfjsSteps}` : 'tfjs off') + ', one warm-up each',
   );
 
   // One fixed batch of rendered faces and one fixed eps, shared by both sides.
   const images = renderBatch({ type: kind, seed, count: N }, { size: c.imageSize }, engine).images;
-  const epsData = normals(N * c.latents, seed + 7);
+  const epsData = Float32Array.from(Rng.fromSeed(seed + 7).normals(N * c.latents));
   const eps = Tensor.fromData(epsData, [N, c.latents], 'f32', engine);
   const model = new Dcign(c, seed, engine);
   const kF = foldGeometry('bench step', model.decoder.conv1.weight, c.decoderPadding).KF;
   if (net.convs.some((l) => l.kFolded !== null && l.kFolded !== kF)) throw new Error(`bench step: the folded kernel side is ${kF}, not what network() assumes`);
   await engine.sync();
-  const wantTfjs = opts.tfjs !== false;
   const weights = new Map<string, { data: Float32Array; shape: readonly number[] }>();
-  let imageData: Float32Array | null = null;
-  if (wantTfjs) {
-    for (const [name, p] of model.parameters()) weights.set(name, { data: await p.data(), shape: p.shape });
-    imageData = await images.data();
-  }
+  if (wantTfjs) for (const [name, p] of model.parameters()) weights.set(name, { data: await p.data(), shape: p.shape });
+  const imageData = wantTfjs ? await images.data() : null;
 
-  const oursLoad: [number, number] = [loadAverage(), 0];
-  const ours = await runOurs(engine, model, images, eps, { kind, seed, steps, profile: opts.profile ?? false, log });
-  oursLoad[1] = loadAverage();
+  const oursLoad = loadAverage();
+  const ours = await runOurs(engine, model, images, eps, net, { kind, seed, steps, profile: opts.profile ?? false, flops: { nominal: flops.total, executed: flops.executedTotal }, log });
+  const loadDuring: { ours: Load; tfjs: Load | null } = { ours: [oursLoad, loadAverage()], tfjs: null };
   model.dispose();
   images.dispose();
   eps.dispose();
@@ -161,50 +131,27 @@ export async function benchStep(engine: Engine, opts: StepBenchOptions = {}) {
   await engine.sync();
 
   const rows = [ours.row];
-  let tfjsLoad: [number, number] | null = null;
   let lossCheck: LossCheck | null = null;
   if (wantTfjs) {
-    let tf: TF | null = null;
-    try {
-      tf = await loadTfjs();
-    } catch (e) {
-      rows.push({ ...emptyRow('tfjs', preset, N, tfjsSteps, tfjsFlops), error: `tfjs did not load: ${errText(e)}` });
-    }
-    if (tf) {
-      tfjsLoad = [loadAverage(), 0];
-      const r = await runTfjs(
-        tf,
-        { config: c, batch: N, images: imageData!, eps: epsData, pass: passThrough(kind, c.latents), weights, rms: { lr: 5e-4, b1: 0.1, b2: 0.01, eps: 1e-8 } },
-        tfjsSteps,
-        tfjsFlops,
-        opts.tfjsSteps !== undefined,
-        log,
-      );
-      tfjsLoad[1] = loadAverage();
-      rows.push(r.row);
-      const both = Math.min(r.losses.length, ours.losses.length);
-      const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
-      const diffs = ours.losses.slice(0, both).flatMap((o, i) => [rel(o.bce, r.losses[i]!.bce), rel(o.kl, r.losses[i]!.kl)]);
-      if (both) lossCheck = { steps: both, maxRelDiff: Math.max(...diffs) };
-    }
+    const tfjsLoad = loadAverage();
+    const setup = { config: c, batch: N, images: imageData!, eps: epsData, pass: passThrough(kind, c.latents), weights, rms: { lr: 5e-4, b1: 0.1, b2: 0.01, eps: 1e-8 } };
+    // tfjs runs the paper's network directly: it executes the nominal FLOPs.
+    const r = await runTfjs(setup, tfjsSteps, { nominal: flops.total, executed: flops.total }, opts.tfjsSteps !== undefined, log);
+    if (r.loaded) loadDuring.tfjs = [tfjsLoad, loadAverage()];
+    rows.push(r.row);
+    const both = Math.min(r.losses.length, ours.losses.length);
+    const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+    const diffs = ours.losses.slice(0, both).flatMap((o, i) => [rel(o.bce, r.losses[i]!.bce), rel(o.kl, r.losses[i]!.kl)]);
+    if (both) lossCheck = { steps: both, maxRelDiff: Math.max(...diffs) };
   }
 
-  const timing =
-    'wall-clock ms per step with a sync per step (no readback inside), median of the timed steps after one warm-up; ' +
-    'GPU span: timestamps written before and after the step on the device queue (idle gaps included)';
-  const text = stepText({ rows, mem, memory: ours.memory, N, preset, kind, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs, oursMs: ours.row.msPerStep, oursLoad, tfjsLoad, memoryDetail: opts.memory });
-  return {
-    rows, text, preset, batch: N, batchKind: kind, timing, flopsNote: FLOPS_NOTE, flopsPerLayer: flops.perLayer,
-    memoryModel: mem, oursMemory: ours.memory, lossCheck, profile: ours.profile, profileTotalMs: ours.profileTotalMs,
-    loadDuring: { ours: oursLoad, tfjs: tfjsLoad },
+  const result = {
+    rows, preset, batch: N, batchKind: kind,
+    timing:
+      'wall-clock ms per step with a sync per step (no readback inside), median of the timed steps after one warm-up; ' +
+      'GPU span: timestamps written before and after the step on the device queue (idle gaps included)',
+    flopsNote: FLOPS_NOTE, flopsPerLayer: flops.perLayer, memoryModel: memoryModel(c, N), oursMemory: ours.memory, lossCheck,
+    profile: ours.profile, profileTotalMs: ours.profileTotalMs, loadDuring,
   };
-}
-
-/** Deterministic N(0, 1) values (xorshift32 + Box-Muller). */
-function normals(n: number, seed: number): Float32Array {
-  const x = xorshift(seed);
-  const u = () => x() + 0.5 / 4294967296; // the middle of the state's interval: never 0
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
+  return { ...result, text: stepText(result, opts.memory) };
 }

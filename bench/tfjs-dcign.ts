@@ -5,7 +5,7 @@
 import type { Scalar, Tensor, Tensor4D, Variable } from '@tensorflow/tfjs';
 import { shapesOf, type DcignConfig } from '../src/model/presets.js';
 import type { TF } from './tfjs.js';
-import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './layouts.js';
+import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './peer-data.js';
 
 export interface TfStepSetup {
   config: DcignConfig;
@@ -43,9 +43,8 @@ function tfLayout(c: DcignConfig, name: string, d: Float32Array, shape: readonly
 let instances = 0;
 
 export class TfDcign {
-  readonly params: Map<string, Variable> = new Map();
-  private readonly m: Map<string, Variable> = new Map();
-  private readonly v: Map<string, Variable> = new Map();
+  /** Each parameter (x) with RMSProp's m and v. */
+  private readonly vars = new Map<string, { x: Variable; m: Variable; v: Variable }>();
   private readonly images: Tensor4D;
   private readonly eps: Tensor;
   private readonly mask: Tensor;
@@ -63,9 +62,8 @@ export class TfDcign {
     for (const [name, { data, shape }] of s.weights) {
       const tl = tfLayout(c, name, data, shape);
       const t = tf.tensor(tl.data, tl.shape);
-      this.params.set(name, tf.variable(t, true, `dcign${id}.${name}`));
-      this.m.set(name, tf.variable(tf.zerosLike(t), false, `dcign${id}.m.${name}`));
-      this.v.set(name, tf.variable(tf.zerosLike(t), false, `dcign${id}.v.${name}`));
+      const zeros = (what: string) => tf.variable(tf.zerosLike(t), false, `dcign${id}.${what}.${name}`);
+      this.vars.set(name, { x: tf.variable(t, true, `dcign${id}.${name}`), m: zeros('m'), v: zeros('v') });
       t.dispose();
     }
     this.images = tf.tensor4d(s.images, [N, S, S, 1]);
@@ -101,7 +99,7 @@ export class TfDcign {
   }
 
   private p(name: string): Tensor {
-    return this.params.get(name)!;
+    return this.vars.get(name)!.x;
   }
 
   /** The forward pass: [bce, kl] as scalars. */
@@ -145,21 +143,18 @@ export class TfDcign {
   step(): { bce: Scalar; kl: Scalar } {
     const tf = this.tf;
     let kept: { bce: Scalar; kl: Scalar } | null = null;
-    const names = [...this.params.keys()];
+    const vars = [...this.vars.values()];
     const { value, grads } = tf.variableGrads(() => {
       const [bce, kl] = this.losses();
       kept = { bce: tf.keep(bce), kl: tf.keep(kl) };
       return tf.add(bce, kl) as Scalar;
-    }, names.map((n) => this.params.get(n)!));
+    }, vars.map((p) => p.x));
     const { lr, b1, b2, eps } = this.s.rms;
     this.t++;
     const lrGamma = (lr * Math.sqrt(1 - Math.pow(1 - b2, this.t))) / (1 - Math.pow(1 - b1, this.t));
     tf.tidy(() => {
-      for (const name of names) {
-        const x = this.params.get(name)!;
+      for (const { x, m, v } of vars) {
         const g = grads[x.name] ?? tf.zerosLike(x);
-        const m = this.m.get(name)!;
-        const v = this.v.get(name)!;
         m.assign(tf.add(tf.mul(m, 1 - b1), tf.mul(g, b1)));
         v.assign(tf.add(tf.mul(v, 1 - b2), tf.mul(tf.square(g), b2)));
         x.assign(tf.sub(x, tf.mul(tf.div(m, tf.sqrt(tf.add(v, eps))), lrGamma)));
@@ -171,7 +166,7 @@ export class TfDcign {
   }
 
   dispose(): void {
-    for (const t of [...this.params.values(), ...this.m.values(), ...this.v.values()]) t.dispose();
-    for (const t of [this.images, this.eps, this.mask, this.invMask]) t.dispose();
+    for (const { x, m, v } of this.vars.values()) this.tf.dispose([x, m, v]);
+    this.tf.dispose([this.images, this.eps, this.mask, this.invMask]);
   }
 }

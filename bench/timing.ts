@@ -1,6 +1,8 @@
 // Wall-clock timing around GPU work: warm up, then repeat until enough time has passed; and the
 // table, numbers and notes the benches print.
 import { loadavg } from 'node:os';
+import { median } from '../src/eval/abc.js';
+
 export interface Timing {
   ms: number; // median per iteration
   iterations: number;
@@ -17,12 +19,6 @@ export async function timeIt(run: () => Promise<void>, opts: { warmup?: number; 
     times.push(performance.now() - t0);
   }
   return { ms: median(times), iterations: times.length };
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = Math.floor(s.length / 2);
-  return s.length ? (s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2) : NaN;
 }
 
 /** An error's first line, at most 200 characters: what a row's error says. */

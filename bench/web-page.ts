@@ -7,7 +7,9 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { initEngine, noGrad, Tensor } from '../src/browser.js';
 import { Dcign } from '../src/model/dcign.js';
 import { getPreset, shapesOf } from '../src/model/presets.js';
-import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './layouts.js';
+import { Rng } from '../src/data/rng.js';
+import { median } from '../src/eval/abc.js';
+import { maxRelDiff, NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './peer-data.js';
 
 export interface WebBenchOptions {
   preset: string;
@@ -42,8 +44,6 @@ declare global {
     runWebBench(o: WebBenchOptions): Promise<WebBenchResult>;
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
   const engine = await initEngine();
@@ -82,10 +82,9 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
       return [mu, logvar].map((l) => tf.fused.matMul({ a: f, b: l.w, transposeB: true, bias: l.b }));
     });
 
-  // A fixed image in [0, 1].
-  const image = new Float32Array(S * S);
-  let s = 12345;
-  for (let i = 0; i < image.length; i++) image[i] = ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+  // A fixed image in [0, 1).
+  const rng = Rng.fromSeed(12345);
+  const image = new Float32Array(S * S).map(() => rng.uniform());
 
   const ours = async () => {
     const x = Tensor.fromData(image, [1, 1, S, S], 'f32', engine);
@@ -109,14 +108,7 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
 
   const [oursFirstMs, a] = await timed(ours);
   const [tfjsFirstMs, b] = await timed(theirs);
-  let scale = 0;
-  let diff = 0;
-  for (let j = 0; j < 2; j++) {
-    for (let i = 0; i < a[j]!.length; i++) {
-      scale = Math.max(scale, Math.abs(b[j]![i]!));
-      diff = Math.max(diff, Math.abs(a[j]![i]! - b[j]![i]!));
-    }
-  }
+  const muLogvar = (r: Float32Array[]) => Float32Array.from([...r[0]!, ...r[1]!]);
   const warmMs: [number, number] = [(await timed(ours))[0], (await timed(theirs))[0]];
   const tooSlow = Math.max(...warmMs) > o.maxWarmMs;
   // Alternate the two so that a busy moment of the machine lands on both.
@@ -139,7 +131,7 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     oursMs: tooSlow ? warmMs[0] : median(t.ours),
     tfjsMs: tooSlow ? warmMs[1] : median(t.tfjs),
     iterations: t.ours.length,
-    maxRelDiff: diff / Math.max(scale, 1e-30),
+    maxRelDiff: maxRelDiff(muLogvar(a), muLogvar(b)),
     tooSlow,
     warmMs,
   };

@@ -10,14 +10,11 @@ import { browserBundle, repoRoot } from '../scripts/build-web.js';
 import { launchChromium, serveDemo } from '../src/cli/demo.js';
 import type { WebBenchOptions, WebBenchResult } from './web-page.js';
 import { table } from './timing.js';
+import type { BenchOptions } from './options.js';
 
 const PAPER_LIMIT_MS = 2000;
 
-export interface WebOptions {
-  log?: (line: string) => void;
-}
-
-export async function benchWeb(options: WebOptions = {}): Promise<{ rows: WebBenchResult[]; text: string; preset: string; browserAdapter: string }> {
+export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebBenchResult[]; text: string; preset: string; browserAdapter: string }> {
   const log = options.log ?? (() => {});
   const root = repoRoot();
   const dir = mkdtempSync(join(tmpdir(), 'dcign-bench-web-'));

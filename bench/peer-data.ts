@@ -1,19 +1,7 @@
-// What the benches share to give a peer the same data as ours: deterministic random values, and
+// What the benches share to give a peer the same data as ours and to compare what it gives back:
 // 4-D transposes between our layouts (NCHW activations, [O,C,kh,kw] filters) and tfjs's (NHWC,
-// [kh,kw,C,O]). A linear weight is transposed as a 4-D view of it, its flattened map side included.
-
-/** xorshift32 from seed: a generator of values s / 2^32 in [0, 1), s the 32-bit state (never 0). */
-export function xorshift(seed: number): () => number {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
+// [kh,kw,C,O]), and the relative difference of two results. A linear weight is transposed as a
+// 4-D view of it, its flattened map side included.
 
 /** Transposes a 4-D array: output axis k is input axis perm[k]. */
 export function permute4(src: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
@@ -37,3 +25,17 @@ export const NCHW_TO_NHWC = [0, 2, 3, 1];
 export const NHWC_TO_NCHW = [0, 3, 1, 2];
 export const OCKK_TO_KKCO = [2, 3, 1, 0];
 export const KKCO_TO_OCKK = [3, 2, 0, 1];
+
+/** Largest |ours - ref| over the largest |ref|; a NaN or a length mismatch fails it. */
+export function maxRelDiff(ours: Float32Array, ref: Float32Array): number {
+  if (ours.length !== ref.length) return Infinity;
+  let diff = 0;
+  let mag = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(ours[i]! - ref[i]!);
+    if (!(d <= diff)) diff = d; // NaN propagates as a failure
+    const m = Math.abs(ref[i]!);
+    if (m > mag) mag = m;
+  }
+  return mag > 0 ? diff / mag : diff;
+}
