@@ -48,8 +48,7 @@ export type MemoryModel = ReturnType<typeof memoryModel>;
  * the pooled map are freed; the next conv's weight gradient reads the ReLU output (stage 3's
  * through the flattening view the heads' weight gradients read); the folded conv's input gradient
  * reads the folded weights, and its weight gradient the un-upsampled input (no upsampled map
- * exists); the folded conv's own output is freed after depth-to-space, depth-to-space's after the
- * ReLU. Each tensor of the graph gets a gradient of its own size, so the largest is that of the
+ * exists); the folded conv writes the layer's output, interleaved and through its ReLU, directly. Each tensor of the graph gets a gradient of its own size, so the largest is that of the
  * largest tensor other than the images (at the paper preset d encoder.conv1 out).
  */
 export function memoryModel(c: DcignConfig, N: number) {

@@ -5,7 +5,7 @@ import type { Tensor as TfTensor, Tensor4D as TfTensor4D } from '@tensorflow/tfj
 import { Tensor, type Engine } from '../src/node.js';
 import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw } from '../src/kernels/conv2d.js';
 import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
-import { foldGeometry, upsampleConv2d } from '../src/kernels/upconv.js';
+import { foldGeometry, upsampleConv2d, upsampleConv2dStackedGrad } from '../src/kernels/upconv.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { getPreset } from '../src/model/presets.js';
@@ -117,26 +117,25 @@ export function layerCases(layer: Layer, N: number, io: Operands): Case[] {
 const sh = (s: readonly number[]) => s.join('x');
 
 /**
- * Our decoder layer as training runs it, from the graph upsampleConv2d records:
- * out = depthToSpace2(conv2d(x, foldUpsampleWeight(w), repeatBias4(b), padding PF)). The dw row
- * starts from the shuffled gradient made once here: the dx row pays for the shuffle, which
- * training runs once for both.
+ * Our decoder layer as training runs it (without the activation, as tfjs's rows): the weight fold,
+ * then one convolution whose store interleaves the parities into the output. The dw row starts
+ * from the stacked gradient made once here: the dx row pays for unstacking it, which training
+ * runs once for both.
  */
 function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor): Record<'fwd' | 'dx' | 'dw', () => Tensor[]> {
   const { PF } = foldGeometry('kernels bench', w);
-  for (const t of [x, w, b]) t.requiresGrad = true;
-  const out = upsampleConv2d(x, w, b);
-  for (const t of [x, w, b]) t.requiresGrad = false;
-  const shuffle = out.node!;
-  const conv = shuffle.inputs[0]!.node!; // the folded conv's output itself is freed already
-  const [, wf, bf] = conv.inputs as [Tensor, Tensor, Tensor];
-  for (const t of [out, wf, bf]) io.own(t);
-  const gy = io.own(noGrad(() => shuffle.backward(dy)[0]!));
+  w.requiresGrad = true;
+  const out = io.own(upsampleConv2d(x, w, b));
+  w.requiresGrad = false;
+  const wf = io.own(out.node!.inputs[1]!);
+  const [N, O, H2, W2] = out.shape as [number, number, number, number];
+  const stacked = () => upsampleConv2dStackedGrad(dy, N, O, H2 / 2, W2 / 2);
+  const gy = io.own(noGrad(stacked));
   return {
     fwd: () => [noGrad(() => upsampleConv2d(x, w, b))],
     dx: () =>
       noGrad(() => {
-        const g = shuffle.backward(dy)[0]!;
+        const g = stacked();
         const dx = conv2dGradInput(g, wf, x.shape, { padding: PF });
         g.dispose();
         return [dx];
@@ -144,12 +143,11 @@ function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor):
     dw: () =>
       noGrad(() => {
         const dwf = conv2dGradWeight(x, gy, wf.shape, { padding: PF });
-        const dbf = conv2dGradBias(gy);
+        const images = gy.view([4 * N, O, H2 / 2, W2 / 2]);
+        const db = conv2dGradBias(images);
         const [dw] = wf.node!.backward(dwf);
-        const [db] = bf.node!.backward(dbf);
-        dwf.dispose();
-        dbf.dispose();
-        return [dw!, db!];
+        for (const t of [dwf, images]) t.dispose();
+        return [dw!, db];
       }),
   };
 }

@@ -22,23 +22,24 @@ export type Context = { label: string };
 /**
  * Wraps every layer's forward (and Conv2d's forwardUpsampled, which the decoder calls) so the
  * context names the layer while it runs, and tags the graph nodes the call made (everything
- * between its output and its input: for a decoder layer the weight fold, the bias repeat, the
- * folded conv2d and the depth-to-space) with the layer, for instrumentGraph. Returns the undo.
+ * between its output and its input: for a decoder layer the weight fold and the folded
+ * convolution) with the layer, for instrumentGraph. Returns the undo.
  */
 function instrumentLayers(model: Dcign, ctx: Context, layerOf: Map<Tensor, string>): () => void {
   const undo: (() => void)[] = [];
-  type Forward = (x: Tensor) => Tensor;
+  type Forward = (x: Tensor, ...rest: unknown[]) => Tensor;
   for (const [part, layers] of [['encoder', model.encoder], ['decoder', model.decoder]] as const) {
     for (const [name, layer] of Object.entries(layers) as unknown as [string, Record<string, unknown>][]) {
       const label = `${part}.${name}`;
       for (const method of ['forward', 'forwardUpsampled'] as const) {
         const f = layer[method];
         if (typeof f !== 'function') continue;
-        layer[method] = (x: Tensor) => {
+        // Every argument passes through: the decoder's layers take their activation as the second.
+        layer[method] = (x: Tensor, ...rest: unknown[]) => {
           const prev = ctx.label;
           ctx.label = `forward ${label}`;
           try {
-            const y = (f as Forward).call(layer, x);
+            const y = (f as Forward).call(layer, x, ...rest);
             const stack = [y];
             while (stack.length) {
               const t = stack.pop()!;
@@ -186,7 +187,7 @@ function kernelWords(kernel: { name: string; key: string }): string {
       if (has(flag)) return words;
     }
   }
-  if (kernel.name === 'upconv') return `${has('FOLD') ? 'fold weights' : 'depth-to-space'}${has('BACKWARD') ? ' backward' : ''}`;
+  if (kernel.name === 'upconv') return has('FOLD') ? `fold weights${has('BACKWARD') ? ' backward' : ''}` : 'depth-to-space backward';
   if (kernel.name === 'elementwise') {
     const m = /"EXPR","((?:[^"\\]|\\.)*)"/.exec(kernel.key);
     return `elementwise ${m ? (JSON.parse(`"${m[1]}"`) as string) : '?'}`;

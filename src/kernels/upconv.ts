@@ -78,8 +78,9 @@ export function foldUpsampleWeight(w: Tensor, padding: Conv2dPadding = 0): Tenso
 /**
  * The gradient at the stacked convolution's output [N,4O,H,W] from the gradient g at the layer's
  * output [N,O,2H,2W] and, with an activation, that output y (its derivative is read from y).
+ * Exported for the kernels bench, which times the layer's gradients one by one.
  */
-function unshuffleGrad(g: Tensor, y: Tensor | null, activation: Activation | null, N: number, O: number, H: number, W: number): Tensor {
+export function upsampleConv2dStackedGrad(g: Tensor, N: number, O: number, H: number, W: number, y: Tensor | null = null, activation: Activation | null = null): Tensor {
   const op = 'upsampleConv2d.grad';
   const engine = g.engine;
   const act = !!activation && !!y;
@@ -134,7 +135,7 @@ export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null,
   const [, , Ho2, Wo2] = y.shape as [number, number, number, number];
   const [Ho, Wo] = [Ho2 / 2, Wo2 / 2];
   const out = record(y, op, bias ? [x, wf, bias] : [x, wf], (gOut) => {
-    const gy = unshuffleGrad(gOut, y, activation, N, O, Ho, Wo);
+    const gy = upsampleConv2dStackedGrad(gOut, N, O, Ho, Wo, y, activation);
     let gb: Tensor | null = null;
     if (bias?.requiresGrad) {
       // Channel (py*2+px)*O + o of image n is channel o of image 4n + py*2+px: one sum per o.
