@@ -128,7 +128,7 @@ export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null,
     if (bias.rank !== 1 || bias.shape[0] !== O) throw opError(op, `bias must have shape [${O}] (one per output channel)`, ['w', w], ['bias', bias]);
   }
   const activation = o.activation ?? null;
-  activationDefines(op, activation);
+  activationDefines(op, activation); // an unknown activation throws here, before any dispatch
   const wf = foldUpsampleWeight(w, g.P);
   const conv = { padding: g.PF };
   const y = conv2dRaw(x, wf, bias, conv, { activation, depthToSpace: true });
