@@ -39,7 +39,7 @@ describe('the shipped checkpoint', () => {
 
   it('reconstructs held-out faces that are told apart from others in the same pose and light', async () => {
     // Two held-out SHAPE batches of 20 faces (the evaluation's stream): reconstructions nearest
-    // their own input. Chance is 1 in 20; the full evaluation (200 faces) gave 91%, batches move
+    // their own input. Chance is 1 in 20; the full evaluation (200 faces) gave 91.5%, batches move
     // by 10-20 points, and a model that lost the identity (8% there) stays far below 12 of 40.
     const { model: m } = readModelFile(model, ctx.engine);
     const S = m.config.imageSize;
