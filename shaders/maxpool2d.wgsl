@@ -13,7 +13,7 @@
 // constant bounds.
 // Rows and columns past the dispatch limit are launched again from the offsets y0 and x0.
 //
-// RELU applies ReLU to each window's maximum (it commutes with the maximum, so this is also the
+// ACT_RELU applies activation.wgsl's ReLU (joined) to each window's maximum (it commutes with the maximum, so this is also the
 // pooling of rectified inputs) and, in the backward, passes a window's gradient only where that
 // output is positive: the encoder's pool and ReLU as one kernel each way, reading nothing more
 // than the pooled output the next layer keeps anyway.
@@ -46,7 +46,7 @@ struct U {
 @group(0) @binding(1) var<storage, read> G: array<f32>;    // gradient of the outputs
 @group(0) @binding(2) var<storage, read> IDX: array<u32>;  // argmax of each output window
 @group(0) @binding(3) var<storage, read_write> GI: array<f32>;
-#if RELU
+#if ACT_RELU
 @group(0) @binding(4) var<storage, read> OUT: array<f32>;  // the rectified pooled output
 #endif
 #else
@@ -63,10 +63,10 @@ fn isNan(v: f32) -> bool {
 }
 
 #if BACKWARD
-// The gradient of output o: with RELU, zero where the rectified output is not positive (NaN included).
+// The gradient of output o: with ACT_RELU, zero where the rectified output is not positive (NaN included).
 fn grad(o: u32) -> f32 {
-#if RELU
-  return select(0.0, G[o], OUT[o] > 0.0);
+#if ACT_RELU
+  return activateGrad(G[o], OUT[o]);
 #else
   return G[o];
 #endif
@@ -130,11 +130,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
     }
   }
-#if RELU
-  // NaN passes through, as the elementwise relu lets it (lavapipe's max(NaN, 0) is 0).
-  best = select(max(best, 0.0), best, isNan(best));
-#endif
-  OUT[o] = best;
+  OUT[o] = activate(best);
 #if INDICES
   IDX[o] = at;
 #endif

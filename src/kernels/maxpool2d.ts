@@ -1,5 +1,6 @@
 // 2-D max pooling (NCHW) with stored argmax indices; the gradient is routed through them.
 import source from '../../shaders/maxpool2d.wgsl';
+import activationSource from '../../shaders/activation.wgsl';
 import { Uniforms, type Engine } from '../gpu/engine.js';
 import type { CompiledKernel } from '../gpu/pipelines.js';
 import { isGradEnabled, record } from '../autograd/tape.js';
@@ -39,7 +40,7 @@ const WG_Y = 8;
 
 /** K and S as overrides give the window loops constant bounds (a pipeline per window shape). */
 function poolKernel(engine: Engine, g: Geometry, defines: Record<string, boolean>): CompiledKernel {
-  return engine.kernel({ name: 'maxpool2d', wgsl: source, defines, overrides: { K: g.k, S: g.s, WG_X, WG_Y } });
+  return engine.kernel({ name: 'maxpool2d', wgsl: source + activationSource, defines, overrides: { K: g.k, S: g.s, WG_X, WG_Y } });
 }
 
 /**
@@ -85,7 +86,7 @@ export function maxPool2dRaw(x: Tensor, o: MaxPool2dOptions = {}, withIndices = 
   const engine = x.engine;
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'f32', engine);
   const indices = withIndices ? Tensor.empty(out.shape, 'u32', engine) : null;
-  const kernel = poolKernel(engine, g, { INDICES: withIndices, RELU: !!o.relu });
+  const kernel = poolKernel(engine, g, { INDICES: withIndices, ACT_RELU: !!o.relu });
   const bound: [Tensor, 'in' | 'out'][] = [[x, 'in'], [out, 'out']];
   if (indices) bound.push([indices, 'out']);
   launch('maxPool2d', kernel, g, bound, g.OH, g.OW);
@@ -109,7 +110,7 @@ export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: rea
   // Overlapping windows can route several gradients to one input: gather per input element.
   // Otherwise scatter per window, which writes every input element exactly once.
   const overlap = g.s < g.k;
-  const kernel = poolKernel(engine, g, { BACKWARD: true, OVERLAP: overlap, RELU: !!out });
+  const kernel = poolKernel(engine, g, { BACKWARD: true, OVERLAP: overlap, ACT_RELU: !!out });
   const bound: [Tensor, 'in' | 'out'][] = [[grad, 'out'], [indices, 'out'], [gi, 'in']];
   if (out) bound.push([out, 'out']);
   launch('maxPool2d.grad', kernel, g, bound, overlap ? g.H : g.OH, overlap ? g.W : g.OW);
