@@ -49,6 +49,7 @@ describe.each([
   ['train', 'src/cli/train.ts', ['--lr', '0'], '--lr must be a number > 0, got "0"'],
   ['train', 'src/cli/train.ts', ['--lr=-1'], '--lr must be a number > 0, got "-1"'],
   ['train', 'src/cli/train.ts', ['--invariance=-5'], '--invariance must be a number >= 0, got "-5"'],
+  ['train', 'src/cli/train.ts', ['--invariance-mode', 'huge'], '--invariance-mode must be absolute or relative, got "huge"'],
   ['bench', 'bench/index.ts', ['nosuch'], 'no bench named "nosuch"'],
   ['overfit', 'scripts/overfit.ts', ['--nosuch'], "Unknown option '--nosuch'"],
 ] as [string, string, string[], string][])('%s %j', (_name, entry, args, expected) => {

@@ -3,11 +3,12 @@ import { useEngine } from './setup/engine.js';
 import { expectClose } from './setup/expect.js';
 import { backward, ops, parameter, Tensor, tidy } from '../src/node.js';
 import * as ref from './ref/cpu.js';
-import { gradientFilterBackward, selectiveClamp as refClamp, selectiveClampBackward, selectiveClampMean as refClampMean } from './ref/selective.js';
+import { gradientFilterBackward, relativeInvarianceBackward, relativeInvarianceLoss, selectiveClamp as refClamp, selectiveClampBackward, selectiveClampMean as refClampMean } from './ref/selective.js';
 
 // The clamp copies values and the filter copies or zeroes gradients: exact. Invariance targeting
 // computes strength * (z - mean) in float32, the mean a float32 sum over the batch divided by B:
-// within a few ulps of |z| times |strength|, so atol 1e-6 |strength|.
+// within a few ulps of |z| times |strength|, so atol 1e-6 |strength|. The relative invariance
+// also sums squares over the batch and the latents in float32: atol 1e-5 of its largest value.
 
 /** z.grad after backward(op(z), R), and op(z). */
 async function run(z: ref.Arr, R: ref.Arr, op: (t: Tensor) => Tensor): Promise<{ out: Float32Array; grad: Float32Array }> {
@@ -22,6 +23,12 @@ async function run(z: ref.Arr, R: ref.Arr, op: (t: Tensor) => Tensor): Promise<{
   zt.dispose();
   out.dispose();
   return res;
+}
+
+/** Within 1e-5 of the largest magnitude in the float64 reference. */
+function expectRelative(got: Float32Array, want: Float64Array, what: string): void {
+  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  expectClose(got, want, 1e-5 * scale, 0, what);
 }
 
 const f32 = (a: ref.Arr | Float64Array) => [...('data' in a ? a.data : a)].map(Math.fround);
@@ -84,9 +91,31 @@ describe('selectiveClamp and gradientFilter (SelectiveOutputClamp.lua, Selective
       for (const strength of [0.01, -0.5, 1]) {
         const v = await run(z, R, (t) => ops.gradientFilter(t, s, e, { invariance: strength }));
         expectClose(v.grad, gradientFilterBackward(R, z, s, e, strength).data, 1e-6 * Math.abs(strength), 0, `invariance ${strength}`);
+        const r = await run(z, R, (t) => ops.gradientFilter(t, s, e, { invariance: strength, relative: true }));
+        expectRelative(r.grad, relativeInvarianceBackward(R, z, s, e, strength).data, `relative invariance ${strength}`);
       }
     });
   }
+
+  it('relative invariance: the derivative of strength / 2 * W / s (finite differences), blind to the code\'s scale', async () => {
+    const shape = [8, 23];
+    const [s, e] = [0, 3];
+    const z = ref.random(shape, 41, -1.5, 1.5);
+    const R = ref.random(shape, 42);
+    const { grad } = await run(z, R, (t) => ops.gradientFilter(t, s, e, { invariance: 0.7, relative: true }));
+    const clamped = ref.sampleIndices(z.data.length, 60).filter((i) => i % shape[1]! >= e);
+    const fd = ref.finiteDiff((x) => relativeInvarianceLoss(x, s, e, 0.7), ref.arr(z.data, shape), clamped);
+    expectClose(clamped.map((i) => grad[i]!), clamped.map((i) => fd.get(i)!), 1e-5, 1e-4, 'relative invariance vs finite differences');
+    // No component along z outside the range: scaling the code does not change the loss.
+    let radial = 0;
+    let norm = 0;
+    for (let i = 0; i < grad.length; i++) {
+      if (i % shape[1]! < e) continue;
+      radial += grad[i]! * z.data[i]!;
+      norm += Math.abs(grad[i]! * z.data[i]!);
+    }
+    expect(Math.abs(radial) / norm).toBeLessThan(1e-5);
+  });
 
   it('compose as in the original encoder heads (filter, then clamp): the gradient is the pass-through derivative', async () => {
     // Inside the pass-through range both modules are the identity, so their gradient there is
@@ -112,6 +141,7 @@ describe('selectiveClamp and gradientFilter (SelectiveOutputClamp.lua, Selective
     expect(() => ops.gradientFilter(z, 3, 2)).toThrow(/gradientFilter: pass-through range/);
     expect(() => ops.selectiveClamp(Tensor.empty([5]), 0, 1)).toThrow(/must be \[batch, \.\.\.\]/);
     expect(() => ops.gradientFilter(z, 0, 1, { invariance: NaN })).toThrow(/invariance must be finite/);
+    expect(() => ops.gradientFilter(z, 0, 1, { relative: true })).toThrow(/gradientFilter: relative needs an invariance strength.*\[4,5\]/);
     expect(() => ops.selectiveClamp(z, 0, 1, 'median' as 'mean')).toThrow(/selectiveClamp: from must be 'first' or 'mean', got 'median'.*\[4,5\]/);
   });
 });
@@ -132,5 +162,7 @@ describe('selectiveClamp and gradientFilter with a 1 MiB storage-binding limit',
     expectClose(m.out, refClampMean(z, s, e).data, 2e-6, 0, 'mean clamp across chunks');
     const v = await run(z, R, (t) => ops.gradientFilter(t, s, e, { invariance: 0.25 }));
     expectClose(v.grad, gradientFilterBackward(R, z, s, e, 0.25).data, 0.25e-6, 0, 'invariance across chunks');
+    const r = await run(z, R, (t) => ops.gradientFilter(t, s, e, { invariance: 0.25, relative: true }));
+    expectRelative(r.grad, relativeInvarianceBackward(R, z, s, e, 0.25).data, 'relative invariance across chunks');
   });
 });

@@ -31,7 +31,7 @@ usage: npm run train -- [options]
   --overwrite            start over in an --out that holds a run: its files move to DIR/previous-DATE-TIME
   --resume DIR           continue the run saved in DIR (writes there unless --out is given) with its
                          options; any of --lr, --batch, --seed, --procedure, --shape-bias, --random-share,
-                         --invariance and the --*-every flags given as well change them from there on
+                         --invariance, --invariance-mode and the --*-every flags given as well change them from there on
   --procedure P          clamped (section 3.2, default) | random (section 3.1: random batches, no clamping)
   --recipe R             default | paper: how a fresh clamped run is trained, unless the five flags below say
                          otherwise. default (small: ${SMALL.pretrainSteps} steps pretrained with random batches, then
@@ -47,6 +47,9 @@ usage: npm run train -- [options]
   --shape-bias K         SHAPE batches with probability (K+1)/(K+4) (0: uniform over the four kinds)
   --invariance S         invariance targeting strength (section 3.2.1; 0: off; the paper suggests 0.01,
                          on this engine's summed loss 10 measured best: docs/RESULTS.md)
+  --invariance-mode M    absolute (default, the paper's: strength * (mu - batch mean)) | relative: the
+                         means' spread measured against the code's size, so that shrinking the whole
+                         code does not meet it (logvar keeps the absolute pull)
   --log-every N          log losses every N steps (default 10); a log step is the only one that reads back
   --sample-every N       write an input-over-reconstruction grid every N steps (default 250; 0: only at the end)
   --checkpoint-every N   write a checkpoint every N steps (default 500)
@@ -76,6 +79,7 @@ const RESUMABLE = {
   clamp: 'clamp',
   'pretrain-steps': 'pretrainSteps',
   invariance: 'invariance',
+  'invariance-mode': 'invarianceMode',
   'log-every': 'logEvery',
   'sample-every': 'sampleEvery',
   'checkpoint-every': 'checkpointEvery',
@@ -102,6 +106,7 @@ async function main(): Promise<number> {
       recipe: { type: 'string' },
       'pretrain-steps': { type: 'string' },
       invariance: { type: 'string' },
+      'invariance-mode': { type: 'string' },
       'log-every': { type: 'string' },
       'sample-every': { type: 'string' },
       'checkpoint-every': { type: 'string' },
@@ -116,6 +121,8 @@ async function main(): Promise<number> {
   if (a.preset && !PRESETS[a.preset]) throw new UserError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${a.preset}"`);
   if (a.procedure && a.procedure !== 'clamped' && a.procedure !== 'random') throw new UserError(`--procedure must be clamped or random, got "${a.procedure}"`);
   if (a.clamp && a.clamp !== 'first' && a.clamp !== 'mean') throw new UserError(`--clamp must be first or mean, got "${a.clamp}"`);
+  const mode = a['invariance-mode'];
+  if (mode && mode !== 'absolute' && mode !== 'relative') throw new UserError(`--invariance-mode must be absolute or relative, got "${mode}"`);
   if (a.recipe !== undefined && a.resume) {
     throw new UserError('--recipe chooses how a fresh run trains; with --resume give --clamp, --pretrain-steps or --random-share to change the run');
   }
@@ -166,6 +173,7 @@ async function main(): Promise<number> {
     shapeBias: given.shapeBias ?? recipe.shapeBias,
     randomShare: given.randomShare ?? recipe.randomShare,
     invariance: given.invariance ?? recipe.invariance,
+    invarianceMode: (mode as TrainOptions['invarianceMode']) ?? recipe.invarianceMode,
     clamp: (a.clamp as TrainOptions['clamp']) ?? recipe.clamp,
     pretrainSteps: given.pretrainSteps ?? recipe.pretrainSteps,
     logEvery: given.logEvery ?? 10,
@@ -206,7 +214,7 @@ async function main(): Promise<number> {
   console.log(
     `${a.resume ? `resuming at step ${trainer.step}` : 'training'}: preset ${trainer.model.config.preset}, ${o.steps} steps of batch ${o.batch}, ` +
       `${o.pretrainSteps ? `${o.pretrainSteps} steps random, then ` : ''}procedure ${o.procedure}` +
-      `${o.procedure === 'clamped' ? ` (clamp ${o.clamp ?? 'first'})` : ''}${o.invariance ? `, invariance ${o.invariance}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''}${o.randomShare ? `, random share ${o.randomShare}` : ''} -> ${o.out}`,
+      `${o.procedure === 'clamped' ? ` (clamp ${o.clamp ?? 'first'})` : ''}${o.invariance ? `, invariance ${o.invariance}${o.invarianceMode === 'relative' ? ' (relative)' : ''}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''}${o.randomShare ? `, random share ${o.randomShare}` : ''} -> ${o.out}`,
   );
   if (o.procedure === 'clamped' && o.pretrainSteps && o.pretrainSteps >= o.steps) {
     console.log(`note: all ${o.steps} steps are pretraining with random batches (--pretrain-steps ${o.pretrainSteps}); raise --steps or lower --pretrain-steps for clamped ones`);

@@ -34,7 +34,7 @@ export function trainingLabel(r: ModelResult): string {
   const t = r.training ?? {};
   const bits = [`${r.preset}`, `step ${r.step}`];
   if (typeof t.procedure === 'string') bits.push(t.procedure);
-  if (typeof t.invariance === 'number' && t.invariance > 0) bits.push(`invariance ${t.invariance}`);
+  if (typeof t.invariance === 'number' && t.invariance > 0) bits.push(`invariance ${t.invariance}${t.invarianceMode === 'relative' ? ' (relative)' : ''}`);
   if (typeof t.shapeBias === 'number' && t.shapeBias > 0) bits.push(`shape bias ${t.shapeBias}`);
   if (typeof t.randomShare === 'number' && t.randomShare > 0) bits.push(`random share ${t.randomShare}`);
   if (typeof t.seed === 'number') bits.push(`seed ${t.seed}`);

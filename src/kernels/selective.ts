@@ -28,6 +28,9 @@ function header(n: number, base: number, D: number, start: number, end: number, 
   return new Uniforms(32).u32(n, base, D, start, end, count, first).f32(strength).build();
 }
 
+/** How invariance targeting measures a batch's spread: in the code's units, or relative to its size. */
+export type InvarianceMode = 'absolute' | 'relative';
+
 /** What the clamped latents become: sample 0's values (the original code), or the batch mean. */
 export type ClampSource = 'first' | 'mean';
 
@@ -63,17 +66,32 @@ export function selectiveClamp(z: Tensor, passStart: number, passEnd: number, fr
 
 /** Per-latent sums of z over the batch [D], accumulated chunk by chunk in a fixed order. */
 function columnSums(z: Tensor, D: number, passStart: number, passEnd: number): Tensor {
+  return columnMoments(z, D, passStart, passEnd, false).sums;
+}
+
+/** columnSums, and with `squares` the per-latent sums of z * z as well. */
+function columnMoments(z: Tensor, D: number, passStart: number, passEnd: number, squares: boolean): { sums: Tensor; squares?: Tensor } {
   const engine = z.engine;
   const sums = Tensor.empty([D], 'f32', engine);
-  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { MEAN: true } });
+  const sq = squares ? Tensor.empty([D], 'f32', engine) : undefined;
+  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { MEAN: true, SQUARES: squares } });
   chunks(engine, z.size).forEach(([start, count], k) => {
     engine.dispatch(kernel, {
       uniforms: header(D, start, D, passStart, passEnd, count, k === 0 ? 1 : 0, 0),
-      bindings: [{ buffer: z.buffer, offset: start * 4, size: Math.max(count, 1) * 4 }, sums.buffer],
+      bindings: [{ buffer: z.buffer, offset: start * 4, size: Math.max(count, 1) * 4 }, sums.buffer, ...(sq ? [sq.buffer] : [])],
       workgroups: grid1d(D, 256),
     });
   });
-  return sums;
+  return { sums, squares: sq };
+}
+
+/** (S, W): the filtered latents' sum of squares and squared deviation from their batch means. */
+function spreads(sums: Tensor, squares: Tensor, B: number, D: number, passStart: number, passEnd: number): Tensor {
+  const engine = sums.engine;
+  const sp = Tensor.empty([2], 'f32', engine);
+  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { SPREADS: true } });
+  engine.dispatch(kernel, { uniforms: header(1, 0, D, passStart, passEnd, B, 0, 0), bindings: [sums.buffer, squares.buffer, sp.buffer], workgroups: [1, 1, 1] });
+  return sp;
 }
 
 export interface GradientFilterOptions {
@@ -83,6 +101,13 @@ export interface GradientFilterOptions {
    * paper found 1/100 to work.
    */
   invariance?: number;
+  /**
+   * Measure the invariance relative to the code's size: the gradient of (strength / 2) * W / s,
+   * with W the squared deviation of the filtered latents from their batch means and s their mean
+   * square over the batch. Scaling the code leaves it unchanged, so the encoder cannot meet it by
+   * shrinking the code as a whole, as it does under the absolute pull.
+   */
+  relative?: boolean;
 }
 
 /**
@@ -99,20 +124,24 @@ export function gradientFilter(z: Tensor, passStart: number, passEnd: number, op
   const { B, D } = layout('gradientFilter', z, passStart, passEnd);
   const strength = options.invariance;
   if (strength !== undefined && !Number.isFinite(strength)) throw opError('gradientFilter', `invariance must be finite, got ${strength}`, ['z', z]);
+  if (options.relative && strength === undefined) throw opError('gradientFilter', 'relative needs an invariance strength', ['z', z]);
   const out = z.view(z.shape);
-  return record(out, 'gradientFilter', [z], (g) => [filterBackward(g, z, B, D, passStart, passEnd, strength)]);
+  return record(out, 'gradientFilter', [z], (g) => [filterBackward(g, z, B, D, passStart, passEnd, strength, !!options.relative)]);
 }
 
-function filterBackward(g: Tensor, z: Tensor, B: number, D: number, passStart: number, passEnd: number, strength?: number): Tensor {
+function filterBackward(g: Tensor, z: Tensor, B: number, D: number, passStart: number, passEnd: number, strength: number | undefined, relative: boolean): Tensor {
   const engine = z.engine;
   const gi = Tensor.empty(z.shape, 'f32', engine);
   const invariance = strength !== undefined;
-  const sums = invariance && z.size ? columnSums(z, D, passStart, passEnd) : null;
-  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { FILTER: true, INVARIANCE: invariance } });
+  const moments = invariance && z.size ? columnMoments(z, D, passStart, passEnd, relative) : null;
+  const sums = moments?.sums ?? null;
+  const sp = moments?.squares ? spreads(moments.sums, moments.squares, B, D, passStart, passEnd) : null;
+  moments?.squares?.dispose();
+  const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { FILTER: true, INVARIANCE: invariance, RELATIVE: !!sp } });
   for (const [start, count] of chunks(engine, z.size)) {
     if (!count) continue;
     const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
-    const bindings = sums ? [part(g), part(z), sums.buffer, part(gi)] : [part(g), part(gi)];
+    const bindings = sums ? [part(g), part(z), sums.buffer, ...(sp ? [sp.buffer] : []), part(gi)] : [part(g), part(gi)];
     engine.dispatch(kernel, {
       uniforms: header(count, start, D, passStart, passEnd, B, 0, strength ?? 0),
       bindings,
@@ -120,5 +149,6 @@ function filterBackward(g: Tensor, z: Tensor, B: number, D: number, passStart: n
     });
   }
   sums?.dispose();
+  sp?.dispose();
   return gi;
 }

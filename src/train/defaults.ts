@@ -1,5 +1,5 @@
 // Per-preset training defaults shared by `npm run train` and scripts/overfit.ts.
-import type { ClampSource } from '../kernels/selective.js';
+import type { ClampSource, InvarianceMode } from '../kernels/selective.js';
 
 export const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 4000, tiny: 300 };
 
@@ -14,6 +14,8 @@ export interface Recipe {
   randomShare: number;
   /** Invariance targeting strength (section 3.2.1); 0 is off. */
   invariance: number;
+  /** 'relative': the identity means' invariance is measured against the code's size (gradientFilter). */
+  invarianceMode: InvarianceMode;
   /** The paper's shape bias K: SHAPE batches with probability (K + 1) / (K + 4) of the clamped ones. */
   shapeBias: number;
 }
@@ -22,7 +24,7 @@ export interface Recipe {
  * The paper's clamped procedure as the original code ran it from scratch: sample 0's latents,
  * no pretraining, no random batches. Also what a checkpoint that predates these options trained.
  */
-export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomShare: 0, invariance: 0, shapeBias: 0 };
+export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomShare: 0, invariance: 0, invarianceMode: 'absolute', shapeBias: 0 };
 
 /**
  * What a fresh clamped run of each preset does unless flags say otherwise, chosen on `small`
@@ -33,7 +35,7 @@ export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomSh
  * clamped latents together in the encoder, so that the mean the decoder gets is each image's code.
  * `paper` and `tiny` pretrain 6000 of 20000 and 100 of 300 steps (not measured on `paper`).
  */
-const CLAMPED = { clamp: 'mean', randomShare: 0.5, invariance: 10, shapeBias: 2 } as const;
+const CLAMPED = { clamp: 'mean', randomShare: 0.5, invariance: 10, invarianceMode: 'absolute', shapeBias: 2 } as const;
 export const DEFAULT_RECIPE: Record<string, Recipe> = {
   paper: { ...CLAMPED, pretrainSteps: 6000 },
   small: { ...CLAMPED, pretrainSteps: 1000 },

@@ -5,7 +5,7 @@ import { backward, zeroGrad } from '../autograd/tape.js';
 import { add } from '../kernels/elementwise.js';
 import { bceLoss, klLoss } from '../kernels/losses.js';
 import { reparameterise } from '../kernels/reparameterise.js';
-import { gradientFilter, selectiveClamp, type ClampSource } from '../kernels/selective.js';
+import { gradientFilter, selectiveClamp, type ClampSource, type InvarianceMode } from '../kernels/selective.js';
 import { keep, tidy, type Tensor } from '../tensor.js';
 import type { Dcign } from '../model/dcign.js';
 import { passThrough, type BatchKind, type Procedure } from './schedule.js';
@@ -14,6 +14,12 @@ export interface StepOptions {
   procedure: Procedure;
   /** Invariance targeting strength (section 3.2.1); 0 or undefined zeroes the clamped gradients. */
   invariance?: number;
+  /**
+   * 'absolute' (default): the pull on the clamped means is strength * (mu - batch mean).
+   * 'relative': the means' pull is measured against the code's mean square, so the encoder cannot
+   * meet it by shrinking the code (gradientFilter's `relative`); logvar keeps the absolute pull.
+   */
+  invarianceMode?: InvarianceMode;
   /**
    * What a clamped batch's clamped latents become (section 3.2). 'first' (default, the original
    * code): sample 0's mu and logvar, each image then drawing its own noise. 'mean' (the paper's
@@ -45,9 +51,9 @@ export function forwardLosses(model: Dcign, images: Tensor, kind: BatchKind, o: 
   const [s, e] = passThrough(kind, model.config.latents);
   const fromMean = clamped && o.clamp === 'mean';
   if (clamped) {
-    const filter = (h: Tensor) => gradientFilter(h, s, e, o.invariance ? { invariance: o.invariance } : {});
-    mu = filter(mu);
-    logvar = filter(logvar);
+    const invariance = o.invariance ? { invariance: o.invariance } : {};
+    mu = gradientFilter(mu, s, e, o.invariance && o.invarianceMode === 'relative' ? { ...invariance, relative: true } : invariance);
+    logvar = gradientFilter(logvar, s, e, invariance);
     if (!fromMean) {
       mu = selectiveClamp(mu, s, e);
       logvar = selectiveClamp(logvar, s, e);

@@ -9,6 +9,7 @@ import { noGrad } from '../autograd/tape.js';
 import { tidy, type Tensor } from '../tensor.js';
 import { RMSProp } from './optim.js';
 import { trainStep } from './step.js';
+import type { InvarianceMode } from '../kernels/selective.js';
 import type { Procedure } from './schedule.js';
 import type { ClampSource } from '../kernels/selective.js';
 import type { BatchType } from '../data/batches.js';
@@ -30,6 +31,8 @@ export interface TrainOptions {
   /** Share of random, unclamped batches among the clamped procedure's (not in the paper; default 0). */
   randomShare?: number;
   invariance: number;
+  /** How the invariance is measured (absolute, the paper's, when missing). */
+  invarianceMode?: InvarianceMode;
   /** What clamped latents become: sample 0's mu and logvar ('first', the original code) or the batch mean of z. */
   clamp?: ClampSource;
   /**
@@ -133,6 +136,7 @@ export class Trainer {
         return trainStep(this.model, this.optimizer, batch.images, kind === 'random' ? 'shape' : kind, {
           procedure: kind === 'random' ? 'random' : o.procedure,
           invariance: o.invariance || undefined,
+          invarianceMode: o.invarianceMode,
           clamp: o.clamp,
           seed: o.seed,
           step,

@@ -4,7 +4,7 @@ import { map, matmul, sum, zip, type Arr } from './cpu.js';
 import * as conv from './conv.js';
 import { maxPool2d, maxPool2dBackward } from './maxpool2d.js';
 import { upsampleNearest, upsampleNearestBackward } from './upsample.js';
-import { selectiveClamp, selectiveClampMean, gradientFilterBackward } from './selective.js';
+import { selectiveClamp, selectiveClampMean, gradientFilterBackward, relativeInvarianceBackward } from './selective.js';
 import { reparameterise, reparameteriseBackward } from './reparameterise.js';
 import { bceLoss, bceLossGrad, klLoss, klLossGrad } from './losses.js';
 import { rmspropStep } from './optim.js';
@@ -36,6 +36,7 @@ export function dcignStepRef(
   invariance: number | undefined,
   lr = 5e-4,
   clamp: 'first' | 'mean' = 'first',
+  invarianceMode: 'absolute' | 'relative' = 'absolute',
 ): StepRef {
   const P = (k: string) => p.get(k)!;
   const ep = { padding: cfg.encoderPadding };
@@ -107,7 +108,8 @@ export function dcignStepRef(
   dlv = zip(dlv, klv, (a, b) => a + b);
   if (range) {
     // The clamp passes gradients straight through; the filter then zeroes or retargets them.
-    dmu = gradientFilterBackward(dmu, mu0, range[0], range[1], invariance);
+    // The relative invariance applies to the means; logvar keeps the absolute pull.
+    dmu = invarianceMode === 'relative' && invariance ? relativeInvarianceBackward(dmu, mu0, range[0], range[1], invariance) : gradientFilterBackward(dmu, mu0, range[0], range[1], invariance);
     dlv = gradientFilterBackward(dlv, lv0, range[0], range[1], invariance);
   }
   const dflat = zip(linearBack('encoder.mu', flat, dmu), linearBack('encoder.logvar', flat, dlv), (a, b) => a + b);
