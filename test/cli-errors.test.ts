@@ -50,6 +50,7 @@ describe.each([
   ['train', 'src/cli/train.ts', ['--lr=-1'], '--lr must be a number > 0, got "-1"'],
   ['train', 'src/cli/train.ts', ['--invariance=-5'], '--invariance must be a number >= 0, got "-5"'],
   ['train', 'src/cli/train.ts', ['--invariance-mode', 'huge'], '--invariance-mode must be absolute or relative, got "huge"'],
+  ['train', 'src/cli/train.ts', ['--random-encoder', 'identity'], '--random-encoder must be all or scene, got "identity"'],
   ['bench', 'bench/index.ts', ['nosuch'], 'no bench named "nosuch"'],
   ['overfit', 'scripts/overfit.ts', ['--nosuch'], "Unknown option '--nosuch'"],
 ] as [string, string, string[], string][])('%s %j', (_name, entry, args, expected) => {

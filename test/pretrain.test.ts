@@ -38,4 +38,17 @@ describe('--pretrain-steps', () => {
     straight.dispose();
     resumed.dispose();
   });
+
+  it('leaves pretraining\'s random batches unfiltered by --random-encoder scene; the clamped procedure\'s are filtered', async () => {
+    const train = async (o: TrainOptions) => {
+      const t = Trainer.create(ctx.engine, o, faces(o));
+      await t.run();
+      const w = await weights(t.model);
+      t.dispose();
+      return w;
+    };
+    const base = { pretrainSteps: 4, clamp: 'mean', randomShare: 1 } as const;
+    expect(await train(options(4, { ...base, randomEncoder: 'scene' }))).toEqual(await train(options(4, base)));
+    expect(await train(options(6, { ...base, randomEncoder: 'scene' }))).not.toEqual(await train(options(6, base)));
+  });
 });

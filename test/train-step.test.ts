@@ -84,6 +84,42 @@ describe('training step (tiny preset)', () => {
     });
   }
 
+  it('random batches with randomEncoder scene train z1..z3 alone in the encoder heads, the decoder as before', async () => {
+    const cfg = getPreset('tiny');
+    const model = new Dcign(cfg, 4);
+    const x = random([4, 1, cfg.imageSize, cfg.imageSize], 31, 0.02, 0.98);
+    const eps = random([4, cfg.latents], 32, -2, 2);
+    const images = Tensor.fromData(x.data, x.shape);
+    const epsT = Tensor.fromData(eps.data, eps.shape);
+    const grads = async (randomEncoder: 'all' | 'scene') => {
+      tidy(() => {
+        const { bce, kl } = forwardLosses(model, images, 'shape', { procedure: 'random', randomEncoder, seed: 0, step: 0, eps: epsT });
+        backward(ops.add(bce, kl));
+      });
+      const out = new Map<string, Float32Array>();
+      for (const [name, t] of model.parameters()) {
+        out.set(name, await t.grad!.data());
+        t.grad!.dispose();
+        t.grad = null;
+      }
+      return out;
+    };
+    const all = await grads('all');
+    const scene = await grads('scene');
+    const F = all.get('encoder.mu.weight')!.length / cfg.latents;
+    for (const head of ['encoder.mu', 'encoder.logvar']) {
+      const w = scene.get(`${head}.weight`)!;
+      const b = scene.get(`${head}.bias`)!;
+      // Rows 0..2 (z1..z3) keep the 'all' gradient; the identity rows get none.
+      expect([...w.slice(0, 3 * F)]).toEqual([...all.get(`${head}.weight`)!.slice(0, 3 * F)]);
+      expect(w.slice(3 * F).every((v) => v === 0), `${head}.weight identity rows`).toBe(true);
+      expect([...b.slice(3)].every((v) => v === 0), `${head}.bias identity entries`).toBe(true);
+      expect(all.get(`${head}.weight`)!.slice(3 * F).some((v) => v !== 0)).toBe(true);
+    }
+    // The decoder reads the same codes either way.
+    for (const [name, g] of all) if (name.startsWith('decoder.')) expect([...scene.get(name)!], name).toEqual([...g]);
+  });
+
   it('maps each batch kind to its latents: z1 azimuth, z2 elevation, z3 light, the rest identity', () => {
     expect(passThrough('az', 8)).toEqual([0, 1]);
     expect(passThrough('el', 8)).toEqual([1, 2]);

@@ -50,6 +50,9 @@ usage: npm run train -- [options]
   --invariance-mode M    absolute (default, the paper's: strength * (mu - batch mean)) | relative: the
                          means' spread measured against the code's size, so that shrinking the whole
                          code does not meet it (logvar keeps the absolute pull)
+  --random-encoder E     all (default) | scene: the --random-share batches train only z1..z3 in the
+                         encoder, the identity latents' gradients zeroed there (the decoder still
+                         reads every image's code; pretraining's batches train all latents)
   --log-every N          log losses every N steps (default 10); a log step is the only one that reads back
   --sample-every N       write an input-over-reconstruction grid every N steps (default 250; 0: only at the end)
   --checkpoint-every N   write a checkpoint every N steps (default 500)
@@ -80,6 +83,7 @@ const RESUMABLE = {
   'pretrain-steps': 'pretrainSteps',
   invariance: 'invariance',
   'invariance-mode': 'invarianceMode',
+  'random-encoder': 'randomEncoder',
   'log-every': 'logEvery',
   'sample-every': 'sampleEvery',
   'checkpoint-every': 'checkpointEvery',
@@ -107,6 +111,7 @@ async function main(): Promise<number> {
       'pretrain-steps': { type: 'string' },
       invariance: { type: 'string' },
       'invariance-mode': { type: 'string' },
+      'random-encoder': { type: 'string' },
       'log-every': { type: 'string' },
       'sample-every': { type: 'string' },
       'checkpoint-every': { type: 'string' },
@@ -123,6 +128,8 @@ async function main(): Promise<number> {
   if (a.clamp && a.clamp !== 'first' && a.clamp !== 'mean') throw new UserError(`--clamp must be first or mean, got "${a.clamp}"`);
   const mode = a['invariance-mode'];
   if (mode && mode !== 'absolute' && mode !== 'relative') throw new UserError(`--invariance-mode must be absolute or relative, got "${mode}"`);
+  const randomEncoder = a['random-encoder'];
+  if (randomEncoder && randomEncoder !== 'all' && randomEncoder !== 'scene') throw new UserError(`--random-encoder must be all or scene, got "${randomEncoder}"`);
   if (a.recipe !== undefined && a.resume) {
     throw new UserError('--recipe chooses how a fresh run trains; with --resume give --clamp, --pretrain-steps or --random-share to change the run');
   }
@@ -174,6 +181,7 @@ async function main(): Promise<number> {
     randomShare: given.randomShare ?? recipe.randomShare,
     invariance: given.invariance ?? recipe.invariance,
     invarianceMode: (mode as TrainOptions['invarianceMode']) ?? recipe.invarianceMode,
+    randomEncoder: (randomEncoder as TrainOptions['randomEncoder']) ?? recipe.randomEncoder,
     clamp: (a.clamp as TrainOptions['clamp']) ?? recipe.clamp,
     pretrainSteps: given.pretrainSteps ?? recipe.pretrainSteps,
     logEvery: given.logEvery ?? 10,
@@ -214,7 +222,7 @@ async function main(): Promise<number> {
   console.log(
     `${a.resume ? `resuming at step ${trainer.step}` : 'training'}: preset ${trainer.model.config.preset}, ${o.steps} steps of batch ${o.batch}, ` +
       `${o.pretrainSteps ? `${o.pretrainSteps} steps random, then ` : ''}procedure ${o.procedure}` +
-      `${o.procedure === 'clamped' ? ` (clamp ${o.clamp ?? 'first'})` : ''}${o.invariance ? `, invariance ${o.invariance}${o.invarianceMode === 'relative' ? ' (relative)' : ''}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''}${o.randomShare ? `, random share ${o.randomShare}` : ''} -> ${o.out}`,
+      `${o.procedure === 'clamped' ? ` (clamp ${o.clamp ?? 'first'})` : ''}${o.invariance ? `, invariance ${o.invariance}${o.invarianceMode === 'relative' ? ' (relative)' : ''}` : ''}${o.shapeBias ? `, shape bias ${o.shapeBias}` : ''}${o.randomShare ? `, random share ${o.randomShare}${o.randomEncoder === 'scene' ? ' (z1..z3 alone in the encoder)' : ''}` : ''} -> ${o.out}`,
   );
   if (o.procedure === 'clamped' && o.pretrainSteps && o.pretrainSteps >= o.steps) {
     console.log(`note: all ${o.steps} steps are pretraining with random batches (--pretrain-steps ${o.pretrainSteps}); raise --steps or lower --pretrain-steps for clamped ones`);

@@ -36,7 +36,7 @@ export function trainingLabel(r: ModelResult): string {
   if (typeof t.procedure === 'string') bits.push(t.procedure);
   if (typeof t.invariance === 'number' && t.invariance > 0) bits.push(`invariance ${t.invariance}${t.invarianceMode === 'relative' ? ' (relative)' : ''}`);
   if (typeof t.shapeBias === 'number' && t.shapeBias > 0) bits.push(`shape bias ${t.shapeBias}`);
-  if (typeof t.randomShare === 'number' && t.randomShare > 0) bits.push(`random share ${t.randomShare}`);
+  if (typeof t.randomShare === 'number' && t.randomShare > 0) bits.push(`random share ${t.randomShare}${t.randomEncoder === 'scene' ? ' (z1..z3 alone in the encoder)' : ''}`);
   if (typeof t.seed === 'number') bits.push(`seed ${t.seed}`);
   // Options changed on --resume, e.g. "from step 3000: procedure random -> clamped".
   const history = Array.isArray(t.history) ? (t.history as OptionChange[]) : [];

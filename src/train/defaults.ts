@@ -1,5 +1,6 @@
 // Per-preset training defaults shared by `npm run train` and scripts/overfit.ts.
 import type { ClampSource, InvarianceMode } from '../kernels/selective.js';
+import type { RandomEncoder } from './step.js';
 
 export const DEFAULT_STEPS: Record<string, number> = { paper: 20000, small: 4000, tiny: 300 };
 
@@ -16,6 +17,8 @@ export interface Recipe {
   invariance: number;
   /** 'relative': the identity means' invariance is measured against the code's size (gradientFilter). */
   invarianceMode: InvarianceMode;
+  /** Which latents random batches train in the encoder: all, or z1..z3 ('scene'). */
+  randomEncoder: RandomEncoder;
   /** The paper's shape bias K: SHAPE batches with probability (K + 1) / (K + 4) of the clamped ones. */
   shapeBias: number;
 }
@@ -24,7 +27,7 @@ export interface Recipe {
  * The paper's clamped procedure as the original code ran it from scratch: sample 0's latents,
  * no pretraining, no random batches. Also what a checkpoint that predates these options trained.
  */
-export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomShare: 0, invariance: 0, invarianceMode: 'absolute', shapeBias: 0 };
+export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomShare: 0, invariance: 0, invarianceMode: 'absolute', randomEncoder: 'all', shapeBias: 0 };
 
 /**
  * What a fresh clamped run of each preset does unless flags say otherwise, chosen on `small`
@@ -35,7 +38,7 @@ export const PAPER_RECIPE: Recipe = { clamp: 'first', pretrainSteps: 0, randomSh
  * clamped latents together in the encoder, so that the mean the decoder gets is each image's code.
  * `paper` and `tiny` pretrain 6000 of 20000 and 100 of 300 steps (not measured on `paper`).
  */
-const CLAMPED = { clamp: 'mean', randomShare: 0.5, invariance: 10, invarianceMode: 'absolute', shapeBias: 2 } as const;
+const CLAMPED = { clamp: 'mean', randomShare: 0.5, invariance: 10, invarianceMode: 'absolute', randomEncoder: 'all', shapeBias: 2 } as const;
 export const DEFAULT_RECIPE: Record<string, Recipe> = {
   paper: { ...CLAMPED, pretrainSteps: 6000 },
   small: { ...CLAMPED, pretrainSteps: 1000 },

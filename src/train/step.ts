@@ -10,6 +10,12 @@ import { keep, tidy, type Tensor } from '../tensor.js';
 import type { Dcign } from '../model/dcign.js';
 import { passThrough, type BatchKind, type Procedure } from './schedule.js';
 
+/** Which latents a random batch trains in the encoder (StepOptions.randomEncoder). */
+export type RandomEncoder = 'all' | 'scene';
+
+/** z1..z3: azimuth, elevation, light. */
+const SCENE_LATENTS = 3;
+
 export interface StepOptions {
   procedure: Procedure;
   /** Invariance targeting strength (section 3.2.1); 0 or undefined zeroes the clamped gradients. */
@@ -20,6 +26,13 @@ export interface StepOptions {
    * meet it by shrinking the code (gradientFilter's `relative`); logvar keeps the absolute pull.
    */
   invarianceMode?: InvarianceMode;
+  /**
+   * With the random procedure: which latents a random batch trains in the encoder. 'all'
+   * (default); 'scene': z1..z3 only, the identity latents' encoder gradients zeroed (the decoder
+   * still learns from every image's own code), so that batches where pose and face vary together
+   * do not teach the identity latents pose.
+   */
+  randomEncoder?: RandomEncoder;
   /**
    * What a clamped batch's clamped latents become (section 3.2). 'first' (default, the original
    * code): sample 0's mu and logvar, each image then drawing its own noise. 'mean' (the paper's
@@ -58,6 +71,10 @@ export function forwardLosses(model: Dcign, images: Tensor, kind: BatchKind, o: 
       mu = selectiveClamp(mu, s, e);
       logvar = selectiveClamp(logvar, s, e);
     }
+  }
+  if (o.procedure === 'random' && o.randomEncoder === 'scene') {
+    mu = gradientFilter(mu, 0, SCENE_LATENTS);
+    logvar = gradientFilter(logvar, 0, SCENE_LATENTS);
   }
   let z = o.eps ? reparameterise(mu, logvar, { eps: o.eps }) : reparameterise(mu, logvar, { seed: o.seed, step: o.step });
   if (fromMean) z = selectiveClamp(z, s, e, 'mean');

@@ -8,7 +8,7 @@ import { getPreset } from '../model/presets.js';
 import { noGrad } from '../autograd/tape.js';
 import { tidy, type Tensor } from '../tensor.js';
 import { RMSProp } from './optim.js';
-import { trainStep } from './step.js';
+import { trainStep, type RandomEncoder } from './step.js';
 import type { InvarianceMode } from '../kernels/selective.js';
 import type { Procedure } from './schedule.js';
 import type { ClampSource } from '../kernels/selective.js';
@@ -33,6 +33,8 @@ export interface TrainOptions {
   invariance: number;
   /** How the invariance is measured (absolute, the paper's, when missing). */
   invarianceMode?: InvarianceMode;
+  /** Which latents the clamped procedure's random batches (randomShare) train in the encoder ('all' when missing). */
+  randomEncoder?: RandomEncoder;
   /** What clamped latents become: sample 0's mu and logvar ('first', the original code) or the batch mean of z. */
   clamp?: ClampSource;
   /**
@@ -137,6 +139,8 @@ export class Trainer {
           procedure: kind === 'random' ? 'random' : o.procedure,
           invariance: o.invariance || undefined,
           invarianceMode: o.invarianceMode,
+          // Pretraining's random batches train every latent: only the ones mixed into the clamped procedure are filtered.
+          randomEncoder: o.procedure === 'clamped' && step >= (o.pretrainSteps ?? 0) ? o.randomEncoder : undefined,
           clamp: o.clamp,
           seed: o.seed,
           step,
