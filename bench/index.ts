@@ -20,6 +20,7 @@ async function main(): Promise<number> {
     options: {
       json: { type: 'string' },
       'no-tfjs': { type: 'boolean', default: false },
+      'no-jax': { type: 'boolean', default: false },
       sizes: { type: 'string' },
       batch: { type: 'string' },
       layers: { type: 'string' },
@@ -36,7 +37,7 @@ async function main(): Promise<number> {
 
   const BENCHES: Record<string, { about: string; run: (engine: Engine, options: BenchOptions) => Promise<Result> }> = {
     matmul: {
-      about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
+      about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu and jax-js at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
       run: benchMatmul,
     },
     kernels: {
@@ -61,7 +62,7 @@ async function main(): Promise<number> {
 
   const name = positionals[0];
   if (values.help || !name) {
-    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [bench options]\n');
+    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [--no-jax] [bench options]\n');
     for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)} ${v.about}`);
     console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
     return 0;
@@ -77,6 +78,7 @@ async function main(): Promise<number> {
     batch: positiveInt('batch'),
     layers: list(values.layers),
     tfjs: !values['no-tfjs'],
+    jax: !values['no-jax'],
     check: !values['no-check'],
     preset: values.preset,
     steps: positiveInt('steps'),

@@ -11,6 +11,8 @@ export interface BenchOptions {
   layers?: string[];
   /** Measure tfjs-backend-webgpu too (default true). */
   tfjs?: boolean;
+  /** Measure jax-js too (default true). */
+  jax?: boolean;
   /** kernels: compare ours with tfjs on the first run of each row (default true; needs tfjs). */
   check?: boolean;
   /** step: the model preset, its timed steps of ours and of tfjs, the batch type. */
