@@ -41,7 +41,7 @@ async function main(): Promise<number> {
       run: benchMatmul,
     },
     kernels: {
-      about: `every DC-IGN layer (fwd, dx, dw) vs tfjs-backend-webgpu [--batch N] [--layers ${LAYER_NAMES.slice(0, 2).join(',')},...] [--no-check]`,
+      about: `every DC-IGN layer (fwd, dx, dw) vs tfjs-backend-webgpu and jax-js [--batch N] [--layers ${LAYER_NAMES.slice(0, 2).join(',')},...] [--no-check]`,
       run: benchKernels,
     },
     faces: {
