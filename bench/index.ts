@@ -28,6 +28,7 @@ async function main(): Promise<number> {
       preset: { type: 'string' },
       steps: { type: 'string' },
       'tfjs-steps': { type: 'string' },
+      'jax-steps': { type: 'string' },
       kind: { type: 'string' },
       profile: { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
@@ -50,8 +51,8 @@ async function main(): Promise<number> {
     },
     step: {
       about:
-        'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu: ms, GFLOP/s, pool peak vs an analytic sum ' +
-        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile] [--memory]',
+        'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu and jax-js: ms, GFLOP/s, pool peak vs an analytic sum ' +
+        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--jax-steps N] [--kind az|el|light|shape] [--profile] [--memory]',
       run: benchStep,
     },
     web: {
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
 
   const kinds = ['az', 'el', 'light', 'shape'];
   if (values.kind !== undefined && !kinds.includes(values.kind)) throw new UserError(`--kind must be one of ${kinds.join(', ')}, got ${values.kind}`);
-  const positiveInt = (flag: 'batch' | 'steps' | 'tfjs-steps') => intFlag(flag, values[flag], 1);
+  const positiveInt = (flag: 'batch' | 'steps' | 'tfjs-steps' | 'jax-steps') => intFlag(flag, values[flag], 1);
   const flags: BenchOptions = {
     sizes: list(values.sizes)?.map(Number),
     batch: positiveInt('batch'),
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
     preset: values.preset,
     steps: positiveInt('steps'),
     tfjsSteps: positiveInt('tfjs-steps'),
+    jaxSteps: positiveInt('jax-steps'),
     kind: values.kind as BatchKind | undefined,
     profile: values.profile,
     memory: values.memory,
