@@ -6,7 +6,7 @@
 import type { DcignConfig } from '../src/model/presets.js';
 import type { PeerStepSetup } from './tfjs-dcign.js';
 import { jaxArray, type Jax, type JaxArray } from './jax.js';
-import { upsample2 } from './jax-layers.js';
+import { maxPool2, upsample2 } from './jax-layers.js';
 
 type A = JaxArray;
 type Params = Record<string, A>;
@@ -23,18 +23,13 @@ function losses(jax: Jax, c: DcignConfig, N: number, p: Params, x: Inputs): [A, 
   };
   // y = x W^T + b with W [out, in], as our Linear.
   const linear = (h: A, layer: string) => np.matmul(h, p[`${layer}.weight`]!.transpose()).add(p[`${layer}.bias`]!);
-  const pool = (h: A) => {
-    const [, , H, W] = h.shape as number[];
-    const even = H! % 2 || W! % 2 ? h.slice([], [], [0, H! - (H! % 2)], [0, W! - (W! % 2)]) : h;
-    return lax.reduceWindow(even, (t) => np.max(t), [2, 2], [2, 2]);
-  };
   // Section 3.2: latents outside the pass-through range take sample 0's values, and their gradient
   // is zeroed (the original's SelectiveOutputClamp + SelectiveGradientFilter, as ours): sample 0's
   // values enter through stopGradient, so the only gradient left is the masked pass-through one.
   const clamp = (h: A) => h.ref.mul(x.mask.ref).add(lax.stopGradient(h.slice([0, 1], [])).mul(x.invMask.ref));
 
   let h = x.images.ref;
-  for (let i = 1; i <= 3; i++) h = nn.relu(pool(conv(h, `encoder.conv${i}`, c.encoderPadding)));
+  for (let i = 1; i <= 3; i++) h = nn.relu(maxPool2(jax, conv(h, `encoder.conv${i}`, c.encoderPadding)));
   const flat = h.reshape([N, -1]);
   const mu = clamp(linear(flat.ref, 'encoder.mu'));
   const logvar = clamp(linear(flat, 'encoder.logvar'));

@@ -50,13 +50,16 @@ export function jaxConvOps(jax: Jax, up: boolean, x: A, w: A, b: A, dy: A): Reco
   };
 }
 
-/** 2x2/2 max pooling, valid (an odd side's last row and column dropped); bwd by vjp, the forward recomputed. */
+/** 2x2/2 max pooling of an NCHW map, valid: an odd side's last row or column is dropped, as ours does. */
+export function maxPool2(jax: Jax, x: A): A {
+  const [, , H, W] = x.shape as [number, number, number, number];
+  const even = H % 2 || W % 2 ? x.slice([], [], [0, H - (H % 2)], [0, W - (W % 2)]) : x;
+  return jax.lax.reduceWindow(even, (t) => jax.numpy.max(t), [2, 2], [2, 2]);
+}
+
+/** 2x2/2 max pooling; bwd by vjp, the forward recomputed. */
 export function jaxPoolOps(jax: Jax, x: A, dy: A): Record<'fwd' | 'bwd', JaxOp> {
-  const pool = (x: A) => {
-    const [, , H, W] = x.shape as number[];
-    const even = H! % 2 || W! % 2 ? x.slice([], [], [0, H! - (H! % 2)], [0, W! - (W! % 2)]) : x;
-    return jax.lax.reduceWindow(even, (t) => jax.numpy.max(t), [2, 2], [2, 2]);
-  };
+  const pool = (x: A) => maxPool2(jax, x);
   return {
     fwd: jitted(jax, pool, [x]),
     bwd: jitted(jax, (x, dy) => pullback(jax, pool, [x], dy), [x, dy]),
