@@ -1,8 +1,8 @@
 // `npm run bench -- step`: one DC-IGN training step (forward, backward, RMSProp) of ours
 // (src/train/step.ts's trainStep) and of the same network in tfjs-backend-webgpu (bench/tfjs-dcign.ts)
 // and in jax-js (bench/jax-dcign.ts) from the same weights, images and eps, so that their losses
-// agree step by step. bench/RESULTS.md
-// says how each side is timed and what the FLOPs and the memory model (dcign-costs.ts) count.
+// agree step by step. bench/RESULTS.md says how each side is timed and what the FLOPs and the
+// memory model (dcign-costs.ts) count.
 import type { Engine } from '../src/node.js';
 import { Tensor } from '../src/tensor.js';
 import { foldGeometry } from '../src/kernels/upconv.js';
@@ -113,7 +113,7 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
       (wantTfjs ? `tfjs ${tfjsSteps}` : 'tfjs off') + ', ' + (wantJax ? `jax-js ${jaxSteps}` : 'jax-js off') + ', one warm-up each',
   );
 
-  // One fixed batch of rendered faces and one fixed eps, shared by both sides.
+  // One fixed batch of rendered faces and one fixed eps, shared by every side.
   const images = renderBatch({ type: kind, seed, count: N }, { size: c.imageSize }, engine).images;
   const epsData = Float32Array.from(Rng.fromSeed(seed + 7).normals(N * c.latents));
   const eps = Tensor.fromData(epsData, [N, c.latents], 'f32', engine);
