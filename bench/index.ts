@@ -20,6 +20,7 @@ async function main(): Promise<number> {
     options: {
       json: { type: 'string' },
       'no-tfjs': { type: 'boolean', default: false },
+      'no-jax': { type: 'boolean', default: false },
       sizes: { type: 'string' },
       batch: { type: 'string' },
       layers: { type: 'string' },
@@ -27,6 +28,7 @@ async function main(): Promise<number> {
       preset: { type: 'string' },
       steps: { type: 'string' },
       'tfjs-steps': { type: 'string' },
+      'jax-steps': { type: 'string' },
       kind: { type: 'string' },
       profile: { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
@@ -36,11 +38,11 @@ async function main(): Promise<number> {
 
   const BENCHES: Record<string, { about: string; run: (engine: Engine, options: BenchOptions) => Promise<Result> }> = {
     matmul: {
-      about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
+      about: 'GFLOP/s of our matmul vs tfjs-backend-webgpu and jax-js at 256^3, 1024^3, 2048^3 [--sizes 256,1024]',
       run: benchMatmul,
     },
     kernels: {
-      about: `every DC-IGN layer (fwd, dx, dw) vs tfjs-backend-webgpu [--batch N] [--layers ${LAYER_NAMES.slice(0, 2).join(',')},...] [--no-check]`,
+      about: `every DC-IGN layer (fwd, dx, dw) vs tfjs-backend-webgpu and jax-js [--batch N] [--layers ${LAYER_NAMES.slice(0, 2).join(',')},...] [--no-check]`,
       run: benchKernels,
     },
     faces: {
@@ -49,8 +51,8 @@ async function main(): Promise<number> {
     },
     step: {
       about:
-        'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu: ms, GFLOP/s, pool peak vs an analytic sum ' +
-        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--kind az|el|light|shape] [--profile] [--memory]',
+        'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu and jax-js: ms, GFLOP/s, pool peak vs an analytic sum ' +
+        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--jax-steps N] [--kind az|el|light|shape] [--profile] [--memory]',
       run: benchStep,
     },
     web: {
@@ -61,7 +63,7 @@ async function main(): Promise<number> {
 
   const name = positionals[0];
   if (values.help || !name) {
-    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [bench options]\n');
+    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [--no-jax] [bench options]\n');
     for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)} ${v.about}`);
     console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
     return 0;
@@ -71,16 +73,18 @@ async function main(): Promise<number> {
 
   const kinds = ['az', 'el', 'light', 'shape'];
   if (values.kind !== undefined && !kinds.includes(values.kind)) throw new UserError(`--kind must be one of ${kinds.join(', ')}, got ${values.kind}`);
-  const positiveInt = (flag: 'batch' | 'steps' | 'tfjs-steps') => intFlag(flag, values[flag], 1);
+  const positiveInt = (flag: 'batch' | 'steps' | 'tfjs-steps' | 'jax-steps') => intFlag(flag, values[flag], 1);
   const flags: BenchOptions = {
     sizes: list(values.sizes)?.map(Number),
     batch: positiveInt('batch'),
     layers: list(values.layers),
     tfjs: !values['no-tfjs'],
+    jax: !values['no-jax'],
     check: !values['no-check'],
     preset: values.preset,
     steps: positiveInt('steps'),
     tfjsSteps: positiveInt('tfjs-steps'),
+    jaxSteps: positiveInt('jax-steps'),
     kind: values.kind as BatchKind | undefined,
     profile: values.profile,
     memory: values.memory,

@@ -1,6 +1,6 @@
 // The benchmark's operands and rows for every layer of the paper network: its layer list, the
-// same random data on both sides (tfjs in its NHWC / [kh,kw,C,O] layouts), what ours and tfjs run
-// for each op, and float64 CPU references where they are cheap. bench/kernels.ts times them.
+// same random data on every side (tfjs in its NHWC / [kh,kw,C,O] layouts, jax-js in ours), what
+// ours, tfjs and jax-js (jax-layers.ts) run for each op, and float64 CPU references where they are cheap. bench/kernels.ts times them.
 import type { Tensor as TfTensor, Tensor4D as TfTensor4D } from '@tensorflow/tfjs';
 import { Tensor, type Engine } from '../src/node.js';
 import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw } from '../src/kernels/conv2d.js';
@@ -11,6 +11,8 @@ import { noGrad } from '../src/autograd/tape.js';
 import { getPreset } from '../src/model/presets.js';
 import { network, type ConvShape, type LinearShape } from '../src/model/network.js';
 import type { TF } from './tfjs.js';
+import { jaxArray, type Jax } from './jax.js';
+import { jaxConvOps, jaxLinearOps, jaxPoolOps, type JaxOp } from './jax-layers.js';
 import { convFlops, convFlopsExecuted } from './dcign-costs.js';
 import { Rng } from '../src/data/rng.js';
 import { KKCO_TO_OCKK, NCHW_TO_NHWC, NHWC_TO_NCHW, OCKK_TO_KKCO, permute4 } from './peer-data.js';
@@ -59,14 +61,14 @@ export interface TfOp {
   toOurs: ((data: Float32Array) => Float32Array)[];
 }
 
-/** A layer's operands, the same random values on both sides; everything made is disposed together. */
+/** A layer's operands, the same random values on every side; everything made is disposed together. */
 export class Operands {
   private readonly made: { dispose(): void }[] = [];
-  constructor(private readonly engine: Engine, readonly tf: TF | null, private seed: number) {}
+  constructor(private readonly engine: Engine, readonly tf: TF | null, readonly jax: Jax | null, private seed: number) {}
   /**
-   * Uniform values in [-scale, scale), a new seed each call: ours, and tfjs's copy (null without
+   * Uniform values in [-scale, scale), a new seed each call: ours, tfjs's copy (null without
    * tfjs) with 4-D activations in NHWC ('nchw'), conv weights as [kh,kw,C,O] ('ockk'), anything
-   * else as it is ('plain').
+   * else as it is ('plain'), and jax-js's copy in our layout (null without jax-js).
    */
   make(shape: readonly number[], layout: 'nchw' | 'ockk' | 'plain', scale = 1) {
     const rng = Rng.fromSeed(this.seed++);
@@ -74,12 +76,20 @@ export class Operands {
     const ours = this.own(Tensor.fromData(data, shape, 'f32', this.engine));
     const perm = layout === 'nchw' ? NCHW_TO_NHWC : layout === 'ockk' ? OCKK_TO_KKCO : null;
     const tf = this.tf && this.own(perm ? this.tf.tensor(permute4(data, shape, perm), perm.map((p) => shape[p]!)) : this.tf.tensor(data, [...shape]));
-    return { data, ours, tf };
+    const jax = this.jax && this.own(jaxArray(this.jax, data, shape));
+    return { data, ours, tf, jax };
   }
   /** A row's tfjs op; null without tfjs. */
   op(run: (tf: TF) => TfTensor[], toOurs: TfOp['toOurs']): TfOp | null {
     const tf = this.tf;
     return tf && { run: () => run(tf), toOurs };
+  }
+  /** A row's jax-js op; null without jax-js. */
+  jaxOps<K extends string>(make: (jax: Jax) => Record<K, JaxOp>): Record<K, JaxOp> | null {
+    if (!this.jax) return null;
+    const ops = make(this.jax);
+    for (const op of Object.values<JaxOp>(ops)) this.own(op);
+    return ops;
   }
   own<T extends { dispose(): void }>(t: T): T {
     this.made.push(t);
@@ -103,6 +113,8 @@ export interface Case {
   /** Records our op and returns its outputs (in our layouts). */
   ours: () => Tensor[];
   tfjs: TfOp | null;
+  /** jax-js's outputs, in our layouts; null without jax-js. */
+  jax: JaxOp | null;
   /** A float64 CPU result in our layout, where cheap: consulted when ours and tfjs disagree. */
   reference?: () => Float32Array[];
   /** Said beside the reference's verdict, after reference() ran. */
@@ -193,9 +205,10 @@ function convCases(l: ConvLayer, N: number, io: Operands): Case[] {
     ),
     dw: io.op((tf) => [kernel(tf, 'Conv2DBackpropFilter', { x: convIn, dy: tdy }, { filterShape: [k, k, C, O] }), tf.sum(tdy, [0, 1, 2])], [ockkFromKkco(wShape), same]),
   };
+  const jax = io.jaxOps((jax) => jaxConvOps(jax, up, x.jax!, w.jax!, b.jax!, dy.jax!));
   const shape = `${sh(xShape)} -> ${up ? 'x2 -> ' : ''}${sh(yShape)}, ${k}x${k}${up ? ` (ours: ${kFolded}x${kFolded} folded, ${4 * O} ch)` : ''}`;
   const base = { layer: l.name, shape, unit: 'GFLOP/s' as const, work: convFlops(l, N), executedWork: convFlopsExecuted(l, N) };
-  return (['fwd', 'dx', 'dw'] as const).map((op) => ({ ...base, op, ours: ours[op], tfjs: tfjs[op] }));
+  return (['fwd', 'dx', 'dw'] as const).map((op) => ({ ...base, op, ours: ours[op], tfjs: tfjs[op], jax: jax?.[op] ?? null }));
 }
 
 function poolCases(l: PoolLayer, N: number, io: Operands): Case[] {
@@ -248,13 +261,14 @@ function poolCases(l: PoolLayer, N: number, io: Operands): Case[] {
     layer: l.name, shape: `${sh(xShape)} -> ${sh(yShape)}, 2x2/2`, unit: 'GB/s' as const, work: (N * C * H * H + N * C * Ho * Ho) * 4,
     referenceNote: () => `${solve().ties} of ${N * C * Ho * Ho} windows have a tied maximum`,
   };
+  const jax = io.jaxOps((jax) => jaxPoolOps(jax, x.jax!, dy.jax!));
   const maxPoolGrad = (tf: TF) =>
     tf.engine().runKernel('MaxPoolGrad', { dy: dy.tf!, input: x.tf!, output: ty! }, { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }) as TfTensor;
   return [
-    { ...base, op: 'fwd', ours: forward, tfjs: io.op((tf) => [pool(tf)], [nchwFromNhwc(yShape)]), reference: () => [solve().y] },
+    { ...base, op: 'fwd', ours: forward, tfjs: io.op((tf) => [pool(tf)], [nchwFromNhwc(yShape)]), jax: jax?.fwd ?? null, reference: () => [solve().y] },
     {
       ...base, op: 'bwd', ours: () => [maxPool2dBackward(dy.ours, indices, xShape)], tfjs: io.op((tf) => [maxPoolGrad(tf)], [nchwFromNhwc(xShape)]),
-      reference: () => [solve().dx],
+      jax: jax?.bwd ?? null, reference: () => [solve().dx],
     },
   ];
 }
@@ -279,17 +293,18 @@ function linearCases(l: LinearLayer, N: number, io: Operands): Case[] {
     return [c];
   };
   const [xd, wd, dyd] = [x.data, w.data, dy.data];
+  const jax = io.jaxOps((jax) => jaxLinearOps(jax, x.jax!, w.jax!, dy.jax!));
   return [
     {
-      ...base, op: 'fwd', ours: () => [matmulRaw(x.ours, w.ours, { transB: true })], tfjs: io.op((tf) => [tf.matMul(x.tf!, w.tf!, false, true)], [same]),
+      ...base, op: 'fwd', ours: () => [matmulRaw(x.ours, w.ours, { transB: true })], tfjs: io.op((tf) => [tf.matMul(x.tf!, w.tf!, false, true)], [same]), jax: jax?.fwd ?? null,
       reference: ref(N, outF, inF, (n, k) => xd[n * inF + k]!, (k, o) => wd[o * inF + k]!),
     },
     {
-      ...base, op: 'dx', ours: () => [matmulRaw(dy.ours, w.ours)], tfjs: io.op((tf) => [tf.matMul(dy.tf!, w.tf!)], [same]),
+      ...base, op: 'dx', ours: () => [matmulRaw(dy.ours, w.ours)], tfjs: io.op((tf) => [tf.matMul(dy.tf!, w.tf!)], [same]), jax: jax?.dx ?? null,
       reference: ref(N, inF, outF, (n, o) => dyd[n * outF + o]!, (o, i) => wd[o * inF + i]!),
     },
     {
-      ...base, op: 'dw', ours: () => [matmulRaw(dy.ours, x.ours, { transA: true })], tfjs: io.op((tf) => [tf.matMul(dy.tf!, x.tf!, true, false)], [same]),
+      ...base, op: 'dw', ours: () => [matmulRaw(dy.ours, x.ours, { transA: true })], tfjs: io.op((tf) => [tf.matMul(dy.tf!, x.tf!, true, false)], [same]), jax: jax?.dw ?? null,
       reference: ref(outF, inF, N, (o, n) => dyd[n * outF + o]!, (n, i) => xd[n * inF + i]!),
     },
   ];

@@ -1,9 +1,11 @@
 // `npm run bench -- kernels`: every DC-IGN layer at the paper's shapes, forward and both gradients,
-// ours vs tfjs-backend-webgpu on the same data (kernel-cases.ts). The first run of each row also
-// compares the two results, so that a mis-posed tfjs call or a wrong kernel shows as a check
-// failure, not as a timing. bench/RESULTS.md says how the rows are timed and what the rates count.
+// ours vs tfjs-backend-webgpu and jax-js on the same data (kernel-cases.ts). The first run of each
+// row also compares the results (tfjs with ours, jax-js with ours), so that a mis-posed peer call
+// or a wrong kernel shows as a check failure, not as a timing. bench/RESULTS.md says how the rows are timed and what the rates count.
 import type { Tensor, Engine } from '../src/node.js';
 import { loadTfjs, submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
+import { optionalJax, settleJax, type Jax } from './jax.js';
+import type { JaxOp } from './jax-layers.js';
 import { errText, table, timeIt, type Timing } from './timing.js';
 import { LAYER_NAMES, layerCases, Operands, paperLayers, type TfOp, type Unit } from './kernel-cases.js';
 import { maxRelDiff } from './peer-data.js';
@@ -39,6 +41,16 @@ export interface KernelRow {
   oursRefDiff?: number;
   tfjsRefDiff?: number;
   referenceNote?: string;
+  jaxMs: number | null;
+  jaxRate: number | null;
+  jaxIters: number;
+  jaxError?: string;
+  /** jax-js ms / ours ms: above 1, ours is faster. */
+  jaxRatio: number | null;
+  /** Largest |jax - ours| over the largest |ours|, over every output of the row. */
+  jaxMaxRelDiff: number | null;
+  /** When jax-js and ours disagree and a CPU reference is cheap: jax-js's difference from it. */
+  jaxRefDiff?: number;
 }
 
 /** A relative difference above this marks the row's check as failed. */
@@ -62,24 +74,26 @@ type Measured = Timing & { data: Float32Array[] | null };
 
 /**
  * One warm-up run (compiles; its outputs, read back after the timing point, feed the check), then
- * timed runs of start + finish with every output disposed.
+ * timed runs of start + finish with every output disposed (after finish: jax-js's outputs are
+ * lazy, and one disposed before it waits would drop its work).
  */
 async function measure<T extends { dispose(): void }>(
   start: () => T[],
-  finish: () => Promise<void>,
+  finish: (outs: T[]) => Promise<void>,
   read: (outs: T[]) => Promise<Float32Array[]>,
   wantData: boolean,
 ): Promise<Measured> {
   const t0 = performance.now();
   const outs = start();
-  await finish();
+  await finish(outs);
   const warm = performance.now() - t0;
   const data = wantData ? await read(outs) : null;
   for (const o of outs) o.dispose();
   if (warm > SINGLE_RUN_MS) return { ms: warm, iterations: 0, data };
   const run = async () => {
-    for (const o of start()) o.dispose();
-    await finish();
+    const outs = start();
+    await finish(outs);
+    for (const o of outs) o.dispose();
   };
   return { ...(await timeIt(run, { warmup: 0, ...timingFor(warm) })), data };
 }
@@ -98,6 +112,10 @@ function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
   );
 }
 
+/** jax-js reads an output by consuming it: the warm-up's outputs are read through new references. */
+const measureJax = (jax: Jax, op: JaxOp, wantData: boolean) =>
+  measure(op.run, (outs) => settleJax(jax, outs), (outs) => Promise.all(outs.map(async (o) => (await o.ref.data()) as Float32Array)), wantData);
+
 // ---- the bench ---------------------------------------------------------------------------
 
 export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
@@ -114,13 +132,14 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
   if (unknown.length) throw new Error(`unknown layer(s) ${unknown.join(', ')}; choose from ${LAYER_NAMES.join(', ')}`);
   const layers = paperLayers().filter((l) => !opts.layers || opts.layers.includes(l.name));
   const tf = opts.tfjs === false ? null : await loadTfjs();
-  const check = (opts.check ?? true) && tf !== null;
-  log(`kernels: ${batchNote}; layers ${layers.map((l) => l.name).join(' ')}${tf ? '' : '; tfjs off'}`);
+  const { jax, why: jaxWhy, device: jaxDevice } = await optionalJax(opts.jax !== false);
+  const check = (opts.check ?? true) && (tf !== null || jax !== null);
+  log(`kernels: ${batchNote}; layers ${layers.map((l) => l.name).join(' ')}${tf ? '' : '; tfjs off'}${jax ? '' : `; jax-js off${jaxWhy ? ` (${jaxWhy})` : ''}`}`);
 
   const rows: KernelRow[] = [];
   let seed = 1;
   for (const layer of layers) {
-    const io = new Operands(engine, tf, (seed += 10));
+    const io = new Operands(engine, tf, jax, (seed += 10));
     try {
       const cases = layerCases(layer, batch, io);
       await engine.sync();
@@ -128,9 +147,10 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
         const row: KernelRow = {
           layer: c.layer, op: c.op, shape: c.shape, batch, unit: c.unit, work: c.work, executedWork: c.executedWork ?? c.work,
           oursMs: null, oursRate: null, oursExecutedRate: null, oursIters: 0, tfjsMs: null, tfjsRate: null, tfjsIters: 0, ratio: null, maxRelDiff: null,
+          jaxMs: null, jaxRate: null, jaxIters: 0, jaxRatio: null, jaxMaxRelDiff: null
         };
         // One side's time, timed runs and rate into the row, or its error; returns its warm-up outputs.
-        const side = async (name: 'ours' | 'tfjs', m: () => Promise<Measured>) => {
+        const side = async (name: 'ours' | 'tfjs' | 'jax', m: () => Promise<Measured>) => {
           try {
             const r = await m();
             row[`${name}Ms` as const] = r.ms;
@@ -145,9 +165,19 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
         const ours = await side('ours', () => measureOurs(engine, c.ours, check));
         if (row.oursMs !== null && c.unit === 'GFLOP/s') row.oursExecutedRate = row.executedWork / row.oursMs / 1e6;
         const theirs = tf && c.tfjs ? await side('tfjs', () => measureTfjs(tf, c.tfjs!, check)) : null;
+        const jaxOut = jax && c.jax ? await side('jax', () => measureJax(jax, c.jax!, check)) : null;
+        // Our pooling forward also returns the u32 argmax indices: compare values only (the peer's outputs).
+        const diff = (a: Float32Array[], b: Float32Array[]) => Math.max(...b.map((ref, i) => maxRelDiff(a[i]!, ref)));
+        if (ours && jaxOut) {
+          row.jaxMaxRelDiff = Math.max(...jaxOut.map((j, i) => maxRelDiff(j, ours[i]!)));
+          if (!(row.jaxMaxRelDiff <= CHECK_TOLERANCE) && c.reference) {
+            const ref = c.reference();
+            row.jaxRefDiff = diff(jaxOut, ref);
+            row.oursRefDiff = diff(ours, ref);
+            if (c.referenceNote) row.referenceNote = c.referenceNote();
+          }
+        }
         if (ours && theirs) {
-          // Our pooling forward also returns the u32 argmax indices: compare values only.
-          const diff = (a: Float32Array[], b: Float32Array[]) => Math.max(...b.map((ref, i) => maxRelDiff(a[i]!, ref)));
           row.maxRelDiff = diff(ours, theirs);
           if (!(row.maxRelDiff <= CHECK_TOLERANCE) && c.reference) {
             const ref = c.reference();
@@ -157,11 +187,14 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
           }
         }
         if (row.oursMs && row.tfjsMs) row.ratio = row.tfjsMs / row.oursMs;
+        if (row.oursMs && row.jaxMs) row.jaxRatio = row.jaxMs / row.oursMs;
         rows.push(row);
         log(
           `  ${row.layer} ${row.op}: ours ${row.oursMs?.toFixed(1) ?? `fails (${row.oursError})`} ms, ` +
             `tfjs ${tf ? (row.tfjsMs?.toFixed(1) ?? `fails (${row.tfjsError})`) : '-'} ms` +
-            (row.maxRelDiff !== null ? `, rel diff ${row.maxRelDiff.toExponential(1)}` : ''),
+            (row.maxRelDiff !== null ? `, rel diff ${row.maxRelDiff.toExponential(1)}` : '') +
+            `, jax-js ${jax ? (row.jaxMs?.toFixed(1) ?? `fails (${row.jaxError})`) : '-'} ms` +
+            (row.jaxMaxRelDiff !== null ? `, rel diff ${row.jaxMaxRelDiff.toExponential(1)}` : ''),
         );
       }
     } finally {
@@ -169,7 +202,8 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
       await engine.sync();
     }
   }
-  return { batch, batchNote, rows, text: kernelsTable(rows, batchNote, tf !== null) };
+  const text = kernelsTable(rows, batchNote, tf !== null, jax !== null);
+  return { batch, batchNote, rows, text: [text, jaxDevice ?? jaxWhy].filter(Boolean).join('\n') };
 }
 
 /** A row's check cell, and the note under the table when the two sides disagree. */
@@ -190,10 +224,24 @@ function checkOf(r: KernelRow): { cell: string; note?: string } {
   };
 }
 
-function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean): string {
+/** A row's jax-js check cell, and the note under the table when jax-js and ours disagree. */
+function jaxCheckOf(r: KernelRow): { cell: string; note?: string } {
+  if (r.jaxMaxRelDiff === null) return { cell: '-' };
+  if (r.jaxMaxRelDiff <= CHECK_TOLERANCE) return { cell: `ok ${r.jaxMaxRelDiff.toExponential(0)}` };
+  const disagree = `${r.layer} ${r.op}: jax-js and ours disagree (${r.jaxMaxRelDiff.toExponential(1)})`;
+  if (r.jaxRefDiff === undefined) return { cell: `DIFF ${r.jaxMaxRelDiff.toExponential(0)}`, note: `${disagree}; no cheap reference to say which is wrong` };
+  return {
+    cell: `DIFF ${r.jaxMaxRelDiff.toExponential(0)}`,
+    note:
+      `${disagree}; against a float64 CPU reference ours ${r.oursRefDiff!.toExponential(1)}, jax-js ${r.jaxRefDiff.toExponential(1)}` +
+      (r.referenceNote ? ` (${r.referenceNote})` : ''),
+  };
+}
+
+function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean, withJax: boolean): string {
   const runs = (ms: number | null, iters: number) => (ms === null ? '-' : iters === 0 ? 'w' : String(iters));
   const body = table(
-    ['layer', 'op', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'ours exec', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'runs', 'check'],
+    ['layer', 'op', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'ours exec', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'jax ms', 'jax/ours', 'runs', 'check', 'jax check'],
     rows.map((r) => [
       r.layer,
       r.op,
@@ -205,14 +253,19 @@ function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean): 
       withTfjs ? (r.tfjsMs ?? 'fails') : '-',
       r.tfjsRate ?? '-',
       r.ratio ?? '-',
-      `${runs(r.oursMs, r.oursIters)}/${withTfjs ? runs(r.tfjsMs, r.tfjsIters) : '-'}`,
+      withJax ? (r.jaxMs ?? 'fails') : '-',
+      r.jaxRatio ?? '-',
+      `${runs(r.oursMs, r.oursIters)}/${withTfjs ? runs(r.tfjsMs, r.tfjsIters) : '-'}/${withJax ? runs(r.jaxMs, r.jaxIters) : '-'}`,
       checkOf(r).cell,
+      jaxCheckOf(r).cell,
     ]),
   );
   const notes = rows.flatMap((r) => [
     checkOf(r).note,
+    jaxCheckOf(r).note,
     r.oursError && `${r.layer} ${r.op} ours fails: ${r.oursError}`,
     r.tfjsError && `${r.layer} ${r.op} tfjs fails: ${r.tfjsError}`,
+    r.jaxError && `${r.layer} ${r.op} jax-js fails: ${r.jaxError}`,
   ]);
   const both = rows.filter((r) => r.oursMs !== null && r.tfjsMs !== null);
   const sum = (f: (r: KernelRow) => number) => both.reduce((a, r) => a + f(r), 0);
@@ -220,12 +273,19 @@ function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean): 
     ? `sum over the ${both.length} rows both ran: ours ${sum((r) => r.oursMs!).toFixed(0)} ms, tfjs ${sum((r) => r.tfjsMs!).toFixed(0)} ms ` +
       `(tfjs/ours ${(sum((r) => r.tfjsMs!) / sum((r) => r.oursMs!)).toFixed(2)})`
     : `sum of ours: ${rows.reduce((a, r) => a + (r.oursMs ?? 0), 0).toFixed(0)} ms`;
+  const withJaxRows = rows.filter((r) => r.oursMs !== null && r.jaxMs !== null);
+  const jaxSum = (f: (r: KernelRow) => number) => withJaxRows.reduce((a, r) => a + f(r), 0);
+  const jaxTotals = withJaxRows.length
+    ? `sum over the ${withJaxRows.length} rows ours and jax-js ran: ours ${jaxSum((r) => r.oursMs!).toFixed(0)} ms, jax-js ${jaxSum((r) => r.jaxMs!).toFixed(0)} ms ` +
+      `(jax/ours ${(jaxSum((r) => r.jaxMs!) / jaxSum((r) => r.oursMs!)).toFixed(2)})`
+    : null;
   return [
-    `DC-IGN paper layers, ${batchNote}: median ms to GPU completion; rates, runs and check as bench/RESULTS.md (Kernels) says.`,
+    `DC-IGN paper layers, ${batchNote}: median ms to GPU completion; rates, runs and checks as bench/RESULTS.md (Kernels) says.`,
     '',
     body,
     '',
     totals,
+    ...(jaxTotals ? [jaxTotals] : []),
     ...notes.filter((n) => n),
   ].join('\n');
 }

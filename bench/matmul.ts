@@ -1,7 +1,9 @@
-// GFLOP/s of our matmul and of tfjs-backend-webgpu's on the same adapter.
+// GFLOP/s of our matmul and of tfjs-backend-webgpu's and jax-js's on the same adapter.
 import { ops, type Engine } from '../src/node.js';
 import { loadTfjs } from './tfjs.js';
-import { table, timeIt } from './timing.js';
+import { jaxArray, optionalJax, settleJax, type Jax } from './jax.js';
+import { Rng } from '../src/data/rng.js';
+import { errText, table, timeIt } from './timing.js';
 import type { BenchOptions } from './options.js';
 
 export interface MatmulRow {
@@ -11,13 +13,39 @@ export interface MatmulRow {
   tfjsMs: number | null;
   tfjsGflops: number | null;
   ratio: number | null;
+  jaxMs: number | null;
+  jaxGflops: number | null;
+  /** jax-js ms / ours ms: above 1, ours is faster. */
+  jaxRatio: number | null;
+  jaxError?: string;
 }
 
-/** Square n x n x n products at each of sizes; tfjs too unless tfjs is false. */
+/** jax-js's jit'd product, timed like the others: each call waited for on the device, never read back. */
+async function timeJax(jax: Jax, n: number): Promise<number> {
+  const rng = Rng.fromSeed(n);
+  const operand = () => jaxArray(jax, new Float32Array(n * n).map(() => rng.range(-1, 1)), [n, n]);
+  const [a, b] = [operand(), operand()];
+  const mm = jax.jit((x: typeof a, y: typeof a) => jax.numpy.matmul(x, y));
+  try {
+    const t = await timeIt(async () => {
+      const c = mm(a.ref, b.ref);
+      await settleJax(jax, [c]);
+      c.dispose();
+    });
+    return t.ms;
+  } finally {
+    a.dispose();
+    b.dispose();
+    mm.dispose();
+  }
+}
+
+/** Square n x n x n products at each of sizes; tfjs and jax-js too unless switched off. */
 export async function benchMatmul(engine: Engine, opts: BenchOptions = {}): Promise<{ rows: MatmulRow[]; text: string }> {
   const { sizes = [256, 1024, 2048], tfjs = true } = opts;
   const rows: MatmulRow[] = [];
   const tf = tfjs ? await loadTfjs() : null;
+  const { jax, why, device } = await optionalJax(opts.jax !== false);
   for (const n of sizes) {
     const flops = 2 * n ** 3;
     const a = ops.randUniform([n, n], -1, 1, 1, engine);
@@ -41,6 +69,15 @@ export async function benchMatmul(engine: Engine, opts: BenchOptions = {}): Prom
       tb.dispose();
       tfjsMs = t.ms;
     }
+    let jaxMs: number | null = null;
+    let jaxError = why ?? undefined;
+    if (jax) {
+      try {
+        jaxMs = await timeJax(jax, n);
+      } catch (e) {
+        jaxError = errText(e);
+      }
+    }
     rows.push({
       size: n,
       oursMs: ours.ms,
@@ -48,11 +85,16 @@ export async function benchMatmul(engine: Engine, opts: BenchOptions = {}): Prom
       tfjsMs,
       tfjsGflops: tfjsMs ? flops / tfjsMs / 1e6 : null,
       ratio: tfjsMs ? tfjsMs / ours.ms : null,
+      jaxMs,
+      jaxGflops: jaxMs ? flops / jaxMs / 1e6 : null,
+      jaxRatio: jaxMs ? jaxMs / ours.ms : null,
+      ...(jaxError && { jaxError }),
     });
   }
-  const text = table(
-    ['n (n x n x n)', 'ours ms', 'ours GFLOP/s', 'tfjs ms', 'tfjs GFLOP/s', 'tfjs/ours'],
-    rows.map((r) => [r.size, r.oursMs, r.oursGflops, r.tfjsMs ?? '-', r.tfjsGflops ?? '-', r.ratio ?? '-']),
+  const body = table(
+    ['n (n x n x n)', 'ours ms', 'ours GFLOP/s', 'tfjs ms', 'tfjs GFLOP/s', 'tfjs/ours', 'jax ms', 'jax GFLOP/s', 'jax/ours'],
+    rows.map((r) => [r.size, r.oursMs, r.oursGflops, r.tfjsMs ?? '-', r.tfjsGflops ?? '-', r.ratio ?? '-', r.jaxMs ?? '-', r.jaxGflops ?? '-', r.jaxRatio ?? '-']),
   );
-  return { rows, text };
+  const errors = [...new Set(rows.flatMap((r) => (r.jaxError ? [`n ${r.size}: ${r.jaxError}`] : [])))];
+  return { rows, text: [body, ...(device ? [device] : []), ...errors.map((e) => `jax-js fails: ${e}`)].join('\n') };
 }

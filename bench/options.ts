@@ -11,12 +11,15 @@ export interface BenchOptions {
   layers?: string[];
   /** Measure tfjs-backend-webgpu too (default true). */
   tfjs?: boolean;
+  /** Measure jax-js too (default true). */
+  jax?: boolean;
   /** kernels: compare ours with tfjs on the first run of each row (default true; needs tfjs). */
   check?: boolean;
-  /** step: the model preset, its timed steps of ours and of tfjs, the batch type. */
+  /** step: the model preset, its timed steps of ours, of tfjs and of jax-js, the batch type. */
   preset?: string;
   steps?: number;
   tfjsSteps?: number;
+  jaxSteps?: number;
   kind?: BatchKind;
   /** step: one more step of ours with every dispatch timed on its own (needs timestamp-query). */
   profile?: boolean;

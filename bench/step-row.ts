@@ -3,7 +3,7 @@ import { GpuMarks } from './gpu-marks.js';
 import { median } from '../src/eval/abc.js';
 
 export interface StepRow {
-  framework: 'ours' | 'tfjs';
+  framework: 'ours' | 'tfjs' | 'jax';
   preset: string;
   batch: number;
   warmup: number;
@@ -72,8 +72,8 @@ export interface StepRunner {
   settle: () => Promise<void>;
   /** Records one step and returns its losses. */
   step: (i: number) => LossTensors;
-  /** Submits what the step recorded. */
-  submit: () => void;
+  /** Submits what the step recorded (jax-js: dispatches its lazy work, and waits for it). */
+  submit: () => void | Promise<void>;
   /** Said after the step's time (ours: the pool's peak). */
   note?: () => string;
   /** Wraps each step (tfjs: GPU error scopes). */
@@ -96,7 +96,7 @@ export async function timeSteps(row: StepRow, r: StepRunner, log: (l: string) =>
         const t0 = performance.now();
         marks?.mark();
         const l = r.step(i);
-        r.submit();
+        await r.submit();
         marks?.mark();
         await r.device.queue.onSubmittedWorkDone();
         const ms = performance.now() - t0;
@@ -122,7 +122,16 @@ export async function timeSteps(row: StepRow, r: StepRunner, log: (l: string) =>
   return losses;
 }
 
-/** Largest relative difference of the per-step losses, ours vs tfjs, over the steps both ran. */
+/** Largest relative difference of the per-step losses, ours vs a peer, over the steps both ran. */
 export type LossCheck = { steps: number; maxRelDiff: number };
+
+/** Ours' per-step losses against a peer's from the same start; null when the peer ran no step. */
+export function compareLosses(ours: Losses[], theirs: Losses[]): LossCheck | null {
+  const both = Math.min(ours.length, theirs.length);
+  if (!both) return null;
+  const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+  const diffs = ours.slice(0, both).flatMap((o, i) => [rel(o.bce, theirs[i]!.bce), rel(o.kl, theirs[i]!.kl)]);
+  return { steps: both, maxRelDiff: Math.max(...diffs) };
+}
 /** The 1-minute load average before and after a side ran. */
 export type Load = [start: number, end: number];

@@ -34,10 +34,10 @@ export function stepText(
     batchKind: BatchKind;
     memoryModel: MemoryModel;
     oursMemory: OursMemory;
-    lossCheck: LossCheck | null;
+    lossChecks: { tfjs?: LossCheck; jax?: LossCheck };
     profile: ProfileEntry[] | null;
     profileTotalMs: number | null;
-    loadDuring: { ours: Load; tfjs: Load | null };
+    loadDuring: { ours: Load; tfjs: Load | null; jax: Load | null };
   },
   memoryDetail = false,
 ): string {
@@ -72,10 +72,10 @@ export function stepText(
     ),
   );
   for (const r of a.rows) if (r.error) out.push(`${r.framework} fails: ${r.error}`);
-  if (a.lossCheck) {
-    out.push(`losses ours vs tfjs (same weights, images, eps): max relative difference ${a.lossCheck.maxRelDiff.toExponential(1)} over ${a.lossCheck.steps} step(s)`);
+  for (const [peer, check] of Object.entries(a.lossChecks)) {
+    out.push(`losses ours vs ${peer} (same weights, images, eps): max relative difference ${check.maxRelDiff.toExponential(1)} over ${check.steps} step(s)`);
   }
-  out.push('peak bytes: ours, the buffer pool peakInUseBytes over a timed step; tfjs, its buffer manager peak numBytesUsed.');
+  out.push('peak bytes: ours, the buffer pool peakInUseBytes over a timed step; tfjs, its buffer manager peak numBytesUsed; jax-js, the live buffers of its device (its reuse pool included) at their peak over a timed step.');
   out.push(FLOPS_NOTE);
 
   const m = a.memoryModel;

@@ -2,7 +2,7 @@
 // ours (wall clock with a sync per step, GPU span, the buffer manager's peak), its losses kept for
 // the comparison with ours.
 import { loadTfjs, submitTfjs, tfBackend, withGpuErrors, type TF } from './tfjs.js';
-import { TfDcign, type TfStepSetup } from './tfjs-dcign.js';
+import { TfDcign, type PeerStepSetup } from './tfjs-dcign.js';
 import { network } from '../src/model/network.js';
 import { emptyRow, perImage, readLosses, timeSteps, type Losses, type StepFlopCounts, type StepRow } from './step-row.js';
 import { fmtMB } from './step-text.js';
@@ -14,7 +14,7 @@ import { errText } from './timing.js';
  * loaded: tfjs loaded (else the row says why not).
  */
 export async function runTfjs(
-  setup: TfStepSetup,
+  setup: PeerStepSetup,
   steps: number,
   flops: StepFlopCounts,
   explicit: boolean,

@@ -1,7 +1,8 @@
 // `npm run bench -- step`: one DC-IGN training step (forward, backward, RMSProp) of ours
 // (src/train/step.ts's trainStep) and of the same network in tfjs-backend-webgpu (bench/tfjs-dcign.ts)
-// from the same weights, images and eps, so that their losses agree step by step. bench/RESULTS.md
-// says how each side is timed and what the FLOPs and the memory model (dcign-costs.ts) count.
+// and in jax-js (bench/jax-dcign.ts) from the same weights, images and eps, so that their losses
+// agree step by step. bench/RESULTS.md says how each side is timed and what the FLOPs and the
+// memory model (dcign-costs.ts) count.
 import type { Engine } from '../src/node.js';
 import { Tensor } from '../src/tensor.js';
 import { foldGeometry } from '../src/kernels/upconv.js';
@@ -16,9 +17,10 @@ import { network, type Network } from '../src/model/network.js';
 import { GpuMarks } from './gpu-marks.js';
 import { Rng } from '../src/data/rng.js';
 import { loadAverage } from './timing.js';
-import { emptyRow, perImage, readLosses, timeSteps, type Load, type LossCheck, type StepFlopCounts } from './step-row.js';
+import { compareLosses, emptyRow, perImage, readLosses, timeSteps, type Load, type LossCheck, type StepFlopCounts } from './step-row.js';
 import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type ProfileEntry } from './step-trace.js';
 import { runTfjs } from './step-tfjs.js';
+import { runJax } from './step-jax.js';
 import type { BenchOptions } from './options.js';
 import { fmtMB, stepText } from './step-text.js';
 
@@ -103,13 +105,15 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
   const net = network(c);
   const flops = stepFlops(net, N);
   const wantTfjs = opts.tfjs !== false;
+  const wantJax = opts.jax !== false;
+  const jaxSteps = opts.jaxSteps ?? steps;
   log(
     `step: preset ${preset}, batch ${N} (${kind} batch: latents [${passThrough(kind, c.latents).join(', ')}) pass through), ` +
       `${(flops.total / 1e9).toFixed(1)} GFLOP per step nominal, ${(flops.executedTotal / 1e9).toFixed(1)} executed by ours; ours ${steps} timed step(s), ` +
-      (wantTfjs ? `tfjs ${tfjsSteps}` : 'tfjs off') + ', one warm-up each',
+      (wantTfjs ? `tfjs ${tfjsSteps}` : 'tfjs off') + ', ' + (wantJax ? `jax-js ${jaxSteps}` : 'jax-js off') + ', one warm-up each',
   );
 
-  // One fixed batch of rendered faces and one fixed eps, shared by both sides.
+  // One fixed batch of rendered faces and one fixed eps, shared by every side.
   const images = renderBatch({ type: kind, seed, count: N }, { size: c.imageSize }, engine).images;
   const epsData = Float32Array.from(Rng.fromSeed(seed + 7).normals(N * c.latents));
   const eps = Tensor.fromData(epsData, [N, c.latents], 'f32', engine);
@@ -118,12 +122,13 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
   if (net.convs.some((l) => l.kFolded !== null && l.kFolded !== kF)) throw new Error(`bench step: the folded kernel side is ${kF}, not what network() assumes`);
   await engine.sync();
   const weights = new Map<string, { data: Float32Array; shape: readonly number[] }>();
-  if (wantTfjs) for (const [name, p] of model.parameters()) weights.set(name, { data: await p.data(), shape: p.shape });
-  const imageData = wantTfjs ? await images.data() : null;
+  const peers = wantTfjs || wantJax;
+  if (peers) for (const [name, p] of model.parameters()) weights.set(name, { data: await p.data(), shape: p.shape });
+  const imageData = peers ? await images.data() : null;
 
   const oursLoad = loadAverage();
   const ours = await runOurs(engine, model, images, eps, net, { kind, seed, steps, profile: opts.profile ?? false, flops: { nominal: flops.total, executed: flops.executedTotal }, log });
-  const loadDuring: { ours: Load; tfjs: Load | null } = { ours: [oursLoad, loadAverage()], tfjs: null };
+  const loadDuring: { ours: Load; tfjs: Load | null; jax: Load | null } = { ours: [oursLoad, loadAverage()], tfjs: null, jax: null };
   model.dispose();
   images.dispose();
   eps.dispose();
@@ -131,26 +136,27 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
   await engine.sync();
 
   const rows = [ours.row];
-  let lossCheck: LossCheck | null = null;
-  if (wantTfjs) {
-    const tfjsLoad = loadAverage();
-    const setup = { config: c, batch: N, images: imageData!, eps: epsData, pass: passThrough(kind, c.latents), weights, rms: { lr: 5e-4, b1: 0.1, b2: 0.01, eps: 1e-8 } };
-    // tfjs runs the paper's network directly: it executes the nominal FLOPs.
-    const r = await runTfjs(setup, tfjsSteps, { nominal: flops.total, executed: flops.total }, opts.tfjsSteps !== undefined, log);
-    if (r.loaded) loadDuring.tfjs = [tfjsLoad, loadAverage()];
+  const lossChecks: { tfjs?: LossCheck; jax?: LossCheck } = {};
+  const setup = { config: c, batch: N, images: imageData!, eps: epsData, pass: passThrough(kind, c.latents), weights, rms: { lr: 5e-4, b1: 0.1, b2: 0.01, eps: 1e-8 } };
+  // The peers run the paper's network directly: they execute the nominal FLOPs.
+  const peerFlops = { nominal: flops.total, executed: flops.total };
+  const peer = async (name: 'tfjs' | 'jax', run: () => Promise<{ row: (typeof rows)[number]; losses: typeof ours.losses; loaded: boolean }>) => {
+    const start = loadAverage();
+    const r = await run();
+    if (r.loaded) loadDuring[name] = [start, loadAverage()];
     rows.push(r.row);
-    const both = Math.min(r.losses.length, ours.losses.length);
-    const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
-    const diffs = ours.losses.slice(0, both).flatMap((o, i) => [rel(o.bce, r.losses[i]!.bce), rel(o.kl, r.losses[i]!.kl)]);
-    if (both) lossCheck = { steps: both, maxRelDiff: Math.max(...diffs) };
-  }
+    const check = compareLosses(ours.losses, r.losses);
+    if (check) lossChecks[name] = check;
+  };
+  if (wantTfjs) await peer('tfjs', () => runTfjs(setup, tfjsSteps, peerFlops, opts.tfjsSteps !== undefined, log));
+  if (wantJax) await peer('jax', () => runJax(setup, jaxSteps, peerFlops, log));
 
   const result = {
     rows, preset, batch: N, batchKind: kind,
     timing:
       'wall-clock ms per step with a sync per step (no readback inside), median of the timed steps after one warm-up; ' +
       'GPU span: timestamps written before and after the step on the device queue (idle gaps included)',
-    flopsNote: FLOPS_NOTE, flopsPerLayer: flops.perLayer, memoryModel: memoryModel(c, N), oursMemory: ours.memory, lossCheck,
+    flopsNote: FLOPS_NOTE, flopsPerLayer: flops.perLayer, memoryModel: memoryModel(c, N), oursMemory: ours.memory, lossChecks,
     profile: ours.profile, profileTotalMs: ours.profileTotalMs, loadDuring,
   };
   return { ...result, text: stepText(result, opts.memory) };

@@ -7,7 +7,7 @@ import { shapesOf, type DcignConfig } from '../src/model/presets.js';
 import type { TF } from './tfjs.js';
 import { NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './peer-data.js';
 
-export interface TfStepSetup {
+export interface PeerStepSetup {
   config: DcignConfig;
   batch: number;
   /** [N, S, S] (one channel: NCHW and NHWC agree). */
@@ -53,7 +53,7 @@ export class TfDcign {
   private readonly clampHead: (h: Tensor) => Tensor;
   private readonly linear: (x: Tensor, w: Tensor, b: Tensor) => Tensor;
 
-  constructor(private readonly tf: TF, private readonly s: TfStepSetup) {
+  constructor(private readonly tf: TF, private readonly s: PeerStepSetup) {
     const c = s.config;
     const N = s.batch;
     const S = c.imageSize;

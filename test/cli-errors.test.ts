@@ -52,6 +52,7 @@ describe.each([
   ['train', 'src/cli/train.ts', ['--invariance-mode', 'huge'], '--invariance-mode must be absolute or relative, got "huge"'],
   ['train', 'src/cli/train.ts', ['--random-encoder', 'identity'], '--random-encoder must be all or scene, got "identity"'],
   ['bench', 'bench/index.ts', ['nosuch'], 'no bench named "nosuch"'],
+  ['bench', 'bench/index.ts', ['step', '--jax-steps', '0'], '--jax-steps must be an integer >= 1, got "0"'],
   ['overfit', 'scripts/overfit.ts', ['--nosuch'], "Unknown option '--nosuch'"],
 ] as [string, string, string[], string][])('%s %j', (_name, entry, args, expected) => {
   it('says what is wrong in one line', () => expectUserError(run(entry, args), expected));
