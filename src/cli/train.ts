@@ -31,10 +31,11 @@ usage: npm run train -- [options]
   --overwrite            start over in an --out that holds a run: its files move to DIR/previous-DATE-TIME
   --resume DIR           continue the run saved in DIR (writes there unless --out is given) with its
                          options; any of --lr, --batch, --seed, --procedure, --shape-bias, --random-share,
-                         --invariance, --invariance-mode, --random-encoder and the --*-every flags given as well change them from there on
+                         --invariance, --invariance-mode, --random-encoder and the --*-every flags
+                         given as well change them from there on
   --procedure P          clamped (section 3.2, default) | random (section 3.1: random batches, no clamping)
-  --recipe R             default | paper: how a fresh clamped run is trained, unless the five flags below say
-                         otherwise. default (small: ${SMALL.pretrainSteps} steps pretrained with random batches, then
+  --recipe R             default | paper: how a fresh clamped run is trained, unless the recipe flags below
+                         say otherwise. default (small: ${SMALL.pretrainSteps} steps pretrained with random batches, then
                          --clamp ${SMALL.clamp} --random-share ${SMALL.randomShare} --shape-bias ${SMALL.shapeBias} --invariance ${SMALL.invariance}; docs/RESULTS.md
                          says why); paper (the original code's clamped procedure: --clamp first, no pretraining,
                          no random batches, shape bias 0, no invariance targeting)
