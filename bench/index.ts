@@ -21,6 +21,7 @@ async function main(): Promise<number> {
       json: { type: 'string' },
       'no-tfjs': { type: 'boolean', default: false },
       'no-jax': { type: 'boolean', default: false },
+      'no-ort': { type: 'boolean', default: false },
       sizes: { type: 'string' },
       batch: { type: 'string' },
       layers: { type: 'string' },
@@ -56,14 +57,14 @@ async function main(): Promise<number> {
       run: benchStep,
     },
     web: {
-      about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu: paper preset, or small where paper is too slow',
+      about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu and onnxruntime-web (wasm, webgpu): paper preset, or small where paper is too slow [--preset paper|small: that one, no probe] [--no-ort]',
       run: (_, f) => benchWeb(f),
     },
   };
 
   const name = positionals[0];
   if (values.help || !name) {
-    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [--no-jax] [bench options]\n');
+    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [--no-jax] [--no-ort] [bench options]\n');
     for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)} ${v.about}`);
     console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
     return 0;
@@ -80,6 +81,7 @@ async function main(): Promise<number> {
     layers: list(values.layers),
     tfjs: !values['no-tfjs'],
     jax: !values['no-jax'],
+    ort: !values['no-ort'],
     check: !values['no-check'],
     preset: values.preset,
     steps: positiveInt('steps'),

@@ -13,6 +13,8 @@ export interface BenchOptions {
   tfjs?: boolean;
   /** Measure jax-js too (default true). */
   jax?: boolean;
+  /** web: measure onnxruntime-web too (default true; needs bench/torch_onnx.py's export). */
+  ort?: boolean;
   /** kernels: compare ours with tfjs on the first run of each row (default true; needs tfjs). */
   check?: boolean;
   /** step: the model preset, its timed steps of ours, of tfjs and of jax-js, the batch type. */

@@ -80,14 +80,17 @@ class Dcign(nn.Module):
             nn.init.normal_(lin.weight, 0, 0.01)
             nn.init.normal_(lin.bias, 0, 0.01)
 
-    def forward(self, x, eps, mask):
+    def encode(self, x):
         h = x
         for conv in self.enc:
             h = F.relu(F.max_pool2d(conv(h), 2))
         h = h.reshape(x.shape[0], -1)
+        return self.lin['mu'](h), self.lin['logvar'](h)
+
+    def forward(self, x, eps, mask):
         # Section 3.2: latents outside the pass-through range take sample 0's value and get no
         # gradient (SelectiveOutputClamp + SelectiveGradientFilter of the original).
-        mu, logvar = (mask * t + (1 - mask) * t[:1].detach() for t in (self.lin['mu'](h), self.lin['logvar'](h)))
+        mu, logvar = (mask * t + (1 - mask) * t[:1].detach() for t in self.encode(x))
         z = mu + torch.exp(0.5 * logvar.clamp(-20, 20)) * eps
         bc, bs = self.c['dec_base']
         d = F.relu(self.lin['fc'](z)).reshape(x.shape[0], bc, bs, bs)

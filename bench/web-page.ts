@@ -10,6 +10,8 @@ import { getPreset, shapesOf } from '../src/model/presets.js';
 import { Rng } from '../src/data/rng.js';
 import { median } from '../src/eval/abc.js';
 import { maxRelDiff, NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './peer-data.js';
+import { decodeModel } from '../src/model/checkpoint.js';
+import { ortSides } from './web-ort.js';
 
 export interface WebBenchOptions {
   preset: string;
@@ -19,6 +21,17 @@ export interface WebBenchOptions {
   maxIters: number;
   /** Give up (tooSlow) when a warm call of either side takes longer than this. */
   maxWarmMs: number;
+  /** onnxruntime-web too: its dist folder, the exported encoder, and the weights it was made from
+   * (then ours and tfjs run those weights, not random ones). */
+  ort?: { distUrl: string; onnxUrl: string; weightsUrl: string };
+}
+
+export interface OrtRow {
+  name: string;
+  firstMs: number;
+  ms: number;
+  /** Largest |ORT mu - our mu|. */
+  maxAbsMuDiff: number;
 }
 
 export interface WebBenchResult {
@@ -37,6 +50,10 @@ export interface WebBenchResult {
   /** A warm call took longer than maxWarmMs: not timed further. */
   tooSlow: boolean;
   warmMs: [ours: number, tfjs: number];
+  ortVersion?: string;
+  ort?: OrtRow[];
+  /** An execution provider that did not start, by row name: its error. */
+  ortErrors?: Record<string, string>;
 }
 
 declare global {
@@ -49,7 +66,9 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
   const engine = await initEngine();
   const config = getPreset(o.preset);
   const S = config.imageSize;
-  const model = new Dcign(config, 11, engine);
+  const model = o.ort
+    ? decodeModel(new Uint8Array(await (await fetch(o.ort.weightsUrl)).arrayBuffer()), o.ort.weightsUrl, engine, o.preset).model
+    : new Dcign(config, 11, engine);
   const p = new Map<string, Float32Array>();
   for (const [name, t] of model.parameters()) p.set(name, await t.data());
 
@@ -106,18 +125,32 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     return [performance.now() - t0, r];
   };
 
+  const ort = o.ort ? await ortSides(o.ort.distUrl, o.ort.onnxUrl, S, image) : undefined;
+
   const [oursFirstMs, a] = await timed(ours);
   const [tfjsFirstMs, b] = await timed(theirs);
+  const ortFirst: [number, Float32Array[]][] = [];
+  for (const side of ort?.sides ?? []) ortFirst.push(await timed(side.run));
   const muLogvar = (r: Float32Array[]) => Float32Array.from([...r[0]!, ...r[1]!]);
   const warmMs: [number, number] = [(await timed(ours))[0], (await timed(theirs))[0]];
+  for (const side of ort?.sides ?? []) await side.run();
   const tooSlow = Math.max(...warmMs) > o.maxWarmMs;
-  // Alternate the two so that a busy moment of the machine lands on both.
-  const t: { ours: number[]; tfjs: number[] } = { ours: [], tfjs: [] };
+  // Alternate the sides so that a busy moment of the machine lands on all of them.
+  const t: { ours: number[]; tfjs: number[]; ort: number[][] } = { ours: [], tfjs: [], ort: (ort?.sides ?? []).map(() => []) };
   const start = performance.now();
   while (!tooSlow && t.ours.length < o.minIters || (performance.now() - start < 2 * o.minMs && t.ours.length < o.maxIters)) {
     t.ours.push((await timed(ours))[0]);
     t.tfjs.push((await timed(theirs))[0]);
+    for (const [i, side] of (ort?.sides ?? []).entries()) t.ort[i]!.push((await timed(side.run))[0]);
   }
+  const maxAbs = (x: Float32Array, y: Float32Array) => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+  const ortRows = ort?.sides.map((side, i) => ({
+    name: side.name,
+    firstMs: ortFirst[i]![0],
+    ms: median(t.ort[i]!),
+    maxAbsMuDiff: maxAbs(ortFirst[i]![1][0]!, a[0]!),
+  }));
+  for (const side of ort?.sides ?? []) await side.release();
   model.dispose();
   tf.dispose([...convs.flatMap((c) => [c.w, c.b]), mu.w, mu.b, logvar.w, logvar.b]);
   engine.destroy();
@@ -134,5 +167,6 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     maxRelDiff: maxRelDiff(muLogvar(a), muLogvar(b)),
     tooSlow,
     warmMs,
+    ...(ort && { ortVersion: ort.version, ort: ortRows, ortErrors: ort.errors }),
   };
 };

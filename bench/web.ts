@@ -1,21 +1,30 @@
 // `npm run bench -- web`: encoder latency for one image in Chromium, ours vs tfjs-backend-webgpu,
-// in the same tab with the same random weights (bench/web-page.ts). The paper preset's encoder at
+// in the same tab with the same random weights (bench/web-page.ts); onnxruntime-web's wasm and
+// webgpu providers too (unless --no-ort) on the encoder bench/torch_onnx.py exported, and then all
+// sides run that export's checkpoint weights. The paper preset's encoder at
 // 150x150 when a warm call takes at most PAPER_LIMIT_MS on this browser's adapter (SwiftShader
 // here), else the small preset (also 150x150, fewer maps); the result says which.
 import { build } from 'esbuild';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { browserBundle, repoRoot } from '../scripts/build-web.js';
 import { launchChromium, serveDemo } from '../src/cli/demo.js';
-import type { WebBenchOptions, WebBenchResult } from './web-page.js';
+import type { OrtRow, WebBenchOptions, WebBenchResult } from './web-page.js';
 import { table } from './timing.js';
 import type { BenchOptions } from './options.js';
+import { PRESETS } from '../src/model/presets.js';
+import { UserError } from '../src/cli/errors.js';
 
 const PAPER_LIMIT_MS = 2000;
+const ORT_ROWS = ['ORT-wasm', 'ORT-webgpu'];
+const ONNX_COMMAND = '/usr/bin/python3 bench/torch_onnx.py';
 
 export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebBenchResult[]; text: string; preset: string; browserAdapter: string }> {
   const log = options.log ?? (() => {});
+  if (options.preset !== undefined && !(options.preset in PRESETS)) {
+    throw new UserError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got ${options.preset}`);
+  }
   const root = repoRoot();
   const dir = mkdtempSync(join(tmpdir(), 'dcign-bench-web-'));
   const browser = await launchChromium();
@@ -29,6 +38,20 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
     });
     writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>bench web</title><script type="module" src="bench.js"></script>\n');
     log(`Chromium ${browser.version()}`);
+    // The server serves dir only: links put ORT's dist folder (wasm files included) and the export
+    // in it, read from where they are.
+    const onnx = (preset: string) => join(root, '.cache', 'onnx', `encoder-${preset}`);
+    const withOrt = (preset: string): WebBenchOptions['ort'] => {
+      if (options.ort === false || !existsSync(onnx(preset) + '.onnx')) return undefined;
+      for (const [from, to] of [
+        [join(root, 'node_modules', 'onnxruntime-web', 'dist'), 'ort'],
+        [onnx(preset) + '.onnx', `encoder-${preset}.onnx`],
+        [onnx(preset) + '.safetensors', `encoder-${preset}.safetensors`],
+      ] as const) {
+        if (!existsSync(join(dir, to))) symlinkSync(from, join(dir, to));
+      }
+      return { distUrl: '/ort/', onnxUrl: `/encoder-${preset}.onnx`, weightsUrl: `/encoder-${preset}.safetensors` };
+    };
 
     // A fresh tab for each preset, so neither side inherits the other run's buffers or caches.
     const run = async (o: WebBenchOptions): Promise<WebBenchResult> => {
@@ -46,31 +69,60 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
       }
     };
     const timing = { minMs: 3000, minIters: 5, maxIters: 40 };
-    log(`paper preset (150x150): one warm call of each side must take at most ${PAPER_LIMIT_MS} ms`);
-    const paper = await run({ preset: 'paper', ...timing, maxWarmMs: PAPER_LIMIT_MS });
-    let r = paper;
-    const warm = (x: WebBenchResult) => `one warm call took ${x.warmMs[0].toFixed(0)} ms (ours) and ${x.warmMs[1].toFixed(0)} ms (tfjs)`;
-    let why = `the paper preset ran in reasonable time here: ${warm(r)}, limit ${PAPER_LIMIT_MS} ms`;
-    if (r.tooSlow) {
-      why = `the paper preset was too slow here: ${warm(r)}, limit ${PAPER_LIMIT_MS} ms`;
-      log(`${why}; measuring the small preset`);
-      r = await run({ preset: 'small', ...timing, maxWarmMs: Infinity });
+    let r: WebBenchResult;
+    let rows: WebBenchResult[];
+    let why: string;
+    if (options.preset !== undefined) {
+      r = await run({ preset: options.preset, ...timing, maxWarmMs: Infinity, ort: withOrt(options.preset) });
+      rows = [r];
+      why = 'asked for with --preset';
+    } else {
+      log(`paper preset (150x150): one warm call of each side must take at most ${PAPER_LIMIT_MS} ms`);
+      const paper = await run({ preset: 'paper', ...timing, maxWarmMs: PAPER_LIMIT_MS });
+      r = paper;
+      const warm = (x: WebBenchResult) => `one warm call took ${x.warmMs[0].toFixed(0)} ms (ours) and ${x.warmMs[1].toFixed(0)} ms (tfjs)`;
+      why = `the paper preset ran in reasonable time here: ${warm(r)}, limit ${PAPER_LIMIT_MS} ms`;
+      if (r.tooSlow) {
+        why = `the paper preset was too slow here: ${warm(r)}, limit ${PAPER_LIMIT_MS} ms`;
+        log(`${why}; measuring the small preset`);
+        r = await run({ preset: 'small', ...timing, maxWarmMs: Infinity, ort: withOrt('small') });
+      } else if (withOrt('paper')) {
+        // The probe ran without ORT: the paper preset is measured again with it.
+        r = await run({ preset: 'paper', ...timing, maxWarmMs: Infinity, ort: withOrt('paper') });
+      }
+      // The paper preset's probe stays in the rows (tooSlow: true, its one warm call as the times).
+      rows = r === paper ? [r] : [paper, r];
     }
+    const ratio = (ms: number) => (ms / r.oursMs).toFixed(2);
+    // A side that did not run is one line under the table, saying why.
+    const notes: string[] = [];
+    const ortRow = (name: string): (string | number)[] => {
+      const row = r.ort?.find((x: OrtRow) => x.name === name);
+      if (row) return [name, row.ms, row.firstMs, String(r.iterations), ratio(row.ms), row.maxAbsMuDiff.toExponential(1)];
+      const why =
+        options.ort === false ? 'left out (--no-ort)'
+        : !r.ort ? `no ${join('.cache', 'onnx', `encoder-${r.preset}.onnx`)}: make it with ${ONNX_COMMAND}${r.preset === 'small' ? '' : ' --checkpoint FILE (a paper checkpoint)'}`
+        : `failed: ${r.ortErrors?.[name] ?? 'no error reported'}`;
+      notes.push(`${name}: ${why}`);
+      return [name, '-', '-', '-', '-', '-'];
+    };
     const text =
       `Encoder latency for one ${r.imageSize}x${r.imageSize} image, preset ${r.preset}: ${why}.\n` +
-      `Chromium ${browser.version()}, WebGPU adapter: ${r.adapter}; tfjs ${r.tfjsVersion}.\n` +
-      'Each call uploads the image, runs the encoder and reads back mu and logvar; medians of alternating calls.\n\n' +
+      `Chromium ${browser.version()}, WebGPU adapter: ${r.adapter}; tfjs ${r.tfjsVersion}` +
+      (r.ort ? `; onnxruntime-web ${r.ortVersion} (wasm on 1 thread: the page is not cross-origin isolated); all sides run the weights of .cache/onnx/encoder-${r.preset}.safetensors` : '') +
+      '.\nEach call uploads the image, runs the encoder and reads back mu and logvar; medians of alternating calls.\n\n' +
       table(
-        ['', 'median ms', 'first call ms (compiles)', 'calls'],
+        ['', 'median ms', 'first call ms (compiles)', 'calls', 'ms / ours', 'max |mu - ours|'],
         [
-          ['ours', r.oursMs, r.oursFirstMs, String(r.iterations)],
-          ['tfjs-backend-webgpu', r.tfjsMs, r.tfjsFirstMs, String(r.iterations)],
+          ['ours', r.oursMs, r.oursFirstMs, String(r.iterations), '1.00', ''],
+          ['tfjs-backend-webgpu', r.tfjsMs, r.tfjsFirstMs, String(r.iterations), ratio(r.tfjsMs), ''],
+          ...ORT_ROWS.map(ortRow),
         ],
       ) +
+      notes.map((n) => `\n${n}`).join('') +
       `\n\ntfjs ms / ours ms: ${(r.tfjsMs / r.oursMs).toFixed(2)} (above 1, ours is faster); ` +
       `mu and logvar agree to ${r.maxRelDiff.toExponential(1)} of their largest value.`;
-    // The paper preset's probe stays in the rows (tooSlow: true, its one warm call as the times).
-    return { rows: r === paper ? [r] : [paper, r], text, preset: r.preset, browserAdapter: r.adapter };
+    return { rows, text, preset: r.preset, browserAdapter: r.adapter };
   } finally {
     await browser.close();
     await server.close();

@@ -53,6 +53,7 @@ describe.each([
   ['train', 'src/cli/train.ts', ['--random-encoder', 'identity'], '--random-encoder must be all or scene, got "identity"'],
   ['bench', 'bench/index.ts', ['nosuch'], 'no bench named "nosuch"'],
   ['bench', 'bench/index.ts', ['step', '--jax-steps', '0'], '--jax-steps must be an integer >= 1, got "0"'],
+  ['bench', 'bench/index.ts', ['web', '--preset', 'huge'], '--preset must be one of paper, small, tiny, got huge'],
   ['overfit', 'scripts/overfit.ts', ['--nosuch'], "Unknown option '--nosuch'"],
 ] as [string, string, string[], string][])('%s %j', (_name, entry, args, expected) => {
   it('says what is wrong in one line', () => expectUserError(run(entry, args), expected));
