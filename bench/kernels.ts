@@ -47,7 +47,7 @@ export interface KernelRow {
   jaxError?: string;
   /** jax-js ms / ours ms: above 1, ours is faster. */
   jaxRatio: number | null;
-  /** Largest |jax - ours| over the largest |ours|, over every output of the row. */
+  /** Largest |jax - ours| over the largest |jax|, over every output of the row (as maxRelDiff for tfjs). */
   jaxMaxRelDiff: number | null;
   /** When jax-js and ours disagree and a CPU reference is cheap: jax-js's difference from it. */
   jaxRefDiff?: number;
@@ -168,21 +168,15 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
         const jaxOut = jax && c.jax ? await side('jax', () => measureJax(jax, c.jax!, check)) : null;
         // Our pooling forward also returns the u32 argmax indices: compare values only (the peer's outputs).
         const diff = (a: Float32Array[], b: Float32Array[]) => Math.max(...b.map((ref, i) => maxRelDiff(a[i]!, ref)));
-        if (ours && jaxOut) {
-          row.jaxMaxRelDiff = Math.max(...jaxOut.map((j, i) => maxRelDiff(j, ours[i]!)));
-          if (!(row.jaxMaxRelDiff <= CHECK_TOLERANCE) && c.reference) {
-            const ref = c.reference();
-            row.jaxRefDiff = diff(jaxOut, ref);
-            row.oursRefDiff = diff(ours, ref);
-            if (c.referenceNote) row.referenceNote = c.referenceNote();
-          }
-        }
-        if (ours && theirs) {
-          row.maxRelDiff = diff(ours, theirs);
-          if (!(row.maxRelDiff <= CHECK_TOLERANCE) && c.reference) {
-            const ref = c.reference();
-            row.oursRefDiff = diff(ours, ref);
-            row.tfjsRefDiff = diff(theirs, ref);
+        let reference: Float32Array[] | null = null;
+        for (const [peer, out] of [['tfjs', theirs], ['jax', jaxOut]] as const) {
+          if (!ours || !out) continue;
+          const f = PEERS[peer];
+          row[f.rel] = diff(ours, out);
+          if (!(row[f.rel]! <= CHECK_TOLERANCE) && c.reference) {
+            reference ??= c.reference();
+            row.oursRefDiff = diff(ours, reference);
+            row[f.ref] = diff(out, reference);
             if (c.referenceNote) row.referenceNote = c.referenceNote();
           }
         }
@@ -206,36 +200,40 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
   return { batch, batchNote, rows, text: [text, jaxDevice ?? jaxWhy].filter(Boolean).join('\n') };
 }
 
-/** A row's check cell, and the note under the table when the two sides disagree. */
-function checkOf(r: KernelRow): { cell: string; note?: string } {
-  if (r.maxRelDiff === null) return { cell: '-' };
-  if (r.maxRelDiff <= CHECK_TOLERANCE) return { cell: `ok ${r.maxRelDiff.toExponential(0)}` };
-  const disagree = `${r.layer} ${r.op}: ours and tfjs disagree (${r.maxRelDiff.toExponential(1)})`;
-  if (r.oursRefDiff === undefined) {
-    return { cell: `DIFF ${r.maxRelDiff.toExponential(0)}`, note: `${disagree}; no cheap reference to say which is wrong` };
+/** Where a row keeps each peer's comparison with ours, and the peer's name in the table. */
+const PEERS = {
+  tfjs: { rel: 'maxRelDiff', ref: 'tfjsRefDiff', name: 'tfjs' },
+  jax: { rel: 'jaxMaxRelDiff', ref: 'jaxRefDiff', name: 'jax-js' },
+} as const;
+
+/** A row's check cell for one peer, and the note under the table when the peer and ours disagree. */
+function checkOf(r: KernelRow, peer: keyof typeof PEERS): { cell: string; note?: string } {
+  const { rel, ref, name } = PEERS[peer];
+  const d = r[rel];
+  if (d === null) return { cell: '-' };
+  if (d <= CHECK_TOLERANCE) return { cell: `ok ${d.toExponential(0)}` };
+  const disagree = `${r.layer} ${r.op}: ours and ${name} disagree (${d.toExponential(1)})`;
+  const theirs = r[ref];
+  if (r.oursRefDiff === undefined || theirs === undefined) {
+    return { cell: `DIFF ${d.toExponential(0)}`, note: `${disagree}; no cheap reference to say which is wrong` };
   }
   const oursOk = r.oursRefDiff <= CHECK_TOLERANCE;
-  const tfjsOk = r.tfjsRefDiff! <= CHECK_TOLERANCE;
+  const theirsOk = theirs <= CHECK_TOLERANCE;
   return {
-    cell: oursOk === tfjsOk ? 'DIFF: both off' : `DIFF: ${oursOk ? 'tfjs' : 'ours'} wrong`,
+    cell: oursOk === theirsOk ? 'DIFF: both off' : `DIFF: ${oursOk ? name : 'ours'} wrong`,
     note:
-      `${disagree}; against a float64 CPU reference ours ${r.oursRefDiff.toExponential(1)}, tfjs ${r.tfjsRefDiff!.toExponential(1)}` +
+      `${disagree}; against a float64 CPU reference ours ${r.oursRefDiff.toExponential(1)}, ${name} ${theirs.toExponential(1)}` +
       (r.referenceNote ? ` (${r.referenceNote})` : ''),
   };
 }
 
-/** A row's jax-js check cell, and the note under the table when jax-js and ours disagree. */
-function jaxCheckOf(r: KernelRow): { cell: string; note?: string } {
-  if (r.jaxMaxRelDiff === null) return { cell: '-' };
-  if (r.jaxMaxRelDiff <= CHECK_TOLERANCE) return { cell: `ok ${r.jaxMaxRelDiff.toExponential(0)}` };
-  const disagree = `${r.layer} ${r.op}: jax-js and ours disagree (${r.jaxMaxRelDiff.toExponential(1)})`;
-  if (r.jaxRefDiff === undefined) return { cell: `DIFF ${r.jaxMaxRelDiff.toExponential(0)}`, note: `${disagree}; no cheap reference to say which is wrong` };
-  return {
-    cell: `DIFF ${r.jaxMaxRelDiff.toExponential(0)}`,
-    note:
-      `${disagree}; against a float64 CPU reference ours ${r.oursRefDiff!.toExponential(1)}, jax-js ${r.jaxRefDiff.toExponential(1)}` +
-      (r.referenceNote ? ` (${r.referenceNote})` : ''),
-  };
+/** "sum over the N rows ours and PEER ran: ...", or null when there are none. */
+function peerTotals(rows: KernelRow[], name: string, ms: (r: KernelRow) => number | null): string | null {
+  const ran = rows.filter((r) => r.oursMs !== null && ms(r) !== null);
+  if (!ran.length) return null;
+  const ours = ran.reduce((a, r) => a + r.oursMs!, 0);
+  const theirs = ran.reduce((a, r) => a + ms(r)!, 0);
+  return `sum over the ${ran.length} rows ours and ${name} ran: ours ${ours.toFixed(0)} ms, ${name} ${theirs.toFixed(0)} ms (${name}/ours ${(theirs / ours).toFixed(2)})`;
 }
 
 function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean, withJax: boolean): string {
@@ -256,29 +254,20 @@ function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean, w
       withJax ? (r.jaxMs ?? 'fails') : '-',
       r.jaxRatio ?? '-',
       `${runs(r.oursMs, r.oursIters)}/${withTfjs ? runs(r.tfjsMs, r.tfjsIters) : '-'}/${withJax ? runs(r.jaxMs, r.jaxIters) : '-'}`,
-      checkOf(r).cell,
-      jaxCheckOf(r).cell,
+      checkOf(r, 'tfjs').cell,
+      checkOf(r, 'jax').cell,
     ]),
   );
   const notes = rows.flatMap((r) => [
-    checkOf(r).note,
-    jaxCheckOf(r).note,
+    checkOf(r, 'tfjs').note,
+    checkOf(r, 'jax').note,
     r.oursError && `${r.layer} ${r.op} ours fails: ${r.oursError}`,
     r.tfjsError && `${r.layer} ${r.op} tfjs fails: ${r.tfjsError}`,
     r.jaxError && `${r.layer} ${r.op} jax-js fails: ${r.jaxError}`,
   ]);
-  const both = rows.filter((r) => r.oursMs !== null && r.tfjsMs !== null);
-  const sum = (f: (r: KernelRow) => number) => both.reduce((a, r) => a + f(r), 0);
-  const totals = both.length
-    ? `sum over the ${both.length} rows both ran: ours ${sum((r) => r.oursMs!).toFixed(0)} ms, tfjs ${sum((r) => r.tfjsMs!).toFixed(0)} ms ` +
-      `(tfjs/ours ${(sum((r) => r.tfjsMs!) / sum((r) => r.oursMs!)).toFixed(2)})`
-    : `sum of ours: ${rows.reduce((a, r) => a + (r.oursMs ?? 0), 0).toFixed(0)} ms`;
-  const withJaxRows = rows.filter((r) => r.oursMs !== null && r.jaxMs !== null);
-  const jaxSum = (f: (r: KernelRow) => number) => withJaxRows.reduce((a, r) => a + f(r), 0);
-  const jaxTotals = withJaxRows.length
-    ? `sum over the ${withJaxRows.length} rows ours and jax-js ran: ours ${jaxSum((r) => r.oursMs!).toFixed(0)} ms, jax-js ${jaxSum((r) => r.jaxMs!).toFixed(0)} ms ` +
-      `(jax/ours ${(jaxSum((r) => r.jaxMs!) / jaxSum((r) => r.oursMs!)).toFixed(2)})`
-    : null;
+  const totals =
+    peerTotals(rows, 'tfjs', (r) => r.tfjsMs) ?? `sum of ours: ${rows.reduce((a, r) => a + (r.oursMs ?? 0), 0).toFixed(0)} ms`;
+  const jaxTotals = peerTotals(rows, 'jax-js', (r) => r.jaxMs);
   return [
     `DC-IGN paper layers, ${batchNote}: median ms to GPU completion; rates, runs and checks as bench/RESULTS.md (Kernels) says.`,
     '',

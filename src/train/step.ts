@@ -13,9 +13,6 @@ import { passThrough, type BatchKind, type Procedure } from './schedule.js';
 /** Which latents a random batch trains in the encoder (StepOptions.randomEncoder). */
 export type RandomEncoder = 'all' | 'scene';
 
-/** z1..z3: azimuth, elevation, light. */
-const SCENE_LATENTS = 3;
-
 export interface StepOptions {
   procedure: Procedure;
   /** Invariance targeting strength (section 3.2.1); 0 or undefined zeroes the clamped gradients. */
@@ -73,8 +70,10 @@ export function forwardLosses(model: Dcign, images: Tensor, kind: BatchKind, o: 
     }
   }
   if (o.procedure === 'random' && o.randomEncoder === 'scene') {
-    mu = gradientFilter(mu, 0, SCENE_LATENTS);
-    logvar = gradientFilter(logvar, 0, SCENE_LATENTS);
+    // The scene latents are those before a SHAPE batch's pass-through (identity) range.
+    const scene = passThrough('shape', model.config.latents)[0];
+    mu = gradientFilter(mu, 0, scene);
+    logvar = gradientFilter(logvar, 0, scene);
   }
   let z = o.eps ? reparameterise(mu, logvar, { eps: o.eps }) : reparameterise(mu, logvar, { seed: o.seed, step: o.step });
   if (fromMean) z = selectiveClamp(z, s, e, 'mean');
