@@ -70,7 +70,9 @@ examples:
   npm run train -- --recipe paper --out runs/paper-procedure          # section 3.2 as the original code ran it
   npm run train -- --recipe paper --invariance 0.01 --out runs/inv    # with invariance targeting (3.2.1)
   npm run train -- --procedure random --out runs/random               # section 3.1
-  npm run train -- --resume runs/inv --steps 6000                     # the same options, longer`;
+  npm run train -- --resume runs/inv --steps 6000                     # the same options, longer
+  npm run train -- --resume runs/inv --invariance-mode relative --steps 6000 --out runs/rel   # change the invariance from here on
+  npm run train -- --random-encoder scene --out runs/scene            # the default recipe, random batches training z1..z3 alone in the encoder`;
 
 // Flags that may change a run's options on --resume, and the option each sets.
 const RESUMABLE = {
