@@ -157,7 +157,7 @@ function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor):
         const dwf = conv2dGradWeight(x, gy, wf.shape, { padding: PF });
         const images = gy.view([4 * N, O, H2 / 2, W2 / 2]);
         const db = conv2dGradBias(images);
-        const [dw] = wf.node!.backward(dwf);
+        const [dw] = wf.node!.backward(dwf, [null]);
         for (const t of [dwf, images]) t.dispose();
         return [dw!, db];
       }),

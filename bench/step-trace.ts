@@ -73,10 +73,10 @@ function instrumentGraph(root: Tensor, ctx: Context, layerOf: Map<Tensor, string
     const where = layerOf.get(t) ?? param;
     const label = `backward ${node.op}${where ? ` ${where}` : acts.length ? ` @ ${acts.join('/')}` : ''}`;
     const rule = node.backward;
-    node.backward = (g: Tensor) => {
+    node.backward = (g: Tensor, into: readonly (Tensor | null)[]) => {
       ctx.label = label;
       try {
-        return rule(g);
+        return rule(g, into);
       } finally {
         ctx.label = 'backward (gradient accumulation)';
       }

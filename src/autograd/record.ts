@@ -2,8 +2,12 @@
 // imports nothing, so Tensor (whose view() records) and the tape (which walks tensors backwards)
 // both build on it without importing each other.
 
-/** Gradients for each input, given the gradient of the output; null where an input needs none. */
-export type BackwardRule<T> = (grad: T) => (T | null)[];
+/**
+ * Gradients for each input, given the gradient of the output; null where an input needs none.
+ * `into[k]`, where not null, is where the optimizer reads input k's gradient from: a rule may
+ * write that gradient there and return it, saving a copy (rules that cannot just ignore it).
+ */
+export type BackwardRule<T> = (grad: T, into: readonly (T | null)[]) => (T | null)[];
 
 export interface GradNode<T> {
   op: string;

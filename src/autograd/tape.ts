@@ -76,8 +76,19 @@ export function backward(root: Tensor, seed?: Tensor): void {
         } else t.grad = keep(g);
         continue;
       }
-      const inputGrads = t.node.backward(g);
-      t.node.inputs.forEach((input, k) => {
+      // A parameter's first gradient of this backward may go straight where its optimizer reads
+      // it; offered on a view of the slot, so that disposing the gradient leaves the slot.
+      const inputs = t.node.inputs;
+      const into = inputs.map((input, k) =>
+        input.gradSlot && input.requiresGrad && !input.node && !input.grad && !grads.has(input) && inputs.indexOf(input) === k
+          ? input.gradSlot.view(input.gradSlot.shape)
+          : null,
+      );
+      const inputGrads = t.node.backward(g, into);
+      into.forEach((v, k) => {
+        if (v && inputGrads[k] !== v) v.dispose();
+      });
+      inputs.forEach((input, k) => {
         let gi = inputGrads[k];
         if (!gi || !input.requiresGrad) {
           if (gi && gi !== g) gi.dispose();

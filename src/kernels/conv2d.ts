@@ -6,7 +6,7 @@ import activationSource from '../../shaders/activation.wgsl';
 import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { shapeStr, Tensor } from '../tensor.js';
-import { checkF32, checkWhole, opError, wholeBinding } from './util.js';
+import { bindRange, checkF32, checkWhole, opError, output, rangeBinding, wholeBinding } from './util.js';
 import { activationDefines, type Activation } from './elementwise.js';
 
 export type Conv2dPadding = number | 'valid' | 'same';
@@ -83,17 +83,8 @@ export function conv2dGeometry(op: string, x: Shaped, w: Shaped, o: Conv2dOption
 
 // ---- binding windows ----------------------------------------------------------------------
 
-interface Window {
-  binding: Binding;
-  base: number;
-}
-
 /** Elements [start, start+count) of t, bound from the aligned byte offset at or before start. */
-function window(engine: Engine, t: Tensor, start: number, count: number): Window {
-  const align = engine.limits.minStorageBufferOffsetAlignment;
-  const offset = Math.floor((start * 4) / align) * align;
-  return { binding: { buffer: t.buffer, offset, size: Math.max((start + count) * 4 - offset, 4) }, base: start - offset / 4 };
-}
+const window = bindRange;
 
 /**
  * Runs of at most maxImages whole images such that each tensor's window (perImage elements of
@@ -399,10 +390,10 @@ const DW_TARGET_GROUPS = 256;
 const DW_SCRATCH_BYTES = 32 << 20;
 
 /** dw[o,c,i,j] = sum over n, oy, ox of dy[n,o,oy,ox] * x[n,c,oy*s-padTop+i,ox*s-padLeft+j]. */
-export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[], o: Conv2dOptions = {}): Tensor {
+export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[], o: Conv2dOptions = {}, into?: Tensor | null): Tensor {
   const op = 'conv2d.gradWeight';
   const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
-  const dw = Tensor.empty([g.O, g.C, g.kh, g.kw], 'f32', engine);
+  const dw = output(op, [g.O, g.C, g.kh, g.kw], engine, into);
   checkWhole(op, 'dw', dw);
   const sg = subgroups8(engine);
   const { OB, PX } = dwBlock(g.O, g.Wo);
@@ -436,13 +427,13 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
       .i32(g.padTop, g.padLeft)
       .u32(g.kh, lanes, rows, rowsPerSeg, dwSize)
       .build();
-    const target = direct ? wholeBinding(dw) : { buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 };
+    const target = direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, segs * dwSize);
     engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, target], workgroups: [groupsX, groupsY, segs] });
     if (!direct) {
       const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true } });
       engine.dispatch(sum, {
         uniforms: new Uniforms(16).u32(dwSize, segs, k > 0 ? 1 : 0).build(),
-        bindings: [{ buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 }, wholeBinding(dw)],
+        bindings: [rangeBinding(scratch!, 0, segs * dwSize), wholeBinding(dw)],
         workgroups: grid1d(dwSize, 256),
       });
     }
@@ -452,14 +443,14 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
 }
 
 /** db[o] = sum of dy[:, o, :, :]. */
-export function conv2dGradBias(dy: Tensor): Tensor {
+export function conv2dGradBias(dy: Tensor, into?: Tensor | null): Tensor {
   const op = 'conv2d.gradBias';
   checkF32(op, 'dy', dy);
   if (dy.rank !== 4) throw opError(op, 'dy must be 4-D NCHW', ['dy', dy]);
   const engine = dy.engine;
   const [N, O, Ho, Wo] = dy.shape as [number, number, number, number];
   if (O > engine.limits.maxComputeWorkgroupsPerDimension) throw opError(op, 'too many channels for one dispatch', ['dy', dy]);
-  const db = Tensor.empty([O], 'f32', engine);
+  const db = output(op, [O], engine, into);
   const img = O * Ho * Wo;
   batchChunks(op, engine, N, [['dy', dy]], [img]).forEach(([n0, nb], k) => {
     const win = window(engine, dy, n0 * img, nb * img);
@@ -481,9 +472,9 @@ export function conv2dGradBias(dy: Tensor): Tensor {
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   const y = conv2dRaw(x, w, bias, o);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return record(y, 'conv2d', inputs, (g) => [
+  return record(y, 'conv2d', inputs, (g, into) => [
     x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null,
-    w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o) : null,
-    ...(bias ? [bias.requiresGrad ? conv2dGradBias(g) : null] : []),
+    w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null,
+    ...(bias ? [bias.requiresGrad ? conv2dGradBias(g, into[2]) : null] : []),
   ]);
 }

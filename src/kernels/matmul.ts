@@ -4,7 +4,7 @@ import source from '../../shaders/matmul.wgsl';
 import { Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, opError } from './util.js';
+import { checkF32, opError, output, wholeBinding } from './util.js';
 import { sumTo } from './reduce.js';
 import { activationDefines, activationGrad, type Activation } from './elementwise.js';
 
@@ -21,6 +21,8 @@ export interface MatmulEpilogue {
   activation?: Activation | null;
   /** [M], receives alpha * the sums over k of op(A)'s rows (batch 1). */
   rowSums?: Tensor;
+  /** With `into`: add the product to what C holds (before the bias) instead of overwriting it. */
+  accumulate?: boolean;
 }
 
 
@@ -50,8 +52,8 @@ function dims(a: Tensor, b: Tensor, o: MatmulOptions): Dims {
 }
 
 /**
- * C = activation(alpha * op(A) op(B) + bias) into a new tensor, or added into `into` before the
- * bias (no gradient recorded).
+ * C = activation(alpha * op(A) op(B) + bias) into a new tensor or `into` (with `accumulate`, added
+ * to what `into` holds, before the bias). No gradient recorded.
  */
 export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogue = {}, into?: Tensor): Tensor {
   checkF32('matmul', 'a', a);
@@ -69,13 +71,13 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
   }
   const engine = a.engine;
   const outShape = a.rank === 3 || b.rank === 3 ? [d.batch, d.M, d.N] : [d.M, d.N];
-  if (into && (into.size !== d.batch * d.M * d.N)) throw opError('matmul', 'accumulator has the wrong size', ['into', into], ['c', outShape]);
+  if (o.accumulate && !into) throw opError('matmul', 'accumulate needs into', ['a', a], ['b', b]);
   for (const [name, t] of [['a', a], ['b', b], ['c', { size: d.batch * d.M * d.N }]] as const) {
     if (t.size * 4 > engine.maxBinding) {
       throw opError('matmul', `${name} has ${t.size * 4} bytes, above the ${engine.maxBinding}-byte binding limit; split the batch`, ['a', a], ['b', b]);
     }
   }
-  const c = into ?? Tensor.empty(outShape, 'f32', engine);
+  const c = output('matmul', outShape, engine, into);
   const kernel = engine.kernel({
     name: 'matmul',
     wgsl: activationSource + source,
@@ -89,7 +91,7 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
       A_VEC: (o.transA ? d.M : d.K) % 4 === 0,
       B_VEC: (o.transB ? d.K : d.N) % 4 === 0,
       C_VEC: d.N % 4 === 0,
-      ACCUMULATE: !!into,
+      ACCUMULATE: !!o.accumulate,
     },
   });
   const uniforms = new Uniforms(32)
@@ -98,7 +100,7 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
     .build();
   engine.dispatch(kernel, {
     uniforms,
-    bindings: [a.buffer, b.buffer, c.buffer, ...(bias ? [bias.buffer] : []), ...(rowSums ? [rowSums.buffer] : [])],
+    bindings: [a, b, c, ...(bias ? [bias] : []), ...(rowSums ? [rowSums] : [])].map(wholeBinding),
     workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), d.batch],
   });
   return c;
@@ -144,14 +146,14 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, o: { activation?:
   }
   const activation = o.activation ?? null;
   const y = matmulRaw(x, w, { transB: true, bias: b, activation });
-  return record(y, op, b ? [x, w, b] : [x, w], (g) => {
+  return record(y, op, b ? [x, w, b] : [x, w], (g, into) => {
     const gp = activation ? activationGrad(g, y, activation) : g;
     const gx = x.requiresGrad ? matmulRaw(gp, w) : null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (w.requiresGrad) {
-      gb = b?.requiresGrad ? Tensor.empty(b.shape, 'f32', b.engine) : null;
-      gw = matmulRaw(gp, x, { transA: true, rowSums: gb ?? undefined });
+      gb = b?.requiresGrad ? output(op, b.shape, b.engine, into[2]) : null;
+      gw = matmulRaw(gp, x, { transA: true, rowSums: gb ?? undefined }, into[1] ?? undefined);
     } else if (b?.requiresGrad) gb = sumTo(gp, b.shape);
     if (gp !== g) gp.dispose();
     return b ? [gx, gw, gb] : [gx, gw];

@@ -8,7 +8,7 @@ import { grid1d, Uniforms, type Binding } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import activationSource from '../../shaders/activation.wgsl';
-import { bindRange, checkF32, checkWhole, opError, planeChunks, wholeBinding } from './util.js';
+import { bindRange, checkF32, checkWhole, opError, output, planeChunks, wholeBinding } from './util.js';
 import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw, type Conv2dPadding } from './conv2d.js';
 import { activationDefines, type Activation } from './elementwise.js';
 
@@ -68,8 +68,8 @@ export function foldUpsampleWeight(w: Tensor, padding: Conv2dPadding = 0): Tenso
   const [O, C] = w.shape as [number, number];
   const wf = Tensor.empty([4 * O, C, g.KF, g.KF], 'f32', w.engine);
   runFold(op, w, wf, O, C, g, false);
-  return record(wf, op, [w], (gf) => {
-    const gw = Tensor.empty(w.shape, 'f32', w.engine);
+  return record(wf, op, [w], (gf, into) => {
+    const gw = output(`${op}.grad`, w.shape, w.engine, into[0]);
     runFold(`${op}.grad`, gf, gw, O, C, g, true);
     return [gw];
   });
@@ -134,13 +134,13 @@ export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null,
   const y = conv2dRaw(x, wf, bias, conv, { activation, depthToSpace: true });
   const [, , Ho2, Wo2] = y.shape as [number, number, number, number];
   const [Ho, Wo] = [Ho2 / 2, Wo2 / 2];
-  const out = record(y, op, bias ? [x, wf, bias] : [x, wf], (gOut) => {
+  const out = record(y, op, bias ? [x, wf, bias] : [x, wf], (gOut, into) => {
     const gy = upsampleConv2dStackedGrad(gOut, N, O, Ho, Wo, y, activation);
     let gb: Tensor | null = null;
     if (bias?.requiresGrad) {
       // Channel (py*2+px)*O + o of image n is channel o of image 4n + py*2+px: one sum per o.
       const images = gy.view([4 * N, O, Ho, Wo]);
-      gb = conv2dGradBias(images);
+      gb = conv2dGradBias(images, into[2]);
       images.dispose();
     }
     const grads = [
