@@ -3,7 +3,7 @@
 // ours, tfjs and jax-js (jax-layers.ts) run for each op, and float64 CPU references where they are cheap. bench/kernels.ts times them.
 import type { Tensor as TfTensor, Tensor4D as TfTensor4D } from '@tensorflow/tfjs';
 import { Tensor, type Engine } from '../src/node.js';
-import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw } from '../src/kernels/conv2d.js';
+import { conv2dGradInput, conv2dGradWeightBias, conv2dRaw } from '../src/kernels/conv2d.js';
 import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
 import { foldGeometry, upsampleConv2d, upsampleConv2dStackedGrad } from '../src/kernels/upconv.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
@@ -154,11 +154,10 @@ function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor):
       }),
     dw: () =>
       noGrad(() => {
-        const dwf = conv2dGradWeight(x, gy, wf.shape, { padding: PF });
-        const images = gy.view([4 * N, O, H2 / 2, W2 / 2]);
-        const db = conv2dGradBias(images);
+        // As training runs it: db from the weight gradient's pass, summing the four parities.
+        const { dw: dwf, db } = conv2dGradWeightBias(x, gy, wf.shape, { padding: PF }, null, { parities: 4 });
         const [dw] = wf.node!.backward(dwf, [null]);
-        for (const t of [dwf, images]) t.dispose();
+        dwf.dispose();
         return [dw!, db];
       }),
   };
@@ -181,7 +180,10 @@ function convCases(l: ConvLayer, N: number, io: Operands): Case[] {
     : {
         fwd: () => [conv2dRaw(x.ours, w.ours, b.ours)],
         dx: () => [conv2dGradInput(dy.ours, w.ours, xShape)],
-        dw: () => [conv2dGradWeight(x.ours, dy.ours, wShape), conv2dGradBias(dy.ours)],
+        dw: () => {
+          const { dw, db } = conv2dGradWeightBias(x.ours, dy.ours, wShape);
+          return [dw, db];
+        },
       };
   const [tx, tw, tb, tdy] = [x.tf!, w.tf!, b.tf!, dy.tf!];
   // dimRoundingMode unset: valid padding, stride 1.

@@ -8,6 +8,7 @@ import {
   conv2dGradBias,
   conv2dGradInput,
   conv2dGradWeight,
+  conv2dGradWeightBias,
   conv2dRaw,
   type Conv2dOptions,
 } from '../src/kernels/conv2d.js';
@@ -235,8 +236,10 @@ describe('conv2d: DC-IGN layer shapes, sampled', () => {
       const b = random([O], 3);
       const dy = random([N, O, Ho, Ho], H + O);
       const [X, W, B, DY] = [x, w, b, dy].map((a) => Tensor.fromData(a.data, a.shape));
-      const outs = [conv2dRaw(X!, W!, B!), conv2dGradInput(DY!, W!, x.shape), conv2dGradWeight(X!, DY!, w.shape), conv2dGradBias(DY!)];
-      const [y, dx, dw, db] = await Promise.all(outs.map((t) => t.data()));
+      // dw and db from one pass (as training computes them), and db from its own pass.
+      const { dw: dwT, db: dbT } = conv2dGradWeightBias(X!, DY!, w.shape);
+      const outs = [conv2dRaw(X!, W!, B!), conv2dGradInput(DY!, W!, x.shape), dwT, dbT, conv2dGradBias(DY!)];
+      const [y, dx, dw, db, dbAlone] = await Promise.all(outs.map((t) => t.data()));
       const at = (got: Float32Array, idx: number[]) => idx.map((i) => got[i]!);
 
       const iy = sampleIndices(size([N, O, Ho, Ho]), 1500);
@@ -246,6 +249,7 @@ describe('conv2d: DC-IGN layer shapes, sampled', () => {
       const iw = sampleIndices(w.data.length, 400);
       expectClose(at(dw!, iw), ref.conv2dGradWeightAt(x, dy, w.shape, {}, iw), tolFor(N * Ho * Ho).atol, tolFor(N * Ho * Ho).rtol, 'dw');
       expectClose(db!, ref.conv2dGradBias(dy).data, tolFor(N * Ho * Ho).atol, tolFor(N * Ho * Ho).rtol, 'db');
+      expectClose(dbAlone!, ref.conv2dGradBias(dy).data, tolFor(N * Ho * Ho).atol, tolFor(N * Ho * Ho).rtol, 'db alone');
       for (const t of [X, W, B, DY, ...outs]) t!.dispose();
     });
   }

@@ -260,7 +260,7 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
   const L: string[] = [];
   for (let t = 0; t < RUN; t++) {
     L.push(`      let xi${t} = ix0 + ${t};`);
-    L.push(`      let x${t} = select(0.0, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
+    L.push(`      let x${t} = select(pad, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
   }
   // dy value e = o * PX + q: channel min(o0 + o, O - 1), pixel ox0 + q (zero past the row).
   const d = shared(L, OB * PX, sg, 'd', (e) =>
@@ -391,20 +391,61 @@ const DW_SCRATCH_BYTES = 32 << 20;
 
 /** dw[o,c,i,j] = sum over n, oy, ox of dy[n,o,oy,ox] * x[n,c,oy*s-padTop+i,ox*s-padLeft+j]. */
 export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[], o: Conv2dOptions = {}, into?: Tensor | null): Tensor {
-  const op = 'conv2d.gradWeight';
+  return weightGrads('conv2d.gradWeight', x, dy, wShape, o, into, null).dw;
+}
+
+/** Where conv2dGradWeightBias writes db, and how dy's channels map to the bias. */
+export interface BiasGradOptions {
+  into?: Tensor | null;
+  /**
+   * 4 when dy's channels are upsampleConv2d's stacked parities (channel p*O + o, p < 4) of O
+   * biases: db[o] sums all four. Default 1.
+   */
+  parities?: 1 | 4;
+}
+
+/**
+ * dw as conv2dGradWeight and db[o] = the sum of dy[:, o, :, :] from the same pass over dy (one
+ * more lane: see shaders/conv2d.wgsl), instead of a pass of its own.
+ */
+export function conv2dGradWeightBias(
+  x: Tensor,
+  dy: Tensor,
+  wShape: readonly number[],
+  o: Conv2dOptions = {},
+  into?: Tensor | null,
+  bias: BiasGradOptions = {},
+): { dw: Tensor; db: Tensor } {
+  const r = weightGrads('conv2d.gradWeightBias', x, dy, wShape, o, into, bias);
+  return { dw: r.dw, db: r.db! };
+}
+
+function weightGrads(
+  op: string,
+  x: Tensor,
+  dy: Tensor,
+  wShape: readonly number[],
+  o: Conv2dOptions,
+  into: Tensor | null | undefined,
+  bias: BiasGradOptions | null,
+): { dw: Tensor; db: Tensor | null } {
   const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
+  const parities = bias?.parities ?? 1;
+  if (parities !== 1 && parities !== 4) throw opError(op, `parities must be 1 or 4, got ${parities}`, ['dy', dy]);
+  if (g.O % parities) throw opError(op, `dy's ${g.O} channels are not ${parities} parities of the bias`, ['dy', dy]);
   const dw = output(op, [g.O, g.C, g.kh, g.kw], engine, into);
+  const db = bias ? output(op, [g.O / parities], engine, bias.into) : null;
   checkWhole(op, 'dw', dw);
   const sg = subgroups8(engine);
   const { OB, PX } = dwBlock(g.O, g.Wo);
-  const lanes = g.C * g.kh;
+  const lanes = g.C * g.kh + (db ? 1 : 0);
   const WG = workgroupSize(engine, lanes);
   const groupsX = Math.ceil(lanes / WG);
   const groupsY = Math.ceil(g.O / OB);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', x], ['w', wShape]);
   const dwSize = dw.size;
-  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB }, WG);
+  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: !!db }, WG);
   const xImg = g.C * g.H * g.W;
   const dyImg = g.O * g.Ho * g.Wo;
   const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
@@ -415,31 +456,38 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
     const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
     return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
   });
-  // One pass writes dw itself; otherwise partial slices go to scratch and DW_SUM adds them up
-  // (and, after the first chunk, what dw already holds). Scratch holds only the slices written.
-  const direct = plans.length === 1 && plans[0]!.segs === 1;
-  const scratch = direct ? null : Tensor.empty([Math.max(...plans.map((p) => p.segs)) * dwSize], 'f32', engine);
+  // One pass writes dw (and db) itself; otherwise partial slices go to scratch and DW_SUM adds
+  // them up (and, after the first chunk, what dw already holds), as it adds db's parities.
+  // Scratch holds only the slices written.
+  const direct = plans.length === 1 && plans[0]!.segs === 1 && parities === 1;
+  const mostSegs = Math.max(...plans.map((p) => p.segs));
+  const scratch = direct ? null : Tensor.empty([mostSegs * dwSize], 'f32', engine);
+  const bScratch = direct || !db ? null : Tensor.empty([mostSegs * g.O], 'f32', engine);
   for (const [k, { n0, nb, rows, rowsPerSeg, segs }] of plans.entries()) {
     const xw = window(engine, x, n0 * xImg, nb * xImg);
     const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
     const uniforms = new Uniforms(96)
       .u32(g.C, g.H, g.W, xImg, xw.base, g.O, g.Ho, g.Wo, dyImg, dyw.base, g.stride)
       .i32(g.padTop, g.padLeft)
-      .u32(g.kh, lanes, rows, rowsPerSeg, dwSize)
+      .u32(g.kh, lanes, rows, rowsPerSeg, dwSize, g.O)
       .build();
-    const target = direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, segs * dwSize);
-    engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, target], workgroups: [groupsX, groupsY, segs] });
+    const bindings = [xw.binding, dyw.binding, direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, segs * dwSize)];
+    if (db) bindings.push(direct ? wholeBinding(db) : rangeBinding(bScratch!, 0, segs * g.O));
+    engine.dispatch(kernel, { uniforms, bindings, workgroups: [groupsX, groupsY, segs] });
     if (!direct) {
-      const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true } });
+      const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true, DB_LANE: !!db } });
+      const sumBindings = [rangeBinding(scratch!, 0, segs * dwSize), wholeBinding(dw)];
+      if (db) sumBindings.push(rangeBinding(bScratch!, 0, segs * g.O), wholeBinding(db));
       engine.dispatch(sum, {
-        uniforms: new Uniforms(16).u32(dwSize, segs, k > 0 ? 1 : 0).build(),
-        bindings: [rangeBinding(scratch!, 0, segs * dwSize), wholeBinding(dw)],
-        workgroups: grid1d(dwSize, 256),
+        uniforms: new Uniforms(32).u32(dwSize, segs, k > 0 ? 1 : 0, db?.size ?? 0, g.O, parities).build(),
+        bindings: sumBindings,
+        workgroups: grid1d(dwSize + (db?.size ?? 0), 256),
       });
     }
   }
   scratch?.dispose();
-  return dw;
+  bScratch?.dispose();
+  return { dw, db };
 }
 
 /** db[o] = sum of dy[:, o, :, :]. */
@@ -472,9 +520,13 @@ export function conv2dGradBias(dy: Tensor, into?: Tensor | null): Tensor {
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   const y = conv2dRaw(x, w, bias, o);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return record(y, 'conv2d', inputs, (g, into) => [
-    x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null,
-    w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null,
-    ...(bias ? [bias.requiresGrad ? conv2dGradBias(g, into[2]) : null] : []),
-  ]);
+  return record(y, 'conv2d', inputs, (g, into) => {
+    const gx = x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null;
+    if (!bias) return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null];
+    if (w.requiresGrad && bias.requiresGrad) {
+      const { dw, db } = conv2dGradWeightBias(x, g, w.shape, o, into[1], { into: into[2] });
+      return [gx, dw, db];
+    }
+    return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null, bias.requiresGrad ? conv2dGradBias(g, into[2]) : null];
+  });
 }

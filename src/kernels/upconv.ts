@@ -9,7 +9,7 @@ import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import activationSource from '../../shaders/activation.wgsl';
 import { bindRange, checkF32, checkWhole, opError, output, planeChunks, wholeBinding } from './util.js';
-import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw, type Conv2dPadding } from './conv2d.js';
+import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dGradWeightBias, conv2dRaw, type Conv2dPadding } from './conv2d.js';
 import { activationDefines, type Activation } from './elementwise.js';
 
 export interface UpsampleConv2dOptions {
@@ -136,20 +136,21 @@ export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null,
   const [Ho, Wo] = [Ho2 / 2, Wo2 / 2];
   const out = record(y, op, bias ? [x, wf, bias] : [x, wf], (gOut, into) => {
     const gy = upsampleConv2dStackedGrad(gOut, N, O, Ho, Wo, y, activation);
+    const gx = x.requiresGrad ? conv2dGradInput(gy, wf, x.shape, conv) : null;
+    let gw: Tensor | null = null;
     let gb: Tensor | null = null;
-    if (bias?.requiresGrad) {
+    if (wf.requiresGrad && bias?.requiresGrad) {
+      // Stacked channel (py*2+px)*O + o is parity py*2+px of channel o: db sums all four.
+      ({ dw: gw, db: gb } = conv2dGradWeightBias(x, gy, wf.shape, conv, null, { into: into[2], parities: 4 }));
+    } else if (wf.requiresGrad) gw = conv2dGradWeight(x, gy, wf.shape, conv);
+    else if (bias?.requiresGrad) {
       // Channel (py*2+px)*O + o of image n is channel o of image 4n + py*2+px: one sum per o.
       const images = gy.view([4 * N, O, Ho, Wo]);
       gb = conv2dGradBias(images, into[2]);
       images.dispose();
     }
-    const grads = [
-      x.requiresGrad ? conv2dGradInput(gy, wf, x.shape, conv) : null,
-      wf.requiresGrad ? conv2dGradWeight(x, gy, wf.shape, conv) : null,
-      ...(bias ? [gb] : []),
-    ];
     gy.dispose();
-    return grads;
+    return bias ? [gx, gw, gb] : [gx, gw];
   });
   // The rule keeps x and the folded weights; without one nothing needs them.
   if (!out.requiresGrad) wf.dispose();
