@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { backward, noGrad, ops, parameter, Tensor, tidy, zeroGrad } from '../src/node.js';
 import { topoSort } from '../src/autograd/tape.js';
 
-useEngine();
+const ctx = useEngine();
 
 const close = (got: ArrayLike<number>, want: number[]) => {
   expect(got.length).toBe(want.length);
@@ -27,6 +27,26 @@ describe('autograd', () => {
     expect(topoSort(y).indexOf(a)).toBeLessThan(topoSort(y).indexOf(b));
     backward(y);
     close(await x.grad!.data(), [0.5, 1.5].map((v) => 3 * Math.exp(v) + 2 * Math.exp(2 * v)));
+  });
+
+  it('several roots act as their sum, without an add or a seed fill', async () => {
+    const x = parameter(Tensor.fromData([0.5, -1, 2], [3]));
+    const y1 = ops.sum(ops.mul(x, x));
+    const y2 = ops.sum(ops.exp(x));
+    backward([y1, y2, y1]); // d/dx (2 y1 + y2) = 4x + e^x
+    close(await x.grad!.data(), [0.5, -1, 2].map((v) => 4 * v + Math.exp(v)));
+    zeroGrad([x]);
+    const spy = vi.spyOn(ctx.engine, 'dispatch');
+    try {
+      backward([ops.sum(x), ops.sum(x)]);
+      const names = spy.mock.calls.map(([k]) => k.name);
+      expect(names.filter((n) => n === 'fill'), 'the scalar seed is made once').toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+    close(await x.grad!.data(), [2, 2, 2]);
+    expect(() => backward([y1, y2], Tensor.fromData([1], [1]))).toThrow(/a seed needs one root, got 2/);
+    expect(() => backward([])).toThrow(/no root given/);
   });
 
   it('accumulates across two backward calls until zeroGrad', async () => {

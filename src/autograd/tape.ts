@@ -15,12 +15,22 @@ export function parameter(t: Tensor, name?: string): Tensor {
   return keep(t);
 }
 
-export function topoSort(root: Tensor): Tensor[] {
+/** The graph behind one or more roots, each tensor after every input it was computed from. */
+export function topoSort(root: Tensor | readonly Tensor[]): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
   // Iterative post-order so deep graphs cannot overflow the stack.
-  const stack: [Tensor, number][] = [[root, 0]];
-  seen.add(root);
+  const stack: [Tensor, number][] = [];
+  for (const r of Array.isArray(root) ? root : [root as Tensor]) {
+    if (seen.has(r)) continue;
+    seen.add(r);
+    stack.push([r, 0]);
+    walk(stack, seen, order);
+  }
+  return order;
+}
+
+function walk(stack: [Tensor, number][], seen: Set<Tensor>, order: Tensor[]): void {
   while (stack.length) {
     const top = stack[stack.length - 1]!;
     const [t, i] = top;
@@ -37,7 +47,6 @@ export function topoSort(root: Tensor): Tensor[] {
       stack.pop();
     }
   }
-  return order;
 }
 
 // Gradient accumulation needs add, which lives in the kernels; injected to keep this file op-free.
@@ -50,17 +59,31 @@ export function setAutogradOps(add: (a: Tensor, b: Tensor) => Tensor, ones: (sha
 
 /**
  * Accumulates d(root)/d(leaf) into every leaf's .grad (adding to what is there). The seed
- * defaults to ones, so a scalar loss needs none. Intermediate gradients are freed as it goes.
+ * defaults to ones, so a scalar loss needs none. Several roots (seeded with ones) act as their
+ * sum, without a dispatch to add them. Intermediate gradients are freed as it goes.
  */
-export function backward(root: Tensor, seed?: Tensor): void {
-  if (!root.requiresGrad) throw new Error(`backward: ${root} does not require grad (no parameter reaches it)`);
-  if (seed && seed.size !== root.size) {
-    throw new Error(`backward: seed ${shapeStr(seed.shape)} does not match output ${shapeStr(root.shape)}`);
+export function backward(root: Tensor | readonly Tensor[], seed?: Tensor): void {
+  const roots: readonly Tensor[] = Array.isArray(root) ? root : [root as Tensor];
+  if (!roots.length) throw new Error('backward: no root given');
+  if (seed && roots.length > 1) throw new Error(`backward: a seed needs one root, got ${roots.length}`);
+  for (const r of roots) {
+    if (!r.requiresGrad) throw new Error(`backward: ${r} does not require grad (no parameter reaches it)`);
+  }
+  if (seed && seed.size !== roots[0]!.size) {
+    throw new Error(`backward: seed ${shapeStr(seed.shape)} does not match output ${shapeStr(roots[0]!.shape)}`);
   }
   noGrad(() => {
-    const order = topoSort(root);
+    const order = topoSort(roots);
     const grads = new Map<Tensor, Tensor>();
-    grads.set(root, seed ? seed.view(root.shape) : onesFn!(root.shape, root));
+    for (const r of roots) {
+      const s = seed ? seed.view(r.shape) : onesFn!(r.shape, r);
+      const prev = grads.get(r);
+      if (prev) {
+        grads.set(r, addFn!(prev, s));
+        prev.dispose();
+        s.dispose();
+      } else grads.set(r, s);
+    }
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
       const g = grads.get(t);
