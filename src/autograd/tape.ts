@@ -75,15 +75,16 @@ export function backward(root: Tensor | readonly Tensor[], seed?: Tensor): void 
   noGrad(() => {
     const order = topoSort(roots);
     const grads = new Map<Tensor, Tensor>();
-    for (const r of roots) {
-      const s = seed ? seed.view(r.shape) : onesFn!(r.shape, r);
-      const prev = grads.get(r);
+    // Adds g to what t has gathered so far (taking ownership of g).
+    const gather = (t: Tensor, g: Tensor) => {
+      const prev = grads.get(t);
       if (prev) {
-        grads.set(r, addFn!(prev, s));
+        grads.set(t, addFn!(prev, g));
         prev.dispose();
-        s.dispose();
-      } else grads.set(r, s);
-    }
+        g.dispose();
+      } else grads.set(t, g);
+    };
+    for (const r of roots) gather(r, seed ? seed.view(r.shape) : onesFn!(r.shape, r));
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
       const g = grads.get(t);
@@ -126,12 +127,7 @@ export function backward(root: Tensor | readonly Tensor[], seed?: Tensor): void 
           gi.dispose();
           gi = v;
         }
-        const prev = grads.get(input);
-        if (prev) {
-          grads.set(input, addFn!(prev, gi));
-          prev.dispose();
-          gi.dispose();
-        } else grads.set(input, gi);
+        gather(input, gi);
       });
       g.dispose();
     }
