@@ -5,7 +5,7 @@ import type { Tensor as TfTensor, Tensor4D as TfTensor4D } from '@tensorflow/tfj
 import { Tensor, type Engine } from '../src/node.js';
 import { conv2dGradInput, conv2dGradWeightBias, conv2dRaw } from '../src/kernels/conv2d.js';
 import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
-import { foldGeometry, upsampleConv2d, upsampleConv2dStackedGrad } from '../src/kernels/upconv.js';
+import { foldGeometry, foldUpsampleWeight, upsampleConv2d, upsampleConv2dGradParams, upsampleConv2dStackedGrad } from '../src/kernels/upconv.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { getPreset } from '../src/model/presets.js';
@@ -136,10 +136,8 @@ const sh = (s: readonly number[]) => s.join('x');
  */
 function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor): Record<'fwd' | 'dx' | 'dw', () => Tensor[]> {
   const { PF } = foldGeometry('kernels bench', w);
-  w.requiresGrad = true;
-  const out = io.own(upsampleConv2d(x, w, b));
-  w.requiresGrad = false;
-  const wf = io.own(out.node!.inputs[1]!);
+  const wf = io.own(noGrad(() => foldUpsampleWeight(w)));
+  const out = io.own(noGrad(() => upsampleConv2d(x, w, b)));
   const [N, O, H2, W2] = out.shape as [number, number, number, number];
   const stacked = () => upsampleConv2dStackedGrad(dy, N, O, H2 / 2, W2 / 2);
   const gy = io.own(noGrad(stacked));
@@ -154,11 +152,8 @@ function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor):
       }),
     dw: () =>
       noGrad(() => {
-        // As training runs it: db from the weight gradient's pass, summing the four parities.
-        const { dw: dwf, db } = conv2dGradWeightBias(x, gy, wf.shape, { padding: PF }, null, { parities: 4 });
-        const [dw] = wf.node!.backward(dwf, [null]);
-        dwf.dispose();
-        return [dw!, db];
+        const { dw, db } = upsampleConv2dGradParams(x, gy, w, true);
+        return [dw, db!];
       }),
   };
 }

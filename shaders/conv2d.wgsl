@@ -262,15 +262,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 #if DW_SUM
 // out[e] (+)= sum over s of P[s * size + e], s in order (+ where accumulate is set). With
-// DB_LANE, threads past size do the same for the bias: outB[o] (+)= sum over s and parities p of
-// PB[s * bStride + p * bSize + o] (p < 4 when dy's channels are upsampleConv2d's parities).
+// DB_LANE, threads past size do the same for the bias: outB[o] (+)= sum over s of PB[s * bSize + o].
 struct U {
   size: u32,
   segs: u32,
   accumulate: u32,
   bSize: u32,
-  bStride: u32,
-  parities: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -288,9 +285,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (e >= u.size && e < u.size + u.bSize) {
     let o = e - u.size;
     var b = 0.0;
-    for (var k = 0u; k < u.segs; k++) {
-      for (var p = 0u; p < u.parities; p++) { b += PB[k * u.bStride + p * u.bSize + o]; }
-    }
+    for (var k = 0u; k < u.segs; k++) { b += PB[k * u.bSize + o]; }
     if (u.accumulate != 0u) { b += OutB[o]; }
     OutB[o] = b;
     return;

@@ -5,7 +5,9 @@
 // t - PF) of parity p sums the original taps k = 2(t - PF) + P - p + e, e in {0, 1}, that lie in
 // [0, K). The forward gathers those (at most 2 x 2) taps; the backward (BACKWARD) gives each
 // original tap the sum of the four folded taps, one per parity, it went into: gathers both ways,
-// so no atomics. Weights are small enough to bind whole.
+// so no atomics. Weights are small enough to bind whole. With DB the backward also sums the
+// bias gradient of the stacked convolution's 4O channels over the parities, db[o] = sum over q of
+// SB[q*O + o], in the invocations past the weights': the layer's bias gradient in the same pass.
 //
 // Otherwise the backward of the convolution's depth-to-space store (shaders/conv2d.wgsl, SHUFFLE):
 // the gradient at pixel (2i+py, 2j+px) of channel o in [N,O,2H,2W] goes to channel (py*2+px)*O + o
@@ -23,7 +25,7 @@ struct U {
   KF: u32,
   P: u32,
   PF: u32,
-  _a: u32,
+  nw: u32,      // DB: elements of the original weights (invocations past them make db)
 }
 #else
 struct U {
@@ -44,6 +46,10 @@ struct U {
 #if ACT
 @group(0) @binding(3) var<storage, read> Y: array<f32>;
 #endif
+#if DB
+@group(0) @binding(3) var<storage, read> SB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> DBO: array<f32>;
+#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -51,6 +57,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= u.n) { return; }
 #if FOLD
 #if BACKWARD
+#if DB
+  if (i >= u.nw) {
+    let ob = i - u.nw;
+    DBO[ob] = ((SB[ob] + SB[u.O + ob]) + SB[2u * u.O + ob]) + SB[3u * u.O + ob];
+    return;
+  }
+#endif
   // A: folded gradient [4O,C,KF,KF]; B: original gradient [O,C,K,K].
   let kx = i % u.K;
   let ky = (i / u.K) % u.K;

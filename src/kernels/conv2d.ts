@@ -394,16 +394,6 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   return weightGrads('conv2d.gradWeight', x, dy, wShape, o, into, null).dw;
 }
 
-/** Where conv2dGradWeightBias writes db, and how dy's channels map to the bias. */
-export interface BiasGradOptions {
-  into?: Tensor | null;
-  /**
-   * 4 when dy's channels are upsampleConv2d's stacked parities (channel p*O + o, p < 4) of O
-   * biases: db[o] sums all four. Default 1.
-   */
-  parities?: 1 | 4;
-}
-
 /**
  * dw as conv2dGradWeight and db[o] = the sum of dy[:, o, :, :] from the same pass over dy (one
  * more lane: see shaders/conv2d.wgsl), instead of a pass of its own.
@@ -414,9 +404,9 @@ export function conv2dGradWeightBias(
   wShape: readonly number[],
   o: Conv2dOptions = {},
   into?: Tensor | null,
-  bias: BiasGradOptions = {},
+  biasInto?: Tensor | null,
 ): { dw: Tensor; db: Tensor } {
-  const r = weightGrads('conv2d.gradWeightBias', x, dy, wShape, o, into, bias);
+  const r = weightGrads('conv2d.gradWeightBias', x, dy, wShape, o, into, { into: biasInto });
   return { dw: r.dw, db: r.db! };
 }
 
@@ -427,14 +417,11 @@ function weightGrads(
   wShape: readonly number[],
   o: Conv2dOptions,
   into: Tensor | null | undefined,
-  bias: BiasGradOptions | null,
+  bias: { into?: Tensor | null } | null,
 ): { dw: Tensor; db: Tensor | null } {
   const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
-  const parities = bias?.parities ?? 1;
-  if (parities !== 1 && parities !== 4) throw opError(op, `parities must be 1 or 4, got ${parities}`, ['dy', dy]);
-  if (g.O % parities) throw opError(op, `dy's ${g.O} channels are not ${parities} parities of the bias`, ['dy', dy]);
   const dw = output(op, [g.O, g.C, g.kh, g.kw], engine, into);
-  const db = bias ? output(op, [g.O / parities], engine, bias.into) : null;
+  const db = bias ? output(op, [g.O], engine, bias.into) : null;
   checkWhole(op, 'dw', dw);
   const sg = subgroups8(engine);
   const { OB, PX } = dwBlock(g.O, g.Wo);
@@ -457,9 +444,9 @@ function weightGrads(
     return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
   });
   // One pass writes dw (and db) itself; otherwise partial slices go to scratch and DW_SUM adds
-  // them up (and, after the first chunk, what dw already holds), as it adds db's parities.
-  // Scratch holds only the slices written.
-  const direct = plans.length === 1 && plans[0]!.segs === 1 && parities === 1;
+  // them up (and, after the first chunk, what dw already holds). Scratch holds only the slices
+  // written.
+  const direct = plans.length === 1 && plans[0]!.segs === 1;
   const mostSegs = Math.max(...plans.map((p) => p.segs));
   const scratch = direct ? null : Tensor.empty([mostSegs * dwSize], 'f32', engine);
   const bScratch = direct || !db ? null : Tensor.empty([mostSegs * g.O], 'f32', engine);
@@ -479,7 +466,7 @@ function weightGrads(
       const sumBindings = [rangeBinding(scratch!, 0, segs * dwSize), wholeBinding(dw)];
       if (db) sumBindings.push(rangeBinding(bScratch!, 0, segs * g.O), wholeBinding(db));
       engine.dispatch(sum, {
-        uniforms: new Uniforms(32).u32(dwSize, segs, k > 0 ? 1 : 0, db?.size ?? 0, g.O, parities).build(),
+        uniforms: new Uniforms(16).u32(dwSize, segs, k > 0 ? 1 : 0, db?.size ?? 0).build(),
         bindings: sumBindings,
         workgroups: grid1d(dwSize + (db?.size ?? 0), 256),
       });
@@ -524,7 +511,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv
     const gx = x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null;
     if (!bias) return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null];
     if (w.requiresGrad && bias.requiresGrad) {
-      const { dw, db } = conv2dGradWeightBias(x, g, w.shape, o, into[1], { into: into[2] });
+      const { dw, db } = conv2dGradWeightBias(x, g, w.shape, o, into[1], into[2]);
       return [gx, dw, db];
     }
     return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null, bias.requiresGrad ? conv2dGradBias(g, into[2]) : null];

@@ -48,13 +48,20 @@ function whole(op: string, name: string, t: Tensor): Binding {
   return wholeBinding(t);
 }
 
-function runFold(op: string, src: Tensor, dst: Tensor, O: number, C: number, g: FoldGeometry, backward: boolean): void {
+/**
+ * The fold (src w, dst folded) or its backward (src the folded gradient, dst w's); the backward
+ * with `bias` also sums the stacked convolution's bias gradient [4O] over the parities into [O].
+ */
+function runFold(op: string, src: Tensor, dst: Tensor, O: number, C: number, g: FoldGeometry, backward: boolean, bias?: { stacked: Tensor; out: Tensor }): void {
   const engine = src.engine;
-  const kernel = engine.kernel({ name: 'upconv', wgsl: source, defines: { FOLD: true, BACKWARD: backward } });
+  const kernel = engine.kernel({ name: 'upconv', wgsl: source, defines: { FOLD: true, BACKWARD: backward, DB: !!bias } });
+  const bindings = [whole(op, backward ? 'gradient' : 'w', src), whole(op, backward ? 'w gradient' : 'folded w', dst)];
+  if (bias) bindings.push(wholeBinding(bias.stacked), wholeBinding(bias.out));
+  const n = dst.size + (bias ? O : 0);
   engine.dispatch(kernel, {
-    uniforms: new Uniforms(32).u32(dst.size, O, C, g.K, g.KF, g.P, g.PF, 0).build(),
-    bindings: [whole(op, backward ? 'gradient' : 'w', src), whole(op, backward ? 'w gradient' : 'folded w', dst)],
-    workgroups: grid1d(dst.size, 256),
+    uniforms: new Uniforms(32).u32(n, O, C, g.K, g.KF, g.P, g.PF, dst.size).build(),
+    bindings,
+    workgroups: grid1d(n, 256),
   });
 }
 
@@ -107,6 +114,36 @@ export function upsampleConv2dStackedGrad(g: Tensor, N: number, O: number, H: nu
 }
 
 /**
+ * The weight gradient of upsampleConv2d (and with `withBias` the bias gradient) from x and gy,
+ * the gradient at the stacked convolution's output (upsampleConv2dStackedGrad): the stacked
+ * convolution's weight gradient, its bias lane giving the 4O stacked channels' bias gradient,
+ * then one fold back to w's shape that also sums the bias over the four parities. Exported for
+ * the kernels bench, which times it as the layer's dw.
+ */
+export function upsampleConv2dGradParams(
+  x: Tensor,
+  gy: Tensor,
+  w: Tensor,
+  withBias: boolean,
+  padding: Conv2dPadding = 0,
+  into: Tensor | null = null,
+  biasInto: Tensor | null = null,
+): { dw: Tensor; db: Tensor | null } {
+  const op = 'upsampleConv2d.grad';
+  const g = foldGeometry(op, w, padding);
+  const [O, C] = w.shape as [number, number];
+  const wfShape = [4 * O, C, g.KF, g.KF];
+  const conv = { padding: g.PF };
+  const r = withBias ? conv2dGradWeightBias(x, gy, wfShape, conv) : { dw: conv2dGradWeight(x, gy, wfShape, conv), db: null };
+  const dw = output(op, w.shape, w.engine, into);
+  const db = withBias ? output(op, [O], w.engine, biasInto) : null;
+  runFold(op, r.dw, dw, O, C, g, true, db ? { stacked: r.db!, out: db } : undefined);
+  r.dw.dispose();
+  r.db?.dispose();
+  return { dw, db };
+}
+
+/**
  * activation(conv2d(upsampleNearest(x, 2), w, bias, {padding})) for odd square kernels, computed
  * as one convolution of x with the folded kernels: about (K'/K)^2 of the multiply-adds, and no
  * upsampled map in memory. Gradients flow to x, w and bias; with an activation the rule reads
@@ -129,21 +166,22 @@ export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null,
   }
   const activation = o.activation ?? null;
   activationDefines(op, activation); // an unknown activation throws here, before any dispatch
-  const wf = foldUpsampleWeight(w, g.P);
+  // The fold belongs to this op's node (not one of its own), so that the weight gradient's fold
+  // back also finishes the bias gradient: one dispatch fewer.
+  const wf = Tensor.empty([4 * O, C, g.KF, g.KF], 'f32', w.engine);
+  runFold(op, w, wf, O, C, g, false);
   const conv = { padding: g.PF };
   const y = conv2dRaw(x, wf, bias, conv, { activation, depthToSpace: true });
   const [, , Ho2, Wo2] = y.shape as [number, number, number, number];
   const [Ho, Wo] = [Ho2 / 2, Wo2 / 2];
-  const out = record(y, op, bias ? [x, wf, bias] : [x, wf], (gOut, into) => {
+  const out = record(y, op, bias ? [x, w, bias] : [x, w], (gOut, into) => {
     const gy = upsampleConv2dStackedGrad(gOut, N, O, Ho, Wo, y, activation);
     const gx = x.requiresGrad ? conv2dGradInput(gy, wf, x.shape, conv) : null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
-    if (wf.requiresGrad && bias?.requiresGrad) {
-      // Stacked channel (py*2+px)*O + o is parity py*2+px of channel o: db sums all four.
-      ({ dw: gw, db: gb } = conv2dGradWeightBias(x, gy, wf.shape, conv, null, { into: into[2], parities: 4 }));
-    } else if (wf.requiresGrad) gw = conv2dGradWeight(x, gy, wf.shape, conv);
-    else if (bias?.requiresGrad) {
+    if (w.requiresGrad) {
+      ({ dw: gw, db: gb } = upsampleConv2dGradParams(x, gy, w, !!bias?.requiresGrad, o.padding, into[1], into[2]));
+    } else if (bias?.requiresGrad) {
       // Channel (py*2+px)*O + o of image n is channel o of image 4n + py*2+px: one sum per o.
       const images = gy.view([4 * N, O, Ho, Wo]);
       gb = conv2dGradBias(images, into[2]);
