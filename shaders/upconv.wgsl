@@ -17,8 +17,34 @@
 // offsets of that image within the windows (Y's window is the gradient's).
 
 #if FOLD
+#if !BACKWARD
+// The forward folds up to 8 weights at once, each a row of this table: its invocations end at
+// `end` (cumulative), it reads A from element `src` and writes B from element `dst`.
+struct Fold {
+  end: u32,
+  src: u32,
+  dst: u32,
+  O: u32,
+  C: u32,
+  K: u32,
+  KF: u32,
+  P: u32,
+  PF: u32,
+  _a: u32,
+  _b: u32,
+  _c: u32,
+}
+
 struct U {
-  n: u32,       // invocations: elements of the folded (forward) or original (backward) weights
+  n: u32,
+  folds: u32,
+  _a: u32,
+  _b: u32,
+  f: array<Fold, 8>,
+}
+#else
+struct U {
+  n: u32,       // invocations: elements of the original weights
   O: u32,
   C: u32,
   K: u32,
@@ -27,6 +53,7 @@ struct U {
   PF: u32,
   nw: u32,      // DB: elements of the original weights (invocations past them make db)
 }
+#endif
 #else
 struct U {
   n: u32,       // invocations in this chunk: elements of the destination
@@ -79,18 +106,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   B[i] = acc;
 #else
-  // A: original weights [O,C,K,K]; B: folded [4O,C,KF,KF].
-  let tx = i % u.KF;
-  let ty = (i / u.KF) % u.KF;
-  let mc = i / (u.KF * u.KF);         // (q * O + o) * C + c
-  let m = mc / u.C;
-  let c = mc - m * u.C;
-  let q = m / u.O;
-  let o = m - q * u.O;
-  let ky0 = 2 * (i32(ty) - i32(u.PF)) + i32(u.P) - i32(q >> 1u);
-  let kx0 = 2 * (i32(tx) - i32(u.PF)) + i32(u.P) - i32(q & 1u);
-  let K = i32(u.K);
-  let plane = (o * u.C + c) * u.K * u.K;
+  // A: original weights [O,C,K,K]; B: folded [4O,C,KF,KF]; of the table's row l.
+  var l = 0u;
+  while (l + 1u < u.folds && i >= u.f[l].end) { l++; }
+  let f = u.f[l];
+  let j = i - select(0u, u.f[max(l, 1u) - 1u].end, l > 0u);
+  let tx = j % f.KF;
+  let ty = (j / f.KF) % f.KF;
+  let mc = j / (f.KF * f.KF);         // (q * O + o) * C + c
+  let m = mc / f.C;
+  let c = mc - m * f.C;
+  let q = m / f.O;
+  let o = m - q * f.O;
+  let ky0 = 2 * (i32(ty) - i32(f.PF)) + i32(f.P) - i32(q >> 1u);
+  let kx0 = 2 * (i32(tx) - i32(f.PF)) + i32(f.P) - i32(q & 1u);
+  let K = i32(f.K);
+  let plane = f.src + (o * f.C + c) * f.K * f.K;
   var acc = 0.0;
   for (var ey = 0; ey < 2; ey++) {
     let ky = ky0 + ey;
@@ -101,7 +132,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       acc += A[plane + u32(ky * K + kx)];
     }
   }
-  B[i] = acc;
+  B[f.dst + j] = acc;
 #endif
 #else
   // A: gradient [N,O,2H,2W]; B: gradient [N,4O,H,W], r indexing its image.

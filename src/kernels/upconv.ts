@@ -6,9 +6,9 @@
 import source from '../../shaders/upconv.wgsl';
 import { grid1d, Uniforms, type Binding } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
-import { Tensor } from '../tensor.js';
+import { packLayout, shapeSize, Tensor } from '../tensor.js';
 import activationSource from '../../shaders/activation.wgsl';
-import { bindRange, checkF32, checkWhole, opError, output, planeChunks, wholeBinding } from './util.js';
+import { bindRange, checkF32, checkWhole, opError, output, planeChunks, sameShape, wholeBinding } from './util.js';
 import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dGradWeightBias, conv2dRaw, type Conv2dPadding } from './conv2d.js';
 import { activationDefines, type Activation } from './elementwise.js';
 
@@ -17,6 +17,11 @@ export interface UpsampleConv2dOptions {
   padding?: Conv2dPadding;
   /** Applied in the convolution's store; the gradient rule then reads the output. */
   activation?: Activation | null;
+  /**
+   * w already folded (foldUpsampleWeights, which folds a network's layers in one dispatch); the
+   * caller owns it and keeps it until the backward. Default: folded here.
+   */
+  folded?: Tensor;
 }
 
 /** The folded kernel: size KF with padding PF on the input, for a K x K kernel with padding P. */
@@ -49,13 +54,13 @@ function whole(op: string, name: string, t: Tensor): Binding {
 }
 
 /**
- * The fold (src w, dst folded) or its backward (src the folded gradient, dst w's); the backward
- * with `bias` also sums the stacked convolution's bias gradient [4O] over the parities into [O].
+ * The fold's backward: the folded gradient src to w's, dst; with `bias` it also sums the stacked
+ * convolution's bias gradient [4O] over the parities into [O].
  */
-function runFold(op: string, src: Tensor, dst: Tensor, O: number, C: number, g: FoldGeometry, backward: boolean, bias?: { stacked: Tensor; out: Tensor }): void {
+function foldBack(op: string, src: Tensor, dst: Tensor, O: number, C: number, g: FoldGeometry, bias?: { stacked: Tensor; out: Tensor }): void {
   const engine = src.engine;
-  const kernel = engine.kernel({ name: 'upconv', wgsl: source, defines: { FOLD: true, BACKWARD: backward, DB: !!bias } });
-  const bindings = [whole(op, backward ? 'gradient' : 'w', src), whole(op, backward ? 'w gradient' : 'folded w', dst)];
+  const kernel = engine.kernel({ name: 'upconv', wgsl: source, defines: { FOLD: true, BACKWARD: true, DB: !!bias } });
+  const bindings = [whole(op, 'gradient', src), whole(op, 'w gradient', dst)];
   if (bias) bindings.push(wholeBinding(bias.stacked), wholeBinding(bias.out));
   const n = dst.size + (bias ? O : 0);
   engine.dispatch(kernel, {
@@ -63,6 +68,71 @@ function runFold(op: string, src: Tensor, dst: Tensor, O: number, C: number, g: 
     bindings,
     workgroups: grid1d(n, 256),
   });
+}
+
+// Rows of the forward fold's table (shaders/upconv.wgsl).
+const MAX_FOLDS = 8;
+
+/**
+ * The folds of weights ws (geometries gs): one dispatch for each run of up to MAX_FOLDS that lie
+ * in one buffer within one binding (as an optimizer's packed parameters do); the folded weights
+ * are slots of one new buffer per run.
+ */
+function foldForward(ws: readonly Tensor[], gs: readonly FoldGeometry[]): Tensor[] {
+  const engine = ws[0]!.engine;
+  const out: Tensor[] = [];
+  const span = (from: number, to: number) => {
+    const run = ws.slice(from, to);
+    const lo = Math.min(...run.map((w) => w.offset));
+    return { lo, bytes: Math.max(...run.map((w) => w.offset + w.size * 4)) - lo };
+  };
+  for (let k = 0; k < ws.length; ) {
+    let e = k + 1;
+    while (e < ws.length && e - k < MAX_FOLDS && ws[e]!.buffer === ws[k]!.buffer && span(k, e + 1).bytes <= engine.maxBinding) e++;
+    const run = ws.slice(k, e);
+    const shapes = run.map((w, j) => [4 * w.shape[0]!, w.shape[1]!, gs[k + j]!.KF, gs[k + j]!.KF]);
+    const layout = packLayout(engine, shapes.map(shapeSize));
+    const flat = Tensor.empty([layout.total], 'f32', engine);
+    const { lo, bytes } = span(k, e);
+    const sizes = shapes.map(shapeSize);
+    const end = sizes.reduce((x, y) => x + y, 0);
+    const u = new Uniforms(16 + 48 * MAX_FOLDS).u32(end, run.length, 0, 0);
+    let done = 0;
+    for (let j = 0; j < MAX_FOLDS; j++) {
+      const w = run[j];
+      const g = gs[k + j];
+      if (!w || !g) u.u32(...new Array<number>(12).fill(0));
+      else u.u32((done += sizes[j]!), (w.offset - lo) / 4, layout.offsets[j]!, w.shape[0]!, w.shape[1]!, g.K, g.KF, g.P, g.PF, 0, 0, 0);
+    }
+    const uniforms = u.build();
+    const kernel = engine.kernel({ name: 'upconv', wgsl: source, defines: { FOLD: true, BACKWARD: false } });
+    if (end) {
+      engine.dispatch(kernel, {
+        uniforms,
+        bindings: [{ buffer: run[0]!.buffer, offset: lo, size: bytes }, wholeBinding(flat)],
+        workgroups: grid1d(end, 256),
+      });
+    }
+    run.forEach((_, j) => out.push(flat.slot(layout.offsets[j]!, shapes[j]!)));
+    flat.dispose();
+    k = e;
+  }
+  return out;
+}
+
+/**
+ * foldUpsampleWeight of each weight (paddings[k] for ws[k]) without recording a gradient, in one
+ * dispatch where they share a buffer: a network folds its decoder this way, then passes each
+ * result to upsampleConv2d as `folded`.
+ */
+export function foldUpsampleWeights(ws: readonly Tensor[], paddings: readonly Conv2dPadding[]): Tensor[] {
+  const op = 'foldUpsampleWeights';
+  if (ws.length !== paddings.length) throw new Error(`${op}: ${ws.length} weights but ${paddings.length} paddings`);
+  if (!ws.length) return [];
+  const gs = ws.map((w, k) => foldGeometry(op, w, paddings[k]));
+  ws.forEach((w, k) => checkWhole(op, `w ${k}`, w));
+  if (ws.some((w) => w.engine !== ws[0]!.engine)) throw new Error(`${op}: weights live on different engines`);
+  return foldForward(ws, gs);
 }
 
 /**
@@ -73,11 +143,11 @@ export function foldUpsampleWeight(w: Tensor, padding: Conv2dPadding = 0): Tenso
   const op = 'foldUpsampleWeight';
   const g = foldGeometry(op, w, padding);
   const [O, C] = w.shape as [number, number];
-  const wf = Tensor.empty([4 * O, C, g.KF, g.KF], 'f32', w.engine);
-  runFold(op, w, wf, O, C, g, false);
-  return record(wf, op, [w], (gf, into) => {
+  checkWhole(op, 'w', w);
+  const [wf] = foldForward([w], [g]);
+  return record(wf!, op, [w], (gf, into) => {
     const gw = output(`${op}.grad`, w.shape, w.engine, into[0]);
-    runFold(`${op}.grad`, gf, gw, O, C, g, true);
+    foldBack(`${op}.grad`, gf, gw, O, C, g);
     return [gw];
   });
 }
@@ -137,7 +207,7 @@ export function upsampleConv2dGradParams(
   const r = withBias ? conv2dGradWeightBias(x, gy, wfShape, conv) : { dw: conv2dGradWeight(x, gy, wfShape, conv), db: null };
   const dw = output(op, w.shape, w.engine, into);
   const db = withBias ? output(op, [O], w.engine, biasInto) : null;
-  runFold(op, r.dw, dw, O, C, g, true, db ? { stacked: r.db!, out: db } : undefined);
+  foldBack(op, r.dw, dw, O, C, g, db ? { stacked: r.db!, out: db } : undefined);
   r.dw.dispose();
   r.db?.dispose();
   return { dw, db };
@@ -168,8 +238,11 @@ export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null,
   activationDefines(op, activation); // an unknown activation throws here, before any dispatch
   // The fold belongs to this op's node (not one of its own), so that the weight gradient's fold
   // back also finishes the bias gradient: one dispatch fewer.
-  const wf = Tensor.empty([4 * O, C, g.KF, g.KF], 'f32', w.engine);
-  runFold(op, w, wf, O, C, g, false);
+  const wfShape = [4 * O, C, g.KF, g.KF];
+  if (o.folded && !sameShape(o.folded.shape, wfShape)) {
+    throw opError(op, `folded must have shape [${wfShape.join(',')}] (w folded)`, ['w', w], ['folded', o.folded]);
+  }
+  const wf = o.folded ?? (checkWhole(op, 'w', w), foldForward([w], [g])[0]!);
   const conv = { padding: g.PF };
   const y = conv2dRaw(x, wf, bias, conv, { activation, depthToSpace: true });
   const [, , Ho2, Wo2] = y.shape as [number, number, number, number];
@@ -191,6 +264,6 @@ export function upsampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null,
     return bias ? [gx, gw, gb] : [gx, gw];
   });
   // The rule keeps x and the folded weights; without one nothing needs them.
-  if (!out.requiresGrad) wf.dispose();
+  if (!out.requiresGrad && !o.folded) wf.dispose();
   return out;
 }
