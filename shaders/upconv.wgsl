@@ -17,9 +17,9 @@
 // offsets of that image within the windows (Y's window is the gradient's).
 
 #if FOLD
-#if !BACKWARD
 // The forward folds up to 8 weights at once, each a row of this table: its invocations end at
-// `end` (cumulative), it reads A from element `src` and writes B from element `dst`.
+// `end` (cumulative), it reads A from element `src` and writes B from element `dst`. The
+// backward folds one gradient back, row 0 (src and dst 0).
 struct Fold {
   end: u32,
   src: u32,
@@ -36,24 +36,12 @@ struct Fold {
 }
 
 struct U {
-  n: u32,
+  n: u32,       // invocations
   folds: u32,
+  nw: u32,      // backward with DB: elements of the original weights (invocations past them make db)
   _a: u32,
-  _b: u32,
   f: array<Fold, 8>,
 }
-#else
-struct U {
-  n: u32,       // invocations: elements of the original weights
-  O: u32,
-  C: u32,
-  K: u32,
-  KF: u32,
-  P: u32,
-  PF: u32,
-  nw: u32,      // DB: elements of the original weights (invocations past them make db)
-}
-#endif
 #else
 struct U {
   n: u32,       // invocations in this chunk: elements of the destination
@@ -84,25 +72,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= u.n) { return; }
 #if FOLD
 #if BACKWARD
+  let u0 = u.f[0];
 #if DB
   if (i >= u.nw) {
     let ob = i - u.nw;
-    DBO[ob] = ((SB[ob] + SB[u.O + ob]) + SB[2u * u.O + ob]) + SB[3u * u.O + ob];
+    DBO[ob] = ((SB[ob] + SB[u0.O + ob]) + SB[2u * u0.O + ob]) + SB[3u * u0.O + ob];
     return;
   }
 #endif
   // A: folded gradient [4O,C,KF,KF]; B: original gradient [O,C,K,K].
-  let kx = i % u.K;
-  let ky = (i / u.K) % u.K;
-  let oc = i / (u.K * u.K);           // o * C + c
-  let o = oc / u.C;
-  let c = oc - o * u.C;
+  let kx = i % u0.K;
+  let ky = (i / u0.K) % u0.K;
+  let oc = i / (u0.K * u0.K);           // o * C + c
+  let o = oc / u0.C;
+  let c = oc - o * u0.C;
   var acc = 0.0;
   for (var q = 0u; q < 4u; q++) {
     // floor((p + k - P) / 2) + PF: an arithmetic shift floors negative offsets too.
-    let ty = u32(((i32(q >> 1u) + i32(ky) - i32(u.P)) >> 1u) + i32(u.PF));
-    let tx = u32(((i32(q & 1u) + i32(kx) - i32(u.P)) >> 1u) + i32(u.PF));
-    acc += A[(((q * u.O + o) * u.C + c) * u.KF + ty) * u.KF + tx];
+    let ty = u32(((i32(q >> 1u) + i32(ky) - i32(u0.P)) >> 1u) + i32(u0.PF));
+    let tx = u32(((i32(q & 1u) + i32(kx) - i32(u0.P)) >> 1u) + i32(u0.PF));
+    acc += A[(((q * u0.O + o) * u0.C + c) * u0.KF + ty) * u0.KF + tx];
   }
   B[i] = acc;
 #else

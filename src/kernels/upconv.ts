@@ -64,14 +64,25 @@ function foldBack(op: string, src: Tensor, dst: Tensor, O: number, C: number, g:
   if (bias) bindings.push(wholeBinding(bias.stacked), wholeBinding(bias.out));
   const n = dst.size + (bias ? O : 0);
   engine.dispatch(kernel, {
-    uniforms: new Uniforms(32).u32(n, O, C, g.K, g.KF, g.P, g.PF, dst.size).build(),
+    uniforms: foldTable(n, dst.size, [[0, 0, 0, O, C, g]]),
     bindings,
     workgroups: grid1d(n, 256),
   });
 }
 
-// Rows of the forward fold's table (shaders/upconv.wgsl).
+// Rows of the fold's table (shaders/upconv.wgsl): the end of the row's invocations, its first
+// element in the source and in the destination, O, C and the geometry.
 const MAX_FOLDS = 8;
+type FoldRow = [end: number, src: number, dst: number, O: number, C: number, g: FoldGeometry];
+
+function foldTable(n: number, nw: number, rows: FoldRow[]): ArrayBuffer {
+  const u = new Uniforms(16 + 48 * MAX_FOLDS).u32(n, rows.length, nw, 0);
+  for (let j = 0; j < MAX_FOLDS; j++) {
+    const r = rows[j];
+    u.u32(...(r ? [r[0], r[1], r[2], r[3], r[4], r[5].K, r[5].KF, r[5].P, r[5].PF, 0, 0, 0] : new Array<number>(12).fill(0)));
+  }
+  return u.build();
+}
 
 /**
  * The folds of weights ws (geometries gs): one dispatch for each run of up to MAX_FOLDS that lie
@@ -94,17 +105,9 @@ function foldForward(ws: readonly Tensor[], gs: readonly FoldGeometry[]): Tensor
     const layout = packLayout(engine, shapes.map(shapeSize));
     const flat = Tensor.empty([layout.total], 'f32', engine);
     const { lo, bytes } = span(k, e);
-    const sizes = shapes.map(shapeSize);
-    const end = sizes.reduce((x, y) => x + y, 0);
-    const u = new Uniforms(16 + 48 * MAX_FOLDS).u32(end, run.length, 0, 0);
-    let done = 0;
-    for (let j = 0; j < MAX_FOLDS; j++) {
-      const w = run[j];
-      const g = gs[k + j];
-      if (!w || !g) u.u32(...new Array<number>(12).fill(0));
-      else u.u32((done += sizes[j]!), (w.offset - lo) / 4, layout.offsets[j]!, w.shape[0]!, w.shape[1]!, g.K, g.KF, g.P, g.PF, 0, 0, 0);
-    }
-    const uniforms = u.build();
+    let end = 0;
+    const rows = run.map((w, j): FoldRow => [(end += shapeSize(shapes[j]!)), (w.offset - lo) / 4, layout.offsets[j]!, w.shape[0]!, w.shape[1]!, gs[k + j]!]);
+    const uniforms = foldTable(end, 0, rows);
     const kernel = engine.kernel({ name: 'upconv', wgsl: source, defines: { FOLD: true, BACKWARD: false } });
     if (end) {
       engine.dispatch(kernel, {
