@@ -23,6 +23,11 @@ export interface MatmulEpilogue {
   rowSums?: Tensor;
   /** With `into`: add the product to what C holds (before the bias) instead of overwriting it. */
   accumulate?: boolean;
+  /**
+   * A read through the derivative of `activation` taken from `y` (A's shape): for the gradient
+   * through a layer's activation without a pass of its own. No epilogue activation then.
+   */
+  gate?: { y: Tensor; activation: Activation };
 }
 
 
@@ -59,7 +64,12 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
   checkF32('matmul', 'a', a);
   checkF32('matmul', 'b', b);
   const d = dims(a, b, o);
-  const { bias = null, rowSums } = o;
+  const { bias = null, rowSums, gate } = o;
+  if (gate) {
+    checkF32('matmul', 'gate.y', gate.y);
+    if (gate.y.size !== a.size) throw opError('matmul', 'gate.y must have the shape of a', ['a', a], ['gate.y', gate.y]);
+    if (o.activation) throw opError('matmul', 'a gate and an epilogue activation cannot be combined', ['a', a]);
+  }
   if ((bias || rowSums) && d.batch !== 1) throw opError('matmul', 'a bias or row sums need a batch of 1', ['a', a], ['b', b]);
   if (bias) {
     checkF32('matmul', 'bias', bias);
@@ -82,10 +92,12 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
     name: 'matmul',
     wgsl: activationSource + source,
     defines: {
-      ...activationDefines('matmul', o.activation),
+      ...activationDefines('matmul', gate ? gate.activation : o.activation),
+      A_GATE: !!gate,
       BIAS: !!bias,
       ROW_SUM: !!rowSums,
       RS_BINDING: bias ? 5 : 4,
+      Y_BINDING: 4 + (bias ? 1 : 0) + (rowSums ? 1 : 0),
       TRANS_A: !!o.transA,
       TRANS_B: !!o.transB,
       A_VEC: (o.transA ? d.M : d.K) % 4 === 0,
@@ -100,7 +112,7 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
     .build();
   engine.dispatch(kernel, {
     uniforms,
-    bindings: [a, b, c, ...(bias ? [bias] : []), ...(rowSums ? [rowSums] : [])].map(wholeBinding),
+    bindings: [a, b, c, ...(bias ? [bias] : []), ...(rowSums ? [rowSums] : []), ...(gate ? [gate.y] : [])].map(wholeBinding),
     workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), d.batch],
   });
   return c;
@@ -134,8 +146,9 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
 /**
  * A fully connected layer, y = activation(x W^T + b) with W [out, in] as PyTorch stores it, in
  * one dispatch. The gradient is two more: dx = g' W and dW = g'^T x with db (the column sums of
- * g') from the same dispatch, where g' is g through the activation's derivative (one elementwise
- * dispatch, from y). The rule reads y when there is an activation: the caller must keep it.
+ * g') from the same dispatch, where g' is g through the activation's derivative, taken from y as
+ * both matmuls load g (their gate). The rule reads y when there is an activation: the caller
+ * must keep it.
  */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, o: { activation?: Activation | null } = {}): Tensor {
   const op = 'linear';
@@ -147,15 +160,17 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, o: { activation?:
   const activation = o.activation ?? null;
   const y = matmulRaw(x, w, { transB: true, bias: b, activation });
   return record(y, op, b ? [x, w, b] : [x, w], (g, into) => {
-    const gp = activation ? activationGrad(g, y, activation) : g;
-    const gx = x.requiresGrad ? matmulRaw(gp, w) : null;
+    const gate = activation ? { y, activation } : undefined;
+    const gx = x.requiresGrad ? matmulRaw(g, w, { gate }) : null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (w.requiresGrad) {
       gb = b?.requiresGrad ? output(op, b.shape, b.engine, into[2]) : null;
-      gw = matmulRaw(gp, x, { transA: true, rowSums: gb ?? undefined }, into[1] ?? undefined);
-    } else if (b?.requiresGrad) gb = sumTo(gp, b.shape);
-    if (gp !== g) gp.dispose();
+      gw = matmulRaw(g, x, { transA: true, rowSums: gb ?? undefined, gate }, into[1] ?? undefined);
+    } else if (b?.requiresGrad) {
+      const gp = activation ? activationGrad(g, y, activation) : g;
+      gb = sumTo(gp, b.shape, gp !== g);
+    }
     return b ? [gx, gw, gb] : [gx, gw];
   });
 }
