@@ -179,6 +179,7 @@ struct U {
   rowsPerSeg: u32,
   dwSize: u32,  // O * C * kh * KW: the stride between partial slices
   dbStride: u32,
+  segBase: u32, // the first partial slice this dispatch writes (earlier batch chunks wrote those before)
 }
 
 @group(0) @binding(2) var<storage, read> DY: array<f32>;
@@ -220,11 +221,11 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
 fn store(at: u32, m: u32, z: u32, acc: array<f32, KW>) {
 #if DB_LANE
   if (at >= u.C * u.kh) {
-    PB[z * u.dbStride + m] = acc[0];
+    PB[(u.segBase + z) * u.dbStride + m] = acc[0];
     return;
   }
 #endif
-  let base = z * u.dwSize + (m * u.C * u.kh + at) * KW;
+  let base = (u.segBase + z) * u.dwSize + (m * u.C * u.kh + at) * KW;
   for (var j = 0u; j < KW; j++) { P[base + j] = acc[j]; }
 }
 #endif

@@ -272,9 +272,13 @@ describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () =>
   // chunks of 3 + 2 images; the second (few enough multiply-adds for the small register block):
   // images of 202800 bytes of x and dx, in chunks of 5 + 2. Every window after the first starts
   // off the 256-byte alignment, and dw and db add up over the chunks.
+  // The third: chunks of one image whose weight-gradient slices (16 a chunk, 12.5 kB each) outgrow
+  // the scratch binding together, so each chunk's are summed before the next (the first two sum
+  // every chunk's slices once, at the end).
   const cases: Case[] = [
     { x: [5, 16, 65, 65], w: [20, 16, 3, 3], o: { padding: 1 } },
     { x: [7, 3, 130, 130], w: [4, 3, 5, 5], o: { stride: 2, padding: 'valid' } },
+    { x: [6, 8, 128, 128], w: [8, 8, 7, 7], o: { padding: 3 } },
   ];
   cases.forEach((c, i) =>
     it(caseName(c), async () => {

@@ -444,34 +444,41 @@ function weightGrads(
     return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
   });
   // One pass writes dw (and db) itself; otherwise partial slices go to scratch and DW_SUM adds
-  // them up (and, after the first chunk, what dw already holds). Scratch holds only the slices
-  // written.
+  // them up: once at the end when every chunk's slices fit the scratch, else after each chunk
+  // (adding, after the first, what dw already holds). Scratch holds only the slices written.
   const direct = plans.length === 1 && plans[0]!.segs === 1;
-  const mostSegs = Math.max(...plans.map((p) => p.segs));
-  const scratch = direct ? null : Tensor.empty([mostSegs * dwSize], 'f32', engine);
-  const bScratch = direct || !db ? null : Tensor.empty([mostSegs * g.O], 'f32', engine);
+  const allSegs = plans.reduce((n, p) => n + p.segs, 0);
+  const sumOnce = allSegs <= maxSegs;
+  const scratchSegs = sumOnce ? allSegs : Math.max(...plans.map((p) => p.segs));
+  const scratch = direct ? null : Tensor.empty([scratchSegs * dwSize], 'f32', engine);
+  const bScratch = direct || !db ? null : Tensor.empty([scratchSegs * g.O], 'f32', engine);
+  const sum = (segs: number, accumulate: boolean) => {
+    const kernel = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true, DB_LANE: !!db } });
+    const bindings = [rangeBinding(scratch!, 0, segs * dwSize), wholeBinding(dw)];
+    if (db) bindings.push(rangeBinding(bScratch!, 0, segs * g.O), wholeBinding(db));
+    engine.dispatch(kernel, {
+      uniforms: new Uniforms(16).u32(dwSize, segs, accumulate ? 1 : 0, db?.size ?? 0).build(),
+      bindings,
+      workgroups: grid1d(dwSize + (db?.size ?? 0), 256),
+    });
+  };
+  let segBase = 0;
   for (const [k, { n0, nb, rows, rowsPerSeg, segs }] of plans.entries()) {
     const xw = window(engine, x, n0 * xImg, nb * xImg);
     const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
     const uniforms = new Uniforms(96)
       .u32(g.C, g.H, g.W, xImg, xw.base, g.O, g.Ho, g.Wo, dyImg, dyw.base, g.stride)
       .i32(g.padTop, g.padLeft)
-      .u32(g.kh, lanes, rows, rowsPerSeg, dwSize, g.O)
+      .u32(g.kh, lanes, rows, rowsPerSeg, dwSize, g.O, segBase)
       .build();
-    const bindings = [xw.binding, dyw.binding, direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, segs * dwSize)];
-    if (db) bindings.push(direct ? wholeBinding(db) : rangeBinding(bScratch!, 0, segs * g.O));
+    const ends = segBase + segs;
+    const bindings = [xw.binding, dyw.binding, direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, ends * dwSize)];
+    if (db) bindings.push(direct ? wholeBinding(db) : rangeBinding(bScratch!, 0, ends * g.O));
     engine.dispatch(kernel, { uniforms, bindings, workgroups: [groupsX, groupsY, segs] });
-    if (!direct) {
-      const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true, DB_LANE: !!db } });
-      const sumBindings = [rangeBinding(scratch!, 0, segs * dwSize), wholeBinding(dw)];
-      if (db) sumBindings.push(rangeBinding(bScratch!, 0, segs * g.O), wholeBinding(db));
-      engine.dispatch(sum, {
-        uniforms: new Uniforms(16).u32(dwSize, segs, k > 0 ? 1 : 0, db?.size ?? 0).build(),
-        bindings: sumBindings,
-        workgroups: grid1d(dwSize + (db?.size ?? 0), 256),
-      });
-    }
+    if (sumOnce) segBase = ends;
+    else if (!direct) sum(segs, k > 0);
   }
+  if (sumOnce && !direct) sum(allSegs, false);
   scratch?.dispose();
   bScratch?.dispose();
   return { dw, db };
