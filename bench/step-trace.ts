@@ -72,10 +72,10 @@ function instrumentGraph(root: Tensor | Tensor[], ctx: Context, layerOf: Map<Ten
     const where = layerOf.get(t) ?? param;
     const label = `backward ${node.op}${where ? ` ${where}` : acts.length ? ` @ ${acts.join('/')}` : ''}`;
     const rule = node.backward;
-    node.backward = (g: Tensor, into: readonly (Tensor | null)[]) => {
+    node.backward = (g: Tensor, into: readonly (Tensor | null)[], sum: readonly (Tensor | null)[]) => {
       ctx.label = label;
       try {
-        return rule(g, into);
+        return rule(g, into, sum);
       } finally {
         ctx.label = 'backward (gradient accumulation)';
       }

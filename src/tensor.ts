@@ -167,6 +167,12 @@ export class Tensor {
     return { flat, offsets };
   }
 
+  /** Whether no other tensor shares this one's memory (no view, slot or packing). */
+  get isSoleOwner(): boolean {
+    const s = this.storage;
+    return !!s && s.refs === 1 && s.slots === 0 && !s.parent;
+  }
+
   get isDisposed(): boolean {
     return this.storage === null;
   }

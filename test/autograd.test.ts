@@ -49,6 +49,30 @@ describe('autograd', () => {
     expect(() => backward([])).toThrow(/no root given/);
   });
 
+  it('adds a gradient into the one gathered so far when no other tensor shares it', async () => {
+    const x = parameter(Tensor.fromData([1, 2, 3, -1, 0.5, 2], [2, 3]));
+    const w1 = Tensor.fromData([1, 0, 2, -1, 1, 0.5, 0, 3, 1], [3, 3]);
+    const w2 = Tensor.fromData([2, 1, 0, 0, -1, 1, 1, 1, 1], [3, 3]);
+    const colSums = (w: number[]) => [0, 1, 2].map((j) => w[j]! + w[3 + j]! + w[6 + j]!);
+    // Two heads on x: the second head's input gradient is added into the first's, no add pass.
+    const spy = vi.spyOn(ctx.engine, 'dispatch');
+    try {
+      backward([ops.sum(ops.linear(x, w1, null)), ops.sum(ops.linear(x, w2, null))]);
+      expect(spy.mock.calls.map(([k]) => k.key).filter((key) => key.includes('a + b'))).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+    const both = colSums([1, 0, 2, -1, 1, 0.5, 0, 3, 1]).map((v, j) => v + colSums([2, 1, 0, 0, -1, 1, 1, 1, 1])[j]!);
+    close(await x.grad!.data(), [...both, ...both]);
+    zeroGrad([x]);
+    // x's gradient from add is the very tensor add hands its other input, a's: it must not be
+    // added into (a's rule reads it as its incoming gradient).
+    const a = ops.linear(x, w1, null);
+    backward(ops.sum(ops.add(x, a)));
+    const one = colSums([1, 0, 2, -1, 1, 0.5, 0, 3, 1]).map((v) => v + 1);
+    close(await x.grad!.data(), [...one, ...one]);
+  });
+
   it('accumulates across two backward calls until zeroGrad', async () => {
     const w = parameter(Tensor.fromData([1, 2], [2]));
     const loss = () => ops.sum(ops.mulScalar(w, 5));

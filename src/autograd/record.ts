@@ -4,10 +4,13 @@
 
 /**
  * Gradients for each input, given the gradient of the output; null where an input needs none.
- * `into[k]`, where not null, is where the optimizer reads input k's gradient from: a rule may
- * write that gradient there and return it, saving a copy (rules that cannot just ignore it).
+ * Rules may use two offers, or ignore them:
+ * - `into[k]`: where the optimizer reads input k's gradient from. A rule may write the gradient
+ *   there and return it, saving a copy.
+ * - `sum[k]`: input k's gradient gathered so far from its other uses, held by nothing else. A
+ *   rule may add its gradient into it and return it, saving the tape an add.
  */
-export type BackwardRule<T> = (grad: T, into: readonly (T | null)[]) => (T | null)[];
+export type BackwardRule<T> = (grad: T, into: readonly (T | null)[], sum: readonly (T | null)[]) => (T | null)[];
 
 export interface GradNode<T> {
   op: string;

@@ -108,12 +108,18 @@ export function backward(root: Tensor | readonly Tensor[], seed?: Tensor): void 
           ? input.gradSlot.view(input.gradSlot.shape)
           : null,
       );
-      const inputGrads = t.node.backward(g, into);
+      const sum = inputs.map((input, k) => {
+        const prev = grads.get(input);
+        return prev && prev.isSoleOwner && inputs.indexOf(input) === k ? prev : null;
+      });
+      const inputGrads = t.node.backward(g, into, sum);
       into.forEach((v, k) => {
         if (v && inputGrads[k] !== v) v.dispose();
       });
       inputs.forEach((input, k) => {
         let gi = inputGrads[k];
+        // Added into what the tape had gathered: already in place.
+        if (gi && gi === sum[k]) return;
         if (!gi || !input.requiresGrad) {
           if (gi && gi !== g) gi.dispose();
           return;

@@ -159,9 +159,10 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, o: { activation?:
   }
   const activation = o.activation ?? null;
   const y = matmulRaw(x, w, { transB: true, bias: b, activation });
-  return record(y, op, b ? [x, w, b] : [x, w], (g, into) => {
+  return record(y, op, b ? [x, w, b] : [x, w], (g, into, sum) => {
     const gate = activation ? { y, activation } : undefined;
-    const gx = x.requiresGrad ? matmulRaw(g, w, { gate }) : null;
+    // Added into x's gradient from its other uses where the tape offers it (two heads on one x).
+    const gx = x.requiresGrad ? matmulRaw(g, w, { gate, accumulate: !!sum[0] }, sum[0] ?? undefined) : null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (w.requiresGrad) {
