@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { backward, noGrad, ops, parameter, Tensor, tidy, zeroGrad } from '../src/node.js';
-import { topoSort } from '../src/autograd/tape.js';
+import { recordMany, topoSort } from '../src/autograd/tape.js';
 
 const ctx = useEngine();
 
@@ -71,6 +71,28 @@ describe('autograd', () => {
     backward(ops.sum(ops.add(x, a)));
     const one = colSums([1, 0, 2, -1, 1, 0.5, 0, 3, 1]).map((v) => v + 1);
     close(await x.grad!.data(), [...one, ...one]);
+  });
+
+  it('runs a node of several outputs once, after every use of each output', async () => {
+    const x = parameter(Tensor.fromData([1, -2, 0.5], [3]));
+    let calls = 0;
+    // [2x, 3x] as one node; its rule gets both gradients at once (null where none arrived).
+    const pair = () =>
+      recordMany(noGrad(() => [ops.mulScalar(x, 2), ops.mulScalar(x, 3)]), 'pair', [x], ([ga, gb]) => {
+        calls++;
+        const parts = [ga && ops.mulScalar(ga, 2), gb && ops.mulScalar(gb, 3)].filter((p): p is Tensor => p !== null);
+        return [parts.length === 2 ? ops.add(parts[0]!, parts[1]!) : parts[0]!];
+      });
+    // b is used directly and through a, a deeper chain: the rule must wait for both.
+    const [a, b] = pair();
+    backward(ops.sum(ops.add(ops.mul(a!, b!), ops.mulScalar(b!, 5)))); // 6x^2 + 15x: 12x + 15
+    expect(calls).toBe(1);
+    close(await x.grad!.data(), [27, -9, 21]);
+    zeroGrad([x]);
+    const [c] = pair(); // the second output unused: its gradient is null
+    backward(ops.sum(c!));
+    expect(calls).toBe(2);
+    close(await x.grad!.data(), [2, 2, 2]);
   });
 
   it('accumulates across two backward calls until zeroGrad', async () => {
