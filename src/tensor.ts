@@ -167,6 +167,11 @@ export class Tensor {
     return { flat, offsets };
   }
 
+  /** Whether both are the same elements of the same buffer. */
+  aliases(other: Tensor): boolean {
+    return this.buffer === other.buffer && this.offset === other.offset && this.size === other.size;
+  }
+
   /** Whether no other tensor shares this one's memory (no view, slot or packing). */
   get isSoleOwner(): boolean {
     const s = this.storage;

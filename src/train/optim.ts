@@ -37,11 +37,6 @@ export interface RMSPropState {
   v: Tensor[];
 }
 
-/** Whether a and b are the same elements of the same buffer. */
-function sameMemory(a: Tensor, b: Tensor): boolean {
-  return a.buffer === b.buffer && a.offset === b.offset && a.size === b.size;
-}
-
 /**
  * The RMSProp variant of the original rmsprop.lua, for gradients of a loss to minimise:
  *   m <- (1 - b1) m + b1 g;   v <- (1 - b2) v + b2 g^2;
@@ -108,7 +103,7 @@ export class RMSProp {
       const g = checkGrad('RMSProp', p, k);
       const slot = this.gradSlots[k]!;
       if (!g) engine.clear(slot.buffer, slot.offset, slot.size * 4);
-      else if (!sameMemory(g, slot)) engine.copy(g.buffer, g.offset, slot.buffer, slot.offset, slot.size * 4);
+      else if (!g.aliases(slot)) engine.copy(g.buffer, g.offset, slot.buffer, slot.offset, slot.size * 4);
     });
     const kernel = engine.kernel({ name: 'optim', wgsl: source, defines: { RMSPROP: true } });
     for (const [start, count] of chunks(engine, x.size)) {
@@ -136,7 +131,7 @@ export class RMSProp {
       const n = src instanceof Tensor ? src.size : src.length;
       if (n !== dst.size) throw opError('RMSProp.loadState', `${what} has ${n} values, the parameter ${dst.size}`, [what, dst]);
       if (src instanceof Tensor) {
-        if (!sameMemory(src, dst) && n) dst.engine.copy(src.buffer, src.offset, dst.buffer, dst.offset, n * 4);
+        if (!src.aliases(dst) && n) dst.engine.copy(src.buffer, src.offset, dst.buffer, dst.offset, n * 4);
       } else if (n) dst.engine.upload(dst.buffer, dst.offset, Float32Array.from(src));
     };
     this.params.forEach((_, k) => {
