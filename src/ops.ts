@@ -13,6 +13,7 @@ export * from './kernels/upsample.js';
 export * from './kernels/reparameterise.js';
 export * from './kernels/losses.js';
 export * from './kernels/selective.js';
+export * from './kernels/latents.js';
 
 setAutogradOps(
   (a, b) => mapBinary(a, b, 'a + b', 'grad.accumulate'),
