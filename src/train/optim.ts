@@ -64,6 +64,8 @@ export class RMSProp {
    */
   readonly gradSlots: readonly Tensor[];
   private readonly flat: { x: Tensor; g: Tensor; m: Tensor; v: Tensor };
+  // The slots another optimizer over the same parameters had set, given back on dispose.
+  private readonly previousSlots: (Tensor | null)[];
 
   constructor(params: Tensor[], o: RMSPropOptions = {}) {
     checkParams('RMSProp', params);
@@ -83,6 +85,7 @@ export class RMSProp {
     this.m = slots(this.flat.m);
     this.v = slots(this.flat.v);
     this.gradSlots = slots(this.flat.g);
+    this.previousSlots = params.map((p) => p.gradSlot);
     params.forEach((p, k) => (p.gradSlot = this.gradSlots[k]!));
   }
 
@@ -143,7 +146,8 @@ export class RMSProp {
 
   dispose(): void {
     this.params.forEach((p, k) => {
-      if (p.gradSlot === this.gradSlots[k]) p.gradSlot = null;
+      const prev = this.previousSlots[k];
+      if (p.gradSlot === this.gradSlots[k]) p.gradSlot = prev && !prev.isDisposed ? prev : null;
     });
     for (const t of [...this.m, ...this.v, ...this.gradSlots, ...Object.values(this.flat)]) t.dispose();
   }
