@@ -36,6 +36,12 @@
 // image; inBase/outBase (xBase/dyBase) are the element offsets of that image in the windows.
 //
 // CONV's store adds the bias and applies the activation of shaders/activation.wgsl (appended).
+// With POOL (forward only, stride-1 rows: each lane owns two output rows 2r and 2r+1, the second
+// run of each step read rowStep input rows below the first, and the weights serve both) the store
+// is a 2x2 max pool at stride 2 instead, as shaders/maxpool2d.wgsl does it (Torch's floor size,
+// the first maximum on ties, NaN winning), then the activation: the encoder's conv, pool and
+// ReLU in one dispatch, the conv's output never written. IDX gets each window's argmax as an
+// offset in the conv's output plane (ih * tilesX + iw), as maxPool2dBackward reads it.
 // With SHUFFLE it also interleaves depth into space for upsampleConv2d: stacked channel
 // m = (py*2+px)*shufO + o goes to pixels (2ty+py, 2tx+px) of channel o, whose bias it takes, so
 // the decoder's output needs no pass of its own (outW, outPlane and the steps are the output's).
@@ -75,14 +81,22 @@ struct U {
   oxStep: u32,
   hasBias: u32, // else Bias is bound to any buffer of at least M elements and ignored
   shufO: u32,   // SHUFFLE: channels of the output
+  rowStep: u32, // POOL: input rows between a lane's two output rows
+  poolW: u32,   // POOL: pooled columns (outW is the pooled row's length too)
 }
 
 @group(0) @binding(2) var<storage, read> Wt: array<f32>;
 @group(0) @binding(3) var<storage, read> Bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+#if POOL
+@group(0) @binding(5) var<storage, read_write> IDX: array<u32>;
+const ROWS = 2u;
+#else
+const ROWS = 1u;
+#endif
 
 const RUN = {{RUN}}u;
-alias Acc = array<array<f32, PX>, OB>;
+alias Acc = array<array<f32, PX * ROWS>, OB>;
 
 // Lane `at` is image n = at / blocks, pixel block b = at % blocks: row b / blocksX, first
 // column (b % blocksX) * PX.
@@ -111,6 +125,11 @@ fn accumulate(at: u32, m0: u32, z: u32, sl: u32) -> Acc {
       let iy = iy0 + i32(a);
       let rowOk = iy >= 0 && iy < H;
       let row = xc + u32(clamp(iy, 0, H - 1)) * u.inW;
+#if POOL
+      let iy2 = iy + i32(u.rowStep);
+      let rowOk2 = iy2 >= 0 && iy2 < H;
+      let row2 = xc + u32(clamp(iy2, 0, H - 1)) * u.inW;
+#endif
       let wa = i32(wc) + i32(a) * u.wRow;
 {{CONV_TAPS}}
     }
@@ -120,7 +139,34 @@ fn accumulate(at: u32, m0: u32, z: u32, sl: u32) -> Acc {
   return acc;
 }
 
-fn store(at: u32, m: u32, z: u32, acc: array<f32, PX>) {
+#if POOL
+fn store(at: u32, m: u32, z: u32, acc: array<f32, PX * ROWS>) {
+  let n = at / u.blocks;
+  let b = at % u.blocks;
+  let pr = b / u.blocksX;
+  let tx0 = (b % u.blocksX) * PX;
+  let bias = select(0.0, Bias[m], u.hasBias != 0u);
+  let out = u.outBase + n * u.outImg + m * u.outPlane + pr * u.outW;
+  for (var q = 0u; q < PX; q += 2u) {
+    let pc = (tx0 + q) / 2u;
+    if (pc >= u.poolW) { break; }
+    // The window's four pixels in row-major order, as the pool scans them.
+    let first = 2u * pr * u.tilesX + tx0 + q;
+    var best = acc[q] + bias;
+    var arg = first;
+    for (var e = 1u; e < 4u; e++) {
+      let v = acc[(e >> 1u) * PX + q + (e & 1u)] + bias;
+      if (actIsNan(v) || (!actIsNan(best) && v > best)) {
+        best = v;
+        arg = first + (e >> 1u) * u.tilesX + (e & 1u);
+      }
+    }
+    Y[out + pc] = activate(best);
+    IDX[out + pc] = arg;
+  }
+}
+#else
+fn store(at: u32, m: u32, z: u32, acc: array<f32, PX * ROWS>) {
   let n = at / u.blocks;
   let b = at % u.blocks;
   let tx0 = (b % u.blocksX) * PX;
@@ -139,6 +185,7 @@ fn store(at: u32, m: u32, z: u32, acc: array<f32, PX>) {
     if (tx < u.tilesX) { Y[row + tx * u.oxStep] = activate(acc[q] + bias); }
   }
 }
+#endif
 #endif
 
 #if DW

@@ -8,6 +8,7 @@ import { record } from '../autograd/tape.js';
 import { shapeStr, Tensor } from '../tensor.js';
 import { bindRange, checkF32, checkWhole, opError, output, rangeBinding, wholeBinding } from './util.js';
 import { activationDefines, type Activation } from './elementwise.js';
+import { maxPool2dBackward } from './maxpool2d.js';
 
 export type Conv2dPadding = number | 'valid' | 'same';
 
@@ -212,6 +213,11 @@ interface ConvPass {
   activation?: Activation | null;
   /** The store interleaves M = 4 * O stacked channels into an output of O channels (outH, outW its plane). */
   shuffle?: boolean;
+  /**
+   * The store max-pools 2x2 windows at stride 2 into `out` [N, M, outH, outW] (the pooled size;
+   * tilesY is outH, a lane's two rows rowStep input rows apart) and writes their argmax here.
+   */
+  pool?: { indices: Tensor; rowStep: number };
 }
 
 // ---- generated inner loops -----------------------------------------------------------------
@@ -238,17 +244,22 @@ function shared(L: string[], count: number, sg: boolean, prefix: string, load: (
   return (e) => `subgroupBroadcast(${prefix}r${e >> 3}, ${e & 7}u)`;
 }
 
-/** CONV: one (input channel, kernel row) step of OB channels x PX pixels x KW taps. */
-function convTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): string {
+/**
+ * CONV: one (input channel, kernel row) step of OB channels x PX pixels x KW taps; with two rows
+ * (POOL), of two output rows, the second's run from row2 into acc[o][PX + q], on the same weights.
+ */
+function convTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean, rows = 1): string {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   for (let t = 0; t < RUN; t++) L.push(`      let x${t} = select(0.0, X[row + col[${t}]], rowOk && colOk[${t}]);`);
+  if (rows === 2) for (let t = 0; t < RUN; t++) L.push(`      let v${t} = select(0.0, X[row2 + col[${t}]], rowOk2 && colOk[${t}]);`);
   // Weight e = o * KW + b of the block: channel min(m0 + o, M - 1), tap (a, b).
   const w = shared(L, OB * KW, sg, 'w', (e) => `Wt[min(m0 + ${e} / ${KW}u, u.M - 1u) * u.wM + u32(wa + i32(${e} % ${KW}u) * u.wCol)]`);
   for (let b = 0; b < KW; b++) {
     for (let o = 0; o < OB; o++) {
       L.push(`      let w${o}_${b} = ${w(o * KW + b)};`);
       for (let q = 0; q < PX; q++) L.push(`      acc[${o}][${q}] = fma(w${o}_${b}, x${q * SX + b}, acc[${o}][${q}]);`);
+      if (rows === 2) for (let q = 0; q < PX; q++) L.push(`      acc[${o}][${PX + q}] = fma(w${o}_${b}, v${q * SX + b}, acc[${o}][${PX + q}]);`);
     }
   }
   return L.join('\n');
@@ -277,7 +288,9 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
 function convPass(p: ConvPass): void {
   const engine = p.input.engine;
   const sg = subgroups8(engine);
-  const { OB, PX } = convBlock(p.M, p.tilesX, p.macs, sg);
+  // Two rows a lane with POOL: four channels keep the accumulators at 64 (as 8 x 8 without).
+  const block = convBlock(p.M, p.tilesX, p.macs, sg);
+  const { OB, PX } = p.pool ? { OB: Math.min(block.OB, 4), PX: block.PX } : block;
   const KW = Math.max(p.kwTaps, 1);
   const blocksX = Math.ceil(p.tilesX / PX);
   const blocks = blocksX * p.tilesY;
@@ -287,26 +300,30 @@ function convPass(p: ConvPass): void {
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const maxImages = Math.floor((maxWg * WG) / blocks);
   if (maxImages < 1) throw opError(p.op, `an output plane of ${p.tilesY}x${p.tilesX} pixels needs more than ${maxWg} workgroups`, ['x', p.input]);
-  const kernel = gemmKernel(engine, 'CONV', convTaps(KW, p.sx, PX, OB, sg), {
-    SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, ...activationDefines(p.op, p.activation),
+  const kernel = gemmKernel(engine, 'CONV', convTaps(KW, p.sx, PX, OB, sg, p.pool ? 2 : 1), {
+    SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, POOL: !!p.pool, ...activationDefines(p.op, p.activation),
   }, WG);
   const outChannels = p.shuffle ? p.M / 4 : p.M;
   const inImg = p.K * p.inH * p.inW;
   const outImg = outChannels * p.outH * p.outW;
   const named: [string, Tensor][] = [[p.names[0], p.input], [p.names[1], p.out]];
-  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, [inImg, outImg], maxImages)) {
+  if (p.pool) named.push(['indices', p.pool.indices]);
+  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, named.map((_, k) => (k ? outImg : inImg)), maxImages)) {
     const xin = window(engine, p.input, n0 * inImg, nb * inImg);
     const yout = window(engine, p.out, n0 * outImg, nb * outImg);
+    // The indices share the output's plane size, so their window starts at the same base.
+    const idx = p.pool ? window(engine, p.pool.indices, n0 * outImg, nb * outImg) : null;
     const lanes = nb * blocks;
     const uniforms = new Uniforms(128)
       .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, lanes, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
       .i32(p.padY, p.padX)
       .u32(p.wM, p.wK, p.w0)
       .i32(p.wRow, p.wCol)
-      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels)
+      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels, p.pool?.rowStep ?? 0, p.pool ? p.outW : 0)
       .build();
     // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
     const bindings: Binding[] = [xin.binding, wholeBinding(p.weights), wholeBinding(p.bias ?? p.weights), yout.binding];
+    if (idx) bindings.push(idx.binding);
     engine.dispatch(kernel, { uniforms, bindings, workgroups: [Math.ceil(lanes / WG), Math.ceil(p.M / OB), 1] });
   }
 }
@@ -514,14 +531,54 @@ export function conv2dGradBias(dy: Tensor, into?: Tensor | null): Tensor {
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   const y = conv2dRaw(x, w, bias, o);
-  const inputs = bias ? [x, w, bias] : [x, w];
-  return record(y, 'conv2d', inputs, (g, into) => {
-    const gx = x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null;
-    if (!bias) return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null];
-    if (w.requiresGrad && bias.requiresGrad) {
-      const { dw, db } = conv2dGradWeightBias(x, g, w.shape, o, into[1], into[2]);
-      return [gx, dw, db];
-    }
-    return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null, bias.requiresGrad ? conv2dGradBias(g, into[2]) : null];
+  return record(y, 'conv2d', bias ? [x, w, bias] : [x, w], (g, into) => convGrads(x, w, bias, o, g, into));
+}
+
+/** conv2d's rule: the gradients of x, w and bias that are needed, from dy = g. */
+function convGrads(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOptions, g: Tensor, into: readonly (Tensor | null)[]): (Tensor | null)[] {
+  const gx = x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null;
+  if (!bias) return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null];
+  if (w.requiresGrad && bias.requiresGrad) {
+    const { dw, db } = conv2dGradWeightBias(x, g, w.shape, o, into[1], into[2]);
+    return [gx, dw, db];
+  }
+  return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null, bias.requiresGrad ? conv2dGradBias(g, into[2]) : null];
+}
+
+/**
+ * maxPool2d(conv2d(x, w, bias, o), {kernel: 2, stride: 2, relu}) in one dispatch: each lane of
+ * the convolution computes two output rows and pools them in its store, so the convolution's
+ * output is never written (the encoder's first layer at batch 20: 164 MB). The rule routes the
+ * gradient through the stored argmax (maxPool2dBackward) to conv2d's gradients; with relu it
+ * reads the output, so the caller keeps it until the backward.
+ */
+export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}, pool: { relu?: boolean } = {}): Tensor {
+  const op = 'conv2dPool';
+  checkF32(op, 'x', x);
+  checkF32(op, 'w', w);
+  if (bias) checkF32(op, 'bias', bias);
+  const g = conv2dGeometry(op, x, w, o);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.O)) throw opError(op, `bias must have shape [${g.O}] (one per output channel)`, ['x', x], ['w', w], ['bias', bias]);
+  if (g.Ho < 2 || g.Wo < 2) throw opError(op, `the ${g.Ho}x${g.Wo} convolution output is smaller than the 2x2 pooling window`, ['x', x], ['w', w]);
+  const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);
+  checkWhole(op, 'w', w);
+  const [OH, OW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
+  const out = Tensor.empty([g.N, g.O, OH, OW], 'f32', engine);
+  const indices = Tensor.empty(out.shape, 'u32', engine);
+  const relu = !!pool.relu;
+  convPass({
+    op, names: ['x', 'y'], input: x, weights: w, bias, out, macs: macs(g), N: g.N,
+    K: g.C, inH: g.H, inW: g.W, M: g.O, tilesY: OH, tilesX: g.Wo, outH: OH, outW: OW,
+    sy: 2 * g.stride, sx: g.stride, taps: g.kh, kwTaps: g.kw, padY: g.padTop, padX: g.padLeft,
+    wM: g.C * g.kh * g.kw, wK: g.kh * g.kw, w0: 0, wRow: g.kw, wCol: 1,
+    oyBase: 0, oyStep: 1, oxBase: 0, oxStep: 1, activation: relu ? 'relu' : null, pool: { indices, rowStep: g.stride },
   });
+  const y = record(out, op, bias ? [x, w, bias] : [x, w], (gOut, into) => {
+    const dy = maxPool2dBackward(gOut, indices, [g.N, g.O, g.Ho, g.Wo], { kernel: 2, stride: 2, relu }, relu ? out : null);
+    const grads = convGrads(x, w, bias, o, dy, into);
+    dy.dispose();
+    return grads;
+  });
+  if (!y.requiresGrad) indices.dispose();
+  return y;
 }

@@ -1,19 +1,11 @@
 // The DC-IGN network (Kulkarni et al. 2015, the original init_network2_150_mv): an encoder of
 // three conv + 2x2 max-pool + ReLU stages and two linear heads (mu, logvar), and a decoder of a
 // linear layer, ReLU, and four nearest-upsample x2 + conv stages with a sigmoid at the end.
-import { maxPool2d } from '../kernels/maxpool2d.js';
 import { foldUpsample } from '../kernels/upconv.js';
 import { getEngine, shapeStr, type Tensor } from '../tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { Conv2d, Init, Linear, type Layer } from './layers.js';
 import { shapesOf, type DcignConfig } from './presets.js';
-
-/** f(t), then t's storage is released: for intermediates that no backward rule reads. */
-function freeing(t: Tensor, f: (t: Tensor) => Tensor): Tensor {
-  const out = f(t);
-  t.dispose();
-  return out;
-}
 
 export class Dcign {
   readonly config: DcignConfig;
@@ -72,8 +64,9 @@ export class Dcign {
     }
     let h = x;
     for (const conv of [this.encoder.conv1, this.encoder.conv2, this.encoder.conv3]) {
-      // Pool and ReLU in one kernel; its rule reads its argmax and its output: the conv output can go.
-      h = freeing(conv.forward(h), (t) => maxPool2d(t, { relu: true }));
+      // Convolution, pool and ReLU in one kernel (the convolution's output is never written); its
+      // rule reads its argmax and its output.
+      h = conv.forwardPooled(h);
     }
     const { mu, logvar } = this.encoder;
     const flat = h.view([x.shape[0]!, this.flat]);

@@ -3,7 +3,7 @@ import { parameter } from '../autograd/tape.js';
 import { relu, type Activation } from '../kernels/elementwise.js';
 import { randNormal, randUniform } from '../kernels/fill.js';
 import { linear } from '../kernels/matmul.js';
-import { conv2d } from '../kernels/conv2d.js';
+import { conv2d, conv2dPool } from '../kernels/conv2d.js';
 import { upsampleConv2d, type FoldedLayer } from '../kernels/upconv.js';
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../tensor.js';
@@ -37,6 +37,10 @@ export class Conv2d implements Layer {
   }
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, { padding: this.padding });
+  }
+  /** relu(maxPool2d(forward(x))) with 2x2 windows, in one dispatch; the rule reads the output, so the caller keeps it. */
+  forwardPooled(x: Tensor): Tensor {
+    return conv2dPool(x, this.weight, this.bias, { padding: this.padding }, { relu: true });
   }
   /**
    * activation(forward(upsampleNearest(x, 2))) without the upsampled map, in about a third of the

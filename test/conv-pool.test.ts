@@ -1,0 +1,87 @@
+// conv2dPool: the convolution, 2x2 max pooling at stride 2 (and ReLU) in one dispatch, against
+// the float64 convolution then pooling, the separate GPU ops, and finite differences.
+import { describe, expect, it } from 'vitest';
+import { useEngine } from './setup/engine.js';
+import { gradCheck } from './setup/gradcheck.js';
+import { noGrad, Tensor } from '../src/node.js';
+import { conv2dPool, conv2dRaw, type Conv2dOptions } from '../src/kernels/conv2d.js';
+import { maxPool2dRaw } from '../src/kernels/maxpool2d.js';
+import * as ref from './ref/conv.js';
+import { maxPool2d as refPool, maxPool2dRelu as refPoolRelu } from './ref/maxpool2d.js';
+import { random, type Arr } from './ref/cpu.js';
+
+const ctx = useEngine();
+
+// As test/conv2d.test.ts: a float32 sum of K = C*kh*kw products (dx: O*kh*kw/s^2; dw, db:
+// N*Ho*Wo), 2e-5 * sqrt(K) absolute plus 1e-5 relative against float64. Pooling picks one of
+// them; finite differences meet the same tolerance away from ties (random data has none).
+const tolFor = (K: number) => ({ atol: 2e-5 * Math.sqrt(K), rtol: 1e-5 });
+
+interface Case {
+  x: number[];
+  w: number[];
+  o: Conv2dOptions;
+  relu: boolean;
+  bias?: boolean;
+}
+
+// Odd and even conv outputs (the floor mode drops a row and a column), partial pixel blocks,
+// one output channel, stride 2, padding, no bias, rows wider than a workgroup.
+const cases: Case[] = [
+  { x: [2, 3, 9, 9], w: [5, 3, 3, 3], o: { padding: 1 }, relu: true },
+  { x: [2, 3, 12, 11], w: [6, 3, 3, 3], o: {}, relu: false },
+  { x: [1, 5, 17, 13], w: [1, 5, 5, 5], o: { padding: 2 }, relu: true },
+  { x: [2, 4, 15, 15], w: [9, 4, 3, 3], o: { stride: 2, padding: 1 }, relu: true },
+  { x: [3, 2, 10, 30], w: [4, 2, 5, 5], o: {}, relu: true, bias: false },
+  { x: [1, 1, 40, 150], w: [7, 1, 5, 5], o: {}, relu: true },
+];
+
+const name = (c: Case) => `x [${c.x}] w [${c.w}] ${JSON.stringify(c.o)}${c.relu ? ' relu' : ''}${c.bias === false ? ' no bias' : ''}`;
+
+function reference(c: Case, [x, w, b]: Arr[]): Arr {
+  const y = ref.conv2d(x!, w!, c.bias === false ? null : b!, c.o);
+  return (c.relu ? refPoolRelu(y) : refPool(y)).out;
+}
+
+describe('conv2dPool: convolution, 2x2 max pooling and ReLU in one dispatch', () => {
+  cases.forEach((c, i) =>
+    it(name(c), async () => {
+      const seed = 300 + 10 * i;
+      const ins = [random(c.x, seed), random(c.w, seed + 1, -0.5, 0.5)];
+      if (c.bias !== false) ins.push(random([c.w[0]!], seed + 2));
+      const g = ref.convGeom(c.x, c.w, c.o);
+      const K = Math.max(g.C * g.kh * g.kw, g.N * g.Ho * g.Wo, (g.O * g.kh * g.kw) / (g.s * g.s));
+      await gradCheck({
+        gpu: ([x, w, b]) => conv2dPool(x!, w!, b ?? null, c.o, { relu: c.relu }),
+        cpu: (a) => reference(c, a),
+        inputs: ins,
+        tol: tolFor(K),
+        fdSamples: 12,
+        seed,
+      });
+      // Bit for bit what the separate convolution and pooling compute.
+      const [x, w, b] = ins.map((a) => Tensor.fromData(a.data, a.shape));
+      const fused = noGrad(() => conv2dPool(x!, w!, b ?? null, c.o, { relu: c.relu }));
+      const apart = noGrad(() => {
+        const y = conv2dRaw(x!, w!, b ?? null, c.o);
+        const { out } = maxPool2dRaw(y, { relu: c.relu }, false);
+        y.dispose();
+        return out;
+      });
+      expect(fused.shape).toEqual(apart.shape);
+      expect(Array.from(await fused.data())).toEqual(Array.from(await apart.data()));
+      for (const t of [x, w, b, fused, apart]) t?.dispose();
+    }),
+  );
+
+  it('dispatches once, and names the op and the shapes in errors', () => {
+    const x = Tensor.fromData(random([2, 3, 9, 9], 1).data, [2, 3, 9, 9]);
+    const w = Tensor.fromData(random([4, 3, 3, 3], 2).data, [4, 3, 3, 3]);
+    const before = ctx.engine.stats.dispatches;
+    noGrad(() => conv2dPool(x, w, null, { padding: 1 }, { relu: true })).dispose();
+    expect(ctx.engine.stats.dispatches - before).toBe(1);
+    expect(() => conv2dPool(x, Tensor.empty([4, 3, 9, 9]))).toThrow(/conv2dPool: the 1x1 convolution output is smaller than the 2x2 pooling window/);
+    expect(() => conv2dPool(x, w, Tensor.empty([3]))).toThrow(/conv2dPool: bias must have shape \[4\].*bias \[3\]/);
+    expect(() => conv2dPool(x, Tensor.empty([4, 2, 3, 3]))).toThrow(/conv2dPool: x has 3 channels but w expects 2/);
+  });
+});
