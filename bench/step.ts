@@ -14,7 +14,7 @@ import { passThrough, type BatchKind } from '../src/train/schedule.js';
 import { renderBatch } from '../src/data/batches.js';
 import { FLOPS_NOTE, memoryModel, stepFlops } from './dcign-costs.js';
 import { network, type Network } from '../src/model/network.js';
-import { GpuMarks } from './gpu-marks.js';
+import { GpuMarks } from '../src/gpu/marks.js';
 import { Rng } from '../src/data/rng.js';
 import { loadAverage } from './timing.js';
 import { compareLosses, emptyRow, perImage, readLosses, timeSteps, type Load, type LossCheck, type StepFlopCounts } from './step-row.js';
