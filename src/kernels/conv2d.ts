@@ -3,11 +3,18 @@
 // storage binding, so activations larger than a binding (20 x 96 x 146 x 146 floats) just work.
 import source from '../../shaders/conv2d.wgsl';
 import activationSource from '../../shaders/activation.wgsl';
+import storeSource from '../../shaders/conv2d-store.wgsl';
 import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { shapeStr, Tensor } from '../tensor.js';
 import { checkF32, checkWhole, opError, wholeBinding } from './util.js';
 import { activationDefines, type Activation } from './elementwise.js';
+import type { Conv2dGeometry, ConvPass, ConvRun, DwRun, Window } from './conv2d-pass.js';
+import { tiledConv, tiledDw } from './conv2d-tiled.js';
+import { convVariant } from './conv2d-variant.js';
+import type { ConvVariant } from '../gpu/autotune.js';
+
+export type { Conv2dGeometry } from './conv2d-pass.js';
 
 export type Conv2dPadding = number | 'valid' | 'same';
 
@@ -19,23 +26,8 @@ export interface Conv2dOptions {
    * input's size; an even kernel pads one more at the bottom and right, as PyTorch does).
    */
   padding?: Conv2dPadding;
-}
-
-/** Everything the kernels need to know about one convolution's shapes. */
-export interface Conv2dGeometry {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  /** Zero rows above / columns left of the input (the far sides follow from Ho, Wo). */
-  padTop: number;
-  padLeft: number;
-  Ho: number;
-  Wo: number;
+  /** The kernel variant for this call and its gradients; default the engine's choice (Engine.convVariant). */
+  variant?: ConvVariant;
 }
 
 type Shaped = Tensor | readonly number[];
@@ -82,11 +74,6 @@ export function conv2dGeometry(op: string, x: Shaped, w: Shaped, o: Conv2dOption
 }
 
 // ---- binding windows ----------------------------------------------------------------------
-
-interface Window {
-  binding: Binding;
-  base: number;
-}
 
 /** Elements [start, start+count) of t, bound from the aligned byte offset at or before start. */
 function window(engine: Engine, t: Tensor, start: number, count: number): Window {
@@ -148,6 +135,9 @@ function gradArgs(op: string, dy: Tensor, other: [string, Tensor], x: Shaped, w:
 const SMALL_MACS = 1e7;
 const macs = (g: Conv2dGeometry) => g.N * g.O * g.Ho * g.Wo * g.C * g.kh * g.kw;
 
+/** What besides the operands' shapes sets an op's work, for the autotune's key. */
+const tuneDetail = (g: Conv2dGeometry, shuffle = false) => `stride ${g.stride} pad ${g.padTop},${g.padLeft}${shuffle ? ' depth-to-space' : ''}`;
+
 function convBlock(M: number, rowPixels: number, work: number, sg: boolean): { OB: number; PX: number } {
   const PX = rowPixels <= 4 ? 4 : 8;
   if (M === 1) return { OB: 1, PX };
@@ -176,51 +166,10 @@ function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', taps: string, defines: 
   return engine.kernel({
     name: 'conv2d',
     // The defines determine the generated loops, so they keep the pipeline key exact.
-    wgsl: source.replace(`{{${kind}_TAPS}}`, taps) + (kind === 'CONV' ? activationSource : ''),
+    wgsl: source.replace(`{{${kind}_TAPS}}`, taps) + (kind === 'CONV' ? activationSource + storeSource : ''),
     defines: { GEMM: true, [kind]: true, ...defines },
     overrides: { WG },
   });
-}
-
-interface ConvPass {
-  op: string;
-  /** Names of input and output in errors. */
-  names: [string, string];
-  input: Tensor;
-  weights: Tensor;
-  bias: Tensor | null;
-  out: Tensor;
-  /** Multiply-adds of the whole op (all passes), which picks the register block. */
-  macs: number;
-  /** Images of input and output. */
-  N: number;
-  K: number;
-  inH: number;
-  inW: number;
-  M: number;
-  tilesY: number;
-  tilesX: number;
-  outH: number;
-  outW: number;
-  sy: number;
-  sx: number;
-  taps: number;
-  kwTaps: number;
-  padY: number;
-  padX: number;
-  wM: number;
-  wK: number;
-  w0: number;
-  wRow: number;
-  wCol: number;
-  oyBase: number;
-  oyStep: number;
-  oxBase: number;
-  oxStep: number;
-  /** The store's activation (forward only). */
-  activation?: Activation | null;
-  /** The store interleaves M = 4 * O stacked channels into an output of O channels (outH, outW its plane). */
-  shuffle?: boolean;
 }
 
 // ---- generated inner loops -----------------------------------------------------------------
@@ -283,14 +232,14 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
   return L.join('\n');
 }
 
-function convPass(p: ConvPass): void {
-  const engine = p.input.engine;
+/** The register-blocked kernel for one pass; null when it has no output pixels. */
+function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   const sg = subgroups8(engine);
   const { OB, PX } = convBlock(p.M, p.tilesX, p.macs, sg);
   const KW = Math.max(p.kwTaps, 1);
   const blocksX = Math.ceil(p.tilesX / PX);
   const blocks = blocksX * p.tilesY;
-  if (blocks === 0) return;
+  if (blocks === 0) return null;
   // A lane per pixel block of each image of a chunk.
   const WG = workgroupSize(engine, p.N * blocks);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
@@ -302,21 +251,34 @@ function convPass(p: ConvPass): void {
   const outChannels = p.shuffle ? p.M / 4 : p.M;
   const inImg = p.K * p.inH * p.inW;
   const outImg = outChannels * p.outH * p.outW;
+  return {
+    maxImages,
+    dispatch(nb: number, xin: Window, yout: Window) {
+      const lanes = nb * blocks;
+      const uniforms = new Uniforms(128)
+        .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, lanes, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
+        .i32(p.padY, p.padX)
+        .u32(p.wM, p.wK, p.w0)
+        .i32(p.wRow, p.wCol)
+        .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels)
+        .build();
+      // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
+      const bindings: Binding[] = [xin.binding, wholeBinding(p.weights), wholeBinding(p.bias ?? p.weights), yout.binding];
+      engine.dispatch(kernel, { uniforms, bindings, workgroups: [Math.ceil(lanes / WG), Math.ceil(p.M / OB), 1] });
+    },
+  };
+}
+
+/** Runs one pass with the variant's kernel, a batch chunk per dispatch. */
+function convPass(p: ConvPass, variant: ConvVariant): void {
+  const engine = p.input.engine;
+  const run = variant === 'tiled' ? tiledConv(engine, p) : registerConv(engine, p);
+  if (!run) return;
+  const inImg = p.K * p.inH * p.inW;
+  const outImg = (p.shuffle ? p.M / 4 : p.M) * p.outH * p.outW;
   const named: [string, Tensor][] = [[p.names[0], p.input], [p.names[1], p.out]];
-  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, [inImg, outImg], maxImages)) {
-    const xin = window(engine, p.input, n0 * inImg, nb * inImg);
-    const yout = window(engine, p.out, n0 * outImg, nb * outImg);
-    const lanes = nb * blocks;
-    const uniforms = new Uniforms(128)
-      .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, lanes, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
-      .i32(p.padY, p.padX)
-      .u32(p.wM, p.wK, p.w0)
-      .i32(p.wRow, p.wCol)
-      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels)
-      .build();
-    // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
-    const bindings: Binding[] = [xin.binding, wholeBinding(p.weights), wholeBinding(p.bias ?? p.weights), yout.binding];
-    engine.dispatch(kernel, { uniforms, bindings, workgroups: [Math.ceil(lanes / WG), Math.ceil(p.M / OB), 1] });
+  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, [inImg, outImg], run.maxImages)) {
+    run.dispatch(nb, window(engine, p.input, n0 * inImg, nb * inImg), window(engine, p.out, n0 * outImg, nb * outImg));
   }
 }
 
@@ -344,6 +306,8 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
   }
   const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);
   checkWhole(op, 'w', w);
+  const variant = convVariant(engine, op, o.variant, bias ? [x.shape, w.shape, bias.shape] : [x.shape, w.shape], tuneDetail(g, e.depthToSpace),
+    (v, [xt, wt, bt]) => conv2dRaw(xt!, wt!, bt ?? null, { ...o, variant: v }, e));
   const s = e.depthToSpace ? 2 : 1;
   const y = Tensor.empty([g.N, O, s * g.Ho, s * g.Wo], 'f32', engine);
   convPass({
@@ -352,7 +316,7 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
     sy: g.stride, sx: g.stride, taps: g.kh, kwTaps: g.kw, padY: g.padTop, padX: g.padLeft,
     wM: g.C * g.kh * g.kw, wK: g.kh * g.kw, w0: 0, wRow: g.kw, wCol: 1,
     oyBase: 0, oyStep: s, oxBase: 0, oxStep: s, activation: e.activation, shuffle: e.depthToSpace,
-  });
+  }, variant);
   return y;
 }
 
@@ -364,6 +328,8 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
   const op = 'conv2d.gradInput';
   const { g, engine } = gradArgs(op, dy, ['w', w], xShape, w, o);
   checkWhole(op, 'w', w);
+  const variant = convVariant(engine, op, o.variant, [dy.shape, w.shape], `x ${shapeStr(xShape)} ${tuneDetail(g)}`,
+    (v, [dyt, wt]) => conv2dGradInput(dyt!, wt!, xShape, { ...o, variant: v }));
   const dx = Tensor.empty([g.N, g.C, g.H, g.W], 'f32', engine);
   const s = g.stride;
   for (let py = 0; py < s; py++) {
@@ -385,13 +351,37 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
         wM: g.kh * g.kw, wK: g.C * g.kh * g.kw,
         w0: live ? (ry + s * (A - 1)) * g.kw + rx + s * (B - 1) : 0, wRow: -s * g.kw, wCol: -s,
         oyBase: py, oyStep: s, oxBase: px, oxStep: s,
-      });
+      }, variant);
     }
   }
   return dx;
 }
 
 // ---- weight and bias gradients ------------------------------------------------------------
+
+/** The register-blocked weight gradient: a lane per (c, kernel row), OB output channels per workgroup row. */
+function registerDw(op: string, engine: Engine, g: Conv2dGeometry): DwRun {
+  const sg = subgroups8(engine);
+  const { OB, PX } = dwBlock(g.O, g.Wo);
+  const lanes = g.C * g.kh;
+  const WG = workgroupSize(engine, lanes);
+  const groupsX = Math.ceil(lanes / WG);
+  const groupsY = Math.ceil(g.O / OB);
+  const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
+  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB }, WG);
+  return {
+    groups: groupsX * groupsY,
+    dispatch(xw: Window, dyw: Window, target: Binding, rows: number, rowsPerSeg: number, segs: number) {
+      const uniforms = new Uniforms(96)
+        .u32(g.C, g.H, g.W, g.C * g.H * g.W, xw.base, g.O, g.Ho, g.Wo, g.O * g.Ho * g.Wo, dyw.base, g.stride)
+        .i32(g.padTop, g.padLeft)
+        .u32(g.kh, lanes, rows, rowsPerSeg, g.O * g.C * g.kh * g.kw)
+        .build();
+      engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, target], workgroups: [groupsX, groupsY, segs] });
+    },
+  };
+}
 
 // Split-K target: enough workgroups that every core (or GPU unit) has several, without partial
 // slices outgrowing a small scratch buffer.
@@ -402,25 +392,20 @@ const DW_SCRATCH_BYTES = 32 << 20;
 export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[], o: Conv2dOptions = {}): Tensor {
   const op = 'conv2d.gradWeight';
   const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
+  const variant = convVariant(engine, op, o.variant, [x.shape, dy.shape], `w ${shapeStr(wShape)} ${tuneDetail(g)}`,
+    (v, [xt, dyt]) => conv2dGradWeight(xt!, dyt!, wShape, { ...o, variant: v }));
   const dw = Tensor.empty([g.O, g.C, g.kh, g.kw], 'f32', engine);
   checkWhole(op, 'dw', dw);
-  const sg = subgroups8(engine);
-  const { OB, PX } = dwBlock(g.O, g.Wo);
-  const lanes = g.C * g.kh;
-  const WG = workgroupSize(engine, lanes);
-  const groupsX = Math.ceil(lanes / WG);
-  const groupsY = Math.ceil(g.O / OB);
-  const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
-  if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', x], ['w', wShape]);
   const dwSize = dw.size;
-  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB }, WG);
+  const run = variant === 'tiled' ? tiledDw(op, engine, g) : registerDw(op, engine, g);
+  const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const xImg = g.C * g.H * g.W;
   const dyImg = g.O * g.Ho * g.Wo;
   const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
   const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
   const plans = chunks.map(([n0, nb]) => {
     const rows = nb * g.Ho;
-    const want = Math.ceil(DW_TARGET_GROUPS / (groupsX * groupsY));
+    const want = Math.ceil(DW_TARGET_GROUPS / run.groups);
     const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
     return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
   });
@@ -431,13 +416,8 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
   for (const [k, { n0, nb, rows, rowsPerSeg, segs }] of plans.entries()) {
     const xw = window(engine, x, n0 * xImg, nb * xImg);
     const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
-    const uniforms = new Uniforms(96)
-      .u32(g.C, g.H, g.W, xImg, xw.base, g.O, g.Ho, g.Wo, dyImg, dyw.base, g.stride)
-      .i32(g.padTop, g.padLeft)
-      .u32(g.kh, lanes, rows, rowsPerSeg, dwSize)
-      .build();
     const target = direct ? wholeBinding(dw) : { buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 };
-    engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, target], workgroups: [groupsX, groupsY, segs] });
+    run.dispatch(xw, dyw, target, rows, rowsPerSeg, segs);
     if (!direct) {
       const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true } });
       engine.dispatch(sum, {

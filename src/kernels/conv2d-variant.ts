@@ -1,0 +1,28 @@
+// Which kernel variant runs one convolution op: the call's, else the engine's, else (auto) the
+// autotune's pick for the op and its shapes, timed on zero-filled operands of those shapes.
+import { shapeStr, type Tensor } from '../tensor.js';
+import type { Engine } from '../gpu/engine.js';
+import { CONV_VARIANTS, type ConvVariant } from '../gpu/autotune.js';
+import { zeros } from './fill.js';
+import { opError } from './util.js';
+
+/** Runs the op with the given variant on stand-ins of its operands (in the order of `shapes`). */
+export type ConvTuneRun = (variant: ConvVariant, operands: Tensor[]) => Tensor;
+
+/**
+ * The variant for op on operands of these shapes; `detail` adds what else changes the work
+ * (stride, padding, the store's shuffle). Register is the fallback while a key is untuned.
+ */
+export function convVariant(engine: Engine, op: string, forced: ConvVariant | undefined, shapes: (readonly number[])[], detail: string, run: ConvTuneRun): ConvVariant {
+  const choice = forced ?? engine.convVariant;
+  if (choice !== 'auto' && !(CONV_VARIANTS as readonly string[]).includes(choice)) {
+    throw opError(op, `variant must be ${CONV_VARIANTS.join(', ')}${forced ? '' : ' or auto'}, got "${choice}"`);
+  }
+  if (choice !== 'auto') return choice;
+  const key = `${op} ${shapes.map(shapeStr).join(' ')} ${detail}`;
+  const picked = engine.autotune.pick(key, CONV_VARIANTS, 'register', () => {
+    const operands = shapes.map((s) => zeros(s, engine));
+    return { run: (c) => run(c as ConvVariant, operands), dispose: () => operands.forEach((t) => t.dispose()) };
+  });
+  return picked as ConvVariant;
+}
