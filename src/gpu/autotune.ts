@@ -59,7 +59,7 @@ const REPEATS = 3;
 export class Autotune {
   private entries: Record<string, TuneEntry>;
   private pending = new Map<string, Pending>();
-  /** The variant each key ran with most recently in this process, for reports. */
+  /** The variant each key ran with most recently in this process, tuned or not, for reports. */
   readonly used = new Map<string, string>();
 
   constructor(

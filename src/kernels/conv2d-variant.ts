@@ -15,11 +15,15 @@ export type ConvTuneRun = (variant: ConvVariant, operands: Tensor[]) => Tensor;
  */
 export function convVariant(engine: Engine, op: string, forced: ConvVariant | undefined, shapes: (readonly number[])[], detail: string, run: ConvTuneRun): ConvVariant {
   const choice = forced ?? engine.convVariant;
-  if (choice !== 'auto' && !(CONV_VARIANTS as readonly string[]).includes(choice)) {
-    throw opError(op, `variant must be ${CONV_VARIANTS.join(', ')}${forced ? '' : ' or auto'}, got "${choice}"`);
+  if (!(CONV_VARIANTS as readonly string[]).includes(choice) && (forced || choice !== 'auto')) {
+    const allowed = forced ? CONV_VARIANTS.join(' or ') : `${CONV_VARIANTS.join(', ')} or auto`;
+    throw opError(op, `${forced ? 'the variant option' : 'Engine.convVariant'} must be ${allowed}, got "${choice}"`);
   }
-  if (choice !== 'auto') return choice;
   const key = `${op} ${shapes.map(shapeStr).join(' ')} ${detail}`;
+  if (choice !== 'auto') {
+    engine.autotune.used.set(key, choice);
+    return choice;
+  }
   const picked = engine.autotune.pick(key, CONV_VARIANTS, 'register', () => {
     const operands = shapes.map((s) => zeros(s, engine));
     return { run: (c) => run(c as ConvVariant, operands), dispose: () => operands.forEach((t) => t.dispose()) };
