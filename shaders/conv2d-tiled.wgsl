@@ -11,7 +11,7 @@
 //   pair (m, c) is weight m*wM + c*wK + w0 + a*wRow + b*wCol; GEMM pixel (ty, tx) lands at
 //   (oyBase + oyStep*ty, oxBase + oxStep*tx) of the output plane. The store adds the bias, applies
 //   the activation (shaders/activation.wgsl, appended) and, with SHUFFLE, interleaves depth into
-//   space (shaders/conv2d-store.wgsl, appended).
+//   space as CONV does.
 // DW: the weight gradient: M = O, NC = C x kh x kw, K = (image, output row, output column) of dy.
 //   K is split into segments of whole output rows, one per workgroup z, each written to its own
 //   partial slice (conv2d.wgsl's DW_SUM adds them in order: deterministic, no atomics).
@@ -29,6 +29,8 @@ var<workgroup> As: array<f32, TK * TM>; // [k][m]
 var<workgroup> Bs: array<f32, TK * TN>; // [k][n]
 
 #if FWD
+const SHUFFLE = {{SHUFFLE}};
+
 struct U {
   M: u32,
   NC: u32,       // images in this chunk x GEMM pixels
@@ -97,11 +99,14 @@ fn loadB(k: u32, n: u32) -> f32 {
 fn store(m: u32, n: u32, z: u32, v: f32) {
   let img = n / u.plane;
   let pix = n % u.plane;
-  let oc = storeChannel(m);
-  let bias = select(0.0, Bias[oc.x], u.hasBias != 0u);
+  // SHUFFLE: stacked channel m = (py*2+px)*shufO + o goes to pixel (2ty+py, 2tx+px) of channel o.
+  let p = m / u.shufO;
+  let o = select(m, m % u.shufO, SHUFFLE);
+  let chan = select(m * u.outPlane, o * u.outPlane + (p >> 1u) * u.outW + (p & 1u), SHUFFLE);
+  let bias = select(0.0, Bias[o], u.hasBias != 0u);
   let oy = u.oyBase + (pix / u.tilesX) * u.oyStep;
   let ox = u.oxBase + (pix % u.tilesX) * u.oxStep;
-  Y[u.outBase + img * u.outImg + oc.y + oy * u.outW + ox] = activate(v + bias);
+  Y[u.outBase + img * u.outImg + chan + oy * u.outW + ox] = activate(v + bias);
 }
 #endif
 

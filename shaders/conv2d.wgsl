@@ -36,8 +36,9 @@
 // image; inBase/outBase (xBase/dyBase) are the element offsets of that image in the windows.
 //
 // CONV's store adds the bias and applies the activation of shaders/activation.wgsl (appended).
-// With SHUFFLE it also interleaves depth into space for upsampleConv2d (shaders/conv2d-store.wgsl,
-// appended), so the decoder's output needs no pass of its own.
+// With SHUFFLE it also interleaves depth into space for upsampleConv2d: stacked channel
+// m = (py*2+px)*shufO + o goes to pixels (2ty+py, 2tx+px) of channel o, whose bias it takes, so
+// the decoder's output needs no pass of its own (outW, outPlane and the steps are the output's).
 
 #if SUBGROUPS
 enable subgroups;
@@ -123,9 +124,16 @@ fn store(at: u32, m: u32, z: u32, acc: array<f32, PX>) {
   let n = at / u.blocks;
   let b = at % u.blocks;
   let tx0 = (b % u.blocksX) * PX;
-  let oc = storeChannel(m);
-  let bias = select(0.0, Bias[oc.x], u.hasBias != 0u);
-  let row = u.outBase + n * u.outImg + oc.y + (u.oyBase + (b / u.blocksX) * u.oyStep) * u.outW + u.oxBase;
+#if SHUFFLE
+  let o = m % u.shufO;
+  let p = m / u.shufO;
+  let chan = o * u.outPlane + (p >> 1u) * u.outW + (p & 1u);
+#else
+  let o = m;
+  let chan = m * u.outPlane;
+#endif
+  let bias = select(0.0, Bias[o], u.hasBias != 0u);
+  let row = u.outBase + n * u.outImg + chan + (u.oyBase + (b / u.blocksX) * u.oyStep) * u.outW + u.oxBase;
   for (var q = 0u; q < PX; q++) {
     let tx = tx0 + q;
     if (tx < u.tilesX) { Y[row + tx * u.oxStep] = activate(acc[q] + bias); }

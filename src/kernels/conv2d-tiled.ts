@@ -3,7 +3,6 @@
 // windows, so binding and chunking stay there.
 import source from '../../shaders/conv2d-tiled.wgsl';
 import activationSource from '../../shaders/activation.wgsl';
-import storeSource from '../../shaders/conv2d-store.wgsl';
 import { Uniforms, type Binding, type Engine } from '../gpu/engine.js';
 import { opError, wholeBinding } from './util.js';
 import { activationDefines } from './elementwise.js';
@@ -29,7 +28,7 @@ export function tile(M: number, NC: number): { TM: number; TN: number } {
 function tiledKernel(engine: Engine, kind: 'FWD' | 'DW', TM: number, TN: number, defines: Record<string, boolean> = {}) {
   return engine.kernel({
     name: 'conv2d-tiled',
-    wgsl: source + (kind === 'FWD' ? activationSource + storeSource : ''),
+    wgsl: source + (kind === 'FWD' ? activationSource : ''),
     defines: { [kind]: true, TM, TN, TK, RM: 4, ...defines },
   });
 }

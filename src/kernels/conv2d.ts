@@ -3,7 +3,6 @@
 // storage binding, so activations larger than a binding (20 x 96 x 146 x 146 floats) just work.
 import source from '../../shaders/conv2d.wgsl';
 import activationSource from '../../shaders/activation.wgsl';
-import storeSource from '../../shaders/conv2d-store.wgsl';
 import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { shapeStr, Tensor } from '../tensor.js';
@@ -166,7 +165,7 @@ function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', taps: string, defines: 
   return engine.kernel({
     name: 'conv2d',
     // The defines determine the generated loops, so they keep the pipeline key exact.
-    wgsl: source.replace(`{{${kind}_TAPS}}`, taps) + (kind === 'CONV' ? activationSource + storeSource : ''),
+    wgsl: source.replace(`{{${kind}_TAPS}}`, taps) + (kind === 'CONV' ? activationSource : ''),
     defines: { GEMM: true, [kind]: true, ...defines },
     overrides: { WG },
   });
