@@ -3,9 +3,9 @@
 // ours, tfjs and jax-js (jax-layers.ts) run for each op, and float64 CPU references where they are cheap. bench/kernels.ts times them.
 import type { Tensor as TfTensor, Tensor4D as TfTensor4D } from '@tensorflow/tfjs';
 import { Tensor, type Engine } from '../src/node.js';
-import { conv2dGradBias, conv2dGradInput, conv2dGradWeight, conv2dRaw } from '../src/kernels/conv2d.js';
+import { conv2dGradInput, conv2dGradWeightBias, conv2dRaw } from '../src/kernels/conv2d.js';
 import { maxPool2dBackward, maxPool2dRaw } from '../src/kernels/maxpool2d.js';
-import { foldGeometry, upsampleConv2d, upsampleConv2dStackedGrad } from '../src/kernels/upconv.js';
+import { foldGeometry, foldUpsampleWeight, upsampleConv2d, upsampleConv2dGradParams, upsampleConv2dStackedGrad } from '../src/kernels/upconv.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { getPreset } from '../src/model/presets.js';
@@ -136,10 +136,8 @@ const sh = (s: readonly number[]) => s.join('x');
  */
 function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor): Record<'fwd' | 'dx' | 'dw', () => Tensor[]> {
   const { PF } = foldGeometry('kernels bench', w);
-  w.requiresGrad = true;
-  const out = io.own(upsampleConv2d(x, w, b));
-  w.requiresGrad = false;
-  const wf = io.own(out.node!.inputs[1]!);
+  const wf = io.own(noGrad(() => foldUpsampleWeight(w)));
+  const out = io.own(noGrad(() => upsampleConv2d(x, w, b)));
   const [N, O, H2, W2] = out.shape as [number, number, number, number];
   const stacked = () => upsampleConv2dStackedGrad(dy, N, O, H2 / 2, W2 / 2);
   const gy = io.own(noGrad(stacked));
@@ -154,12 +152,8 @@ function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor):
       }),
     dw: () =>
       noGrad(() => {
-        const dwf = conv2dGradWeight(x, gy, wf.shape, { padding: PF });
-        const images = gy.view([4 * N, O, H2 / 2, W2 / 2]);
-        const db = conv2dGradBias(images);
-        const [dw] = wf.node!.backward(dwf);
-        for (const t of [dwf, images]) t.dispose();
-        return [dw!, db];
+        const { dw, db } = upsampleConv2dGradParams(x, gy, w, true);
+        return [dw, db!];
       }),
   };
 }
@@ -181,7 +175,10 @@ function convCases(l: ConvLayer, N: number, io: Operands): Case[] {
     : {
         fwd: () => [conv2dRaw(x.ours, w.ours, b.ours)],
         dx: () => [conv2dGradInput(dy.ours, w.ours, xShape)],
-        dw: () => [conv2dGradWeight(x.ours, dy.ours, wShape), conv2dGradBias(dy.ours)],
+        dw: () => {
+          const { dw, db } = conv2dGradWeightBias(x.ours, dy.ours, wShape);
+          return [dw, db];
+        },
       };
   const [tx, tw, tb, tdy] = [x.tf!, w.tf!, b.tf!, dy.tf!];
   // dimRoundingMode unset: valid padding, stride 1.

@@ -26,8 +26,9 @@ export interface StepRow {
   peakBytes: number | null;
   /** Ours: pool allocatedBytes after the timed steps; tfjs: numBytesAllocatedInGPU. */
   allocatedBytes: number | null;
-  /** Ours: GPU dispatches and queue submits one training step records (tfjs: null). */
+  /** Ours: GPU dispatches, buffer copies and clears, and queue submits one training step records (tfjs: null). */
   dispatchesPerStep: number | null;
+  copiesPerStep: number | null;
   submitsPerStep: number | null;
   /** Losses per image of the last step run. */
   bcePerImage: number | null;
@@ -42,7 +43,7 @@ export function emptyRow(framework: StepRow['framework'], preset: string, batch:
   return {
     framework, preset, batch, warmup: 1, steps, msPerStep: null, stepMs: [], gpuMsPerStep: null,
     flopsPerStep: flops.nominal, gflops: null, executedFlopsPerStep: flops.executed, executedGflops: null,
-    peakBytes: null, allocatedBytes: null, dispatchesPerStep: null, submitsPerStep: null, bcePerImage: null, klPerImage: null,
+    peakBytes: null, allocatedBytes: null, dispatchesPerStep: null, copiesPerStep: null, submitsPerStep: null, bcePerImage: null, klPerImage: null,
   };
 }
 

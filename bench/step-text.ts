@@ -50,7 +50,7 @@ export function stepText(
   );
   out.push(
     table(
-      ['framework', 'ms/step', 'GPU span ms', 'steps', 'dispatches / submits', 'GFLOP/s nominal', 'GFLOP/s executed', 'peak bytes', 'allocated', 'bce/image', 'kl/image', 'vs ours', '1-min load'],
+      ['framework', 'ms/step', 'GPU span ms', 'steps', 'dispatches / copies / submits', 'GFLOP/s nominal', 'GFLOP/s executed', 'peak bytes', 'allocated', 'bce/image', 'kl/image', 'vs ours', '1-min load'],
       a.rows.map((r) => {
         const ld = a.loadDuring[r.framework];
         return [
@@ -58,7 +58,7 @@ export function stepText(
           r.msPerStep ?? 'fails',
           r.gpuMsPerStep ?? '-',
           r.msPerStep === null ? '-' : `${r.stepMs.length}+${r.warmup}`,
-          r.dispatchesPerStep === null ? '-' : `${r.dispatchesPerStep} / ${r.submitsPerStep}`,
+          r.dispatchesPerStep === null ? '-' : `${r.dispatchesPerStep} / ${r.copiesPerStep} / ${r.submitsPerStep}`,
           r.gflops ?? '-',
           r.executedGflops ?? '-',
           fmtMB(r.peakBytes),

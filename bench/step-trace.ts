@@ -8,7 +8,6 @@ import type { CompiledKernel } from '../src/gpu/pipelines.js';
 import { bucketSize } from '../src/gpu/pool.js';
 import { tidy, keep, type Tensor } from '../src/tensor.js';
 import { backward, topoSort, zeroGrad } from '../src/autograd/tape.js';
-import { add } from '../src/kernels/elementwise.js';
 import type { Dcign } from '../src/model/dcign.js';
 import type { RMSProp } from '../src/train/optim.js';
 import { forwardLosses, type StepOptions as TrainStepOptions } from '../src/train/step.js';
@@ -64,7 +63,7 @@ function instrumentLayers(model: Dcign, ctx: Context, layerOf: Map<Tensor, strin
  * op and the layer whose forward made it, or else the parameter it reads, or else the
  * activations of its output's size.
  */
-function instrumentGraph(root: Tensor, ctx: Context, layerOf: Map<Tensor, string>, paramNames: Map<Tensor, string>, net: Network, N: number): void {
+function instrumentGraph(root: Tensor | Tensor[], ctx: Context, layerOf: Map<Tensor, string>, paramNames: Map<Tensor, string>, net: Network, N: number): void {
   for (const t of topoSort(root)) {
     const node = t.node;
     if (!node) continue;
@@ -73,10 +72,10 @@ function instrumentGraph(root: Tensor, ctx: Context, layerOf: Map<Tensor, string
     const where = layerOf.get(t) ?? param;
     const label = `backward ${node.op}${where ? ` ${where}` : acts.length ? ` @ ${acts.join('/')}` : ''}`;
     const rule = node.backward;
-    node.backward = (g: Tensor) => {
+    node.backward = (g: Tensor, into: readonly (Tensor | null)[], sum: readonly (Tensor | null)[]) => {
       ctx.label = label;
       try {
-        return rule(g);
+        return rule(g, into, sum);
       } finally {
         ctx.label = 'backward (gradient accumulation)';
       }
@@ -109,9 +108,8 @@ export function instrumentedStep(
       const { bce, kl } = forwardLosses(model, images, kind, o);
       onPhase('forward');
       ctx.label = 'backward';
-      const loss = add(bce, kl);
-      instrumentGraph(loss, ctx, layerOf, paramNames, net, N);
-      backward(loss);
+      instrumentGraph([bce, kl], ctx, layerOf, paramNames, net, N);
+      backward([bce, kl]);
       onPhase('backward');
       ctx.label = 'optimizer';
       optimizer.step();

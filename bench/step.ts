@@ -89,8 +89,9 @@ async function runOurs(
     row.peakBytes = Math.max(row.peakBytes!, engine.pool.stats.peakInUseBytes);
     // The step alone (its losses are read after): the same every step.
     row.dispatchesPerStep = engine.stats.dispatches - counted.dispatches;
+    row.copiesPerStep = engine.stats.copies - counted.copies;
     row.submitsPerStep = engine.stats.submits - counted.submits;
-    return `${row.dispatchesPerStep} dispatches, ${row.submitsPerStep} submits, pool peak ${fmtMB(engine.pool.stats.peakInUseBytes)}, `;
+    return `${row.dispatchesPerStep} dispatches, ${row.copiesPerStep} copies, ${row.submitsPerStep} submits, pool peak ${fmtMB(engine.pool.stats.peakInUseBytes)}, `;
   };
   losses.push(...(await timeSteps(row, { device: engine.device, settle, step, submit: () => engine.flush(), note }, log)));
   row.allocatedBytes = engine.pool.stats.allocatedBytes;

@@ -14,7 +14,8 @@
 //   space as CONV does.
 // DW: the weight gradient: M = O, NC = C x kh x kw, K = (image, output row, output column) of dy.
 //   K is split into segments of whole output rows, one per workgroup z, each written to its own
-//   partial slice (conv2d.wgsl's DW_SUM adds them in order: deterministic, no atomics).
+//   partial slice (conv2d.wgsl's DW_SUM adds them in order: deterministic, no atomics). With
+//   DB_LANE one more column of ones gives the bias gradient, stored to PB as conv2d.wgsl's DW does.
 
 const TM = {{TM}}u;
 const TN = {{TN}}u;
@@ -113,7 +114,8 @@ fn store(m: u32, n: u32, z: u32, v: f32) {
 #if DW
 struct U {
   M: u32,        // O
-  NC: u32,       // C * kh * kw: also the stride between output channels of dw
+  NC: u32,       // GEMM columns: C * kh * kw, and with DB_LANE the bias column
+  wCols: u32,    // C * kh * kw: the stride between output channels of dw
   C: u32,
   H: u32,
   W: u32,
@@ -130,13 +132,18 @@ struct U {
   kw: u32,
   rows: u32,     // images in this chunk x Ho
   rowsPerSeg: u32,
-  dwSize: u32,   // O * NC: the stride between partial slices
+  dwSize: u32,   // O * wCols: the stride between partial slices
+  dbStride: u32,
+  segBase: u32,  // the first partial slice this dispatch writes (earlier batch chunks wrote those before)
 }
 
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> DY: array<f32>;
 @group(0) @binding(3) var<storage, read_write> P: array<f32>;
+#if DB_LANE
+@group(0) @binding(4) var<storage, read_write> PB: array<f32>;
+#endif
 
 fn kRange(z: u32) -> vec2<u32> {
   let r0 = z * u.rowsPerSeg;
@@ -151,6 +158,7 @@ fn loadA(k: u32, m: u32) -> f32 {
 
 fn loadB(k: u32, n: u32) -> f32 {
   if (n >= u.NC) { return 0.0; }
+  if (n == u.wCols) { return 1.0; } // the bias column
   let plane = u.Ho * u.Wo;
   let pix = k % plane;
   let taps = u.kh * u.kw;
@@ -163,7 +171,13 @@ fn loadB(k: u32, n: u32) -> f32 {
 }
 
 fn store(m: u32, n: u32, z: u32, v: f32) {
-  P[z * u.dwSize + m * u.NC + n] = v;
+#if DB_LANE
+  if (n == u.wCols) {
+    PB[(u.segBase + z) * u.dbStride + m] = v;
+    return;
+  }
+#endif
+  P[(u.segBase + z) * u.dwSize + m * u.wCols + n] = v;
 }
 #endif
 

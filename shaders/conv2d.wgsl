@@ -154,6 +154,11 @@ fn store(at: u32, m: u32, z: u32, acc: array<f32, PX>) {
 //     for j < KW:       acc[o][j] += d * x[q * s + j]
 // K is split into segments of flattened (image, output row) rows, one per workgroup z, each
 // writing its own partial slice (DW_SUM adds them in a fixed order: deterministic, no atomics).
+//
+// With DB_LANE the bias gradient rides along as one more lane, c = C: a channel whose inputs are
+// all padding and whose padding is 1, so its acc[o][0] sums dy over the lane's rows. It shares
+// the other lanes' dy loads and adds nothing to their work; it stores to PB (stride dbStride per
+// segment) instead of P.
 struct U {
   C: u32,
   H: u32,
@@ -173,17 +178,24 @@ struct U {
   rows: u32,    // images in this chunk x Ho
   rowsPerSeg: u32,
   dwSize: u32,  // O * C * kh * KW: the stride between partial slices
+  dbStride: u32,
+  segBase: u32, // the first partial slice this dispatch writes (earlier batch chunks wrote those before)
 }
 
 @group(0) @binding(2) var<storage, read> DY: array<f32>;
 @group(0) @binding(3) var<storage, read_write> P: array<f32>;
+#if DB_LANE
+@group(0) @binding(4) var<storage, read_write> PB: array<f32>;
+#endif
 
 alias Acc = array<array<f32, KW>, OB>;
 
 // Lane `at` is input channel c = at / kh, kernel row i = at % kh; z is the segment.
 fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
-  let c = at / u.kh;
+  let bias = at / u.kh >= u.C;
+  let c = min(at / u.kh, u.C - 1u);
   let i = at % u.kh;
+  let pad = select(0.0, 1.0, bias);
   let r0 = z * u.rowsPerSeg;
   let r1 = min(r0 + u.rowsPerSeg, u.rows);
   let H = i32(u.H);
@@ -195,7 +207,7 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
     let n = r / u.Ho;
     let oy = r % u.Ho;
     let iy = i32(oy * u.sy) - u.padY + i32(i);
-    let rowOk = iy >= 0 && iy < H;
+    let rowOk = iy >= 0 && iy < H && !bias;
     let xrow = u.xBase + n * u.xImg + c * u.H * u.W + u32(clamp(iy, 0, H - 1)) * u.W;
     let dyrow = u.dyBase + n * u.dyImg + oy * u.Wo;
     for (var ox0 = 0u; ox0 < u.Wo; ox0 += PX) {
@@ -207,7 +219,13 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
 }
 
 fn store(at: u32, m: u32, z: u32, acc: array<f32, KW>) {
-  let base = z * u.dwSize + (m * u.C * u.kh + at) * KW;
+#if DB_LANE
+  if (at >= u.C * u.kh) {
+    PB[(u.segBase + z) * u.dbStride + m] = acc[0];
+    return;
+  }
+#endif
+  let base = (u.segBase + z) * u.dwSize + (m * u.C * u.kh + at) * KW;
   for (var j = 0u; j < KW; j++) { P[base + j] = acc[j]; }
 }
 #endif
@@ -244,20 +262,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #endif
 
 #if DW_SUM
-// out[e] (+)= sum over s of P[s * size + e], s in order (+ where accumulate is set).
+// out[e] (+)= sum over s of P[s * size + e], s in order (+ where accumulate is set). With
+// DB_LANE, threads past size do the same for the bias: outB[o] (+)= sum over s of PB[s * bSize + o].
 struct U {
   size: u32,
   segs: u32,
   accumulate: u32,
+  bSize: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> P: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+#if DB_LANE
+@group(0) @binding(3) var<storage, read> PB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> OutB: array<f32>;
+#endif
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let e = gid.x + gid.y * nwg.x * 256u;
+#if DB_LANE
+  if (e >= u.size && e < u.size + u.bSize) {
+    let o = e - u.size;
+    var b = 0.0;
+    for (var k = 0u; k < u.segs; k++) { b += PB[k * u.bSize + o]; }
+    if (u.accumulate != 0u) { b += OutB[o]; }
+    OutB[o] = b;
+    return;
+  }
+#endif
   if (e >= u.size) { return; }
   var s = 0.0;
   for (var k = 0u; k < u.segs; k++) { s += P[k * u.size + e]; }

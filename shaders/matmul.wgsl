@@ -1,4 +1,4 @@
-// C[b] = activate(alpha * op(A[b]) op(B[b]) (+ C[b] with ACCUMULATE) (+ BIAS[n] with BIAS)),
+// C[b] = activate(alpha * gate(op(A[b])) op(B[b]) (+ C[b] with ACCUMULATE) (+ BIAS[n] with BIAS)),
 // op = transpose where TRANS_A / TRANS_B, activate from activation.wgsl (prepended). ROW_SUM also
 // writes RS[m] = alpha * sum over k of op(A)[m, k] (batch 1): a linear layer's bias gradient
 // comes out of the dispatch that makes its weight gradient, from the op(A) values it loads anyway.
@@ -7,6 +7,10 @@
 // multiple of 4 (A_VEC, B_VEC, C_VEC). No workgroup memory: on CPU adapters barriers cost more
 // than the loads they save. Rows and columns past the edge read clamped (valid) addresses and
 // are never stored, so the k loop has no bounds checks; a scalar loop takes the K % 4 tail.
+//
+// A_GATE passes op(A) through the derivative of the activation (activation.wgsl's ACT_ define)
+// read from Y, laid out as A, as it loads it: a layer's gradient through its activation costs
+// no pass of its own; the store then applies no activation.
 //
 // Layouts (row-major, batch outermost): A is [M,K] or, with TRANS_A, [K,M]; B is [K,N] or,
 // with TRANS_B, [N,K]; C is [M,N]. Batch strides of 0 broadcast an operand over the batch.
@@ -38,6 +42,9 @@ struct U {
 #if ROW_SUM
 @group(0) @binding({{RS_BINDING}}) var<storage, read_write> RS: array<f32>;
 #endif
+#if A_GATE
+@group(0) @binding({{Y_BINDING}}) var<storage, read> Y: array<f32>;
+#endif
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -55,6 +62,23 @@ fn b1(i: u32) -> f32 {
   return B[i / 4u][i % 4u];
 #else
   return B[i];
+#endif
+}
+
+// A's element at flat index i, loaded as v, through the gate.
+fn gate(v: f32, i: u32) -> f32 {
+#if A_GATE
+  return activateGrad(v, Y[i]);
+#else
+  return v;
+#endif
+}
+
+fn store(v: f32) -> f32 {
+#if A_GATE
+  return v;
+#else
+  return activate(v);
 #endif
 }
 
@@ -126,6 +150,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #endif
 #endif
 
+#if A_GATE
+    for (var i = 0u; i < 4u; i++) {
+      a[i] = vec4<f32>(gate(a[i][0], ia(baseA, rows[i], k)), gate(a[i][1], ia(baseA, rows[i], k + 1u)),
+                       gate(a[i][2], ia(baseA, rows[i], k + 2u)), gate(a[i][3], ia(baseA, rows[i], k + 3u)));
+    }
+#endif
+
     // bv[j][h] = op(B)[k+j, n0+4h .. n0+4h+3]
     var bv: array<array<vec4<f32>, 2>, 4>;
 #if TRANS_B
@@ -174,7 +205,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let b0 = vec4<f32>(b1(ib(baseB, k, cols[0])), b1(ib(baseB, k, cols[1])), b1(ib(baseB, k, cols[2])), b1(ib(baseB, k, cols[3])));
     let b4 = vec4<f32>(b1(ib(baseB, k, cols[4])), b1(ib(baseB, k, cols[5])), b1(ib(baseB, k, cols[6])), b1(ib(baseB, k, cols[7])));
     for (var i = 0u; i < 4u; i++) {
-      let av = a1(ia(baseA, rows[i], k));
+      let av = gate(a1(ia(baseA, rows[i], k)), ia(baseA, rows[i], k));
       rs[i] += av;
       acc[i][0] = fma(vec4<f32>(av), b0, acc[i][0]);
       acc[i][1] = fma(vec4<f32>(av), b4, acc[i][1]);
@@ -204,7 +235,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #if BIAS
       v += vec4<f32>(BIAS[n], BIAS[n + 1u], BIAS[n + 2u], BIAS[n + 3u]);
 #endif
-      C[(row + n) / 4u] = vec4<f32>(activate(v.x), activate(v.y), activate(v.z), activate(v.w));
+      C[(row + n) / 4u] = vec4<f32>(store(v.x), store(v.y), store(v.z), store(v.w));
 #else
       for (var q = 0u; q < 4u; q++) {
         if (n + q < u.N) {
@@ -215,7 +246,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #if BIAS
           e += BIAS[n + q];
 #endif
-          C[row + n + q] = activate(e);
+          C[row + n + q] = store(e);
         }
       }
 #endif

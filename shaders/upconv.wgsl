@@ -5,7 +5,9 @@
 // t - PF) of parity p sums the original taps k = 2(t - PF) + P - p + e, e in {0, 1}, that lie in
 // [0, K). The forward gathers those (at most 2 x 2) taps; the backward (BACKWARD) gives each
 // original tap the sum of the four folded taps, one per parity, it went into: gathers both ways,
-// so no atomics. Weights are small enough to bind whole.
+// so no atomics. Weights are small enough to bind whole. With DB the backward also sums the
+// bias gradient of the stacked convolution's 4O channels over the parities, db[o] = sum over q of
+// SB[q*O + o], in the invocations past the weights': the layer's bias gradient in the same pass.
 //
 // Otherwise the backward of the convolution's depth-to-space store (shaders/conv2d.wgsl, SHUFFLE):
 // the gradient at pixel (2i+py, 2j+px) of channel o in [N,O,2H,2W] goes to channel (py*2+px)*O + o
@@ -15,8 +17,13 @@
 // offsets of that image within the windows (Y's window is the gradient's).
 
 #if FOLD
-struct U {
-  n: u32,       // invocations: elements of the folded (forward) or original (backward) weights
+// The forward folds up to 8 weights at once, each a row of this table: its invocations end at
+// `end` (cumulative), it reads A from element `src` and writes B from element `dst`. The
+// backward folds one gradient back, row 0 (src and dst 0).
+struct Fold {
+  end: u32,
+  src: u32,
+  dst: u32,
   O: u32,
   C: u32,
   K: u32,
@@ -24,6 +31,16 @@ struct U {
   P: u32,
   PF: u32,
   _a: u32,
+  _b: u32,
+  _c: u32,
+}
+
+struct U {
+  n: u32,       // invocations
+  folds: u32,
+  nw: u32,      // backward with DB: elements of the original weights (invocations past them make db)
+  _a: u32,
+  f: array<Fold, 8>,
 }
 #else
 struct U {
@@ -44,6 +61,10 @@ struct U {
 #if ACT
 @group(0) @binding(3) var<storage, read> Y: array<f32>;
 #endif
+#if DB
+@group(0) @binding(3) var<storage, read> SB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> DBO: array<f32>;
+#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -51,33 +72,45 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= u.n) { return; }
 #if FOLD
 #if BACKWARD
+  let u0 = u.f[0];
+#if DB
+  if (i >= u.nw) {
+    let ob = i - u.nw;
+    DBO[ob] = ((SB[ob] + SB[u0.O + ob]) + SB[2u * u0.O + ob]) + SB[3u * u0.O + ob];
+    return;
+  }
+#endif
   // A: folded gradient [4O,C,KF,KF]; B: original gradient [O,C,K,K].
-  let kx = i % u.K;
-  let ky = (i / u.K) % u.K;
-  let oc = i / (u.K * u.K);           // o * C + c
-  let o = oc / u.C;
-  let c = oc - o * u.C;
+  let kx = i % u0.K;
+  let ky = (i / u0.K) % u0.K;
+  let oc = i / (u0.K * u0.K);           // o * C + c
+  let o = oc / u0.C;
+  let c = oc - o * u0.C;
   var acc = 0.0;
   for (var q = 0u; q < 4u; q++) {
     // floor((p + k - P) / 2) + PF: an arithmetic shift floors negative offsets too.
-    let ty = u32(((i32(q >> 1u) + i32(ky) - i32(u.P)) >> 1u) + i32(u.PF));
-    let tx = u32(((i32(q & 1u) + i32(kx) - i32(u.P)) >> 1u) + i32(u.PF));
-    acc += A[(((q * u.O + o) * u.C + c) * u.KF + ty) * u.KF + tx];
+    let ty = u32(((i32(q >> 1u) + i32(ky) - i32(u0.P)) >> 1u) + i32(u0.PF));
+    let tx = u32(((i32(q & 1u) + i32(kx) - i32(u0.P)) >> 1u) + i32(u0.PF));
+    acc += A[(((q * u0.O + o) * u0.C + c) * u0.KF + ty) * u0.KF + tx];
   }
   B[i] = acc;
 #else
-  // A: original weights [O,C,K,K]; B: folded [4O,C,KF,KF].
-  let tx = i % u.KF;
-  let ty = (i / u.KF) % u.KF;
-  let mc = i / (u.KF * u.KF);         // (q * O + o) * C + c
-  let m = mc / u.C;
-  let c = mc - m * u.C;
-  let q = m / u.O;
-  let o = m - q * u.O;
-  let ky0 = 2 * (i32(ty) - i32(u.PF)) + i32(u.P) - i32(q >> 1u);
-  let kx0 = 2 * (i32(tx) - i32(u.PF)) + i32(u.P) - i32(q & 1u);
-  let K = i32(u.K);
-  let plane = (o * u.C + c) * u.K * u.K;
+  // A: original weights [O,C,K,K]; B: folded [4O,C,KF,KF]; of the table's row l.
+  var l = 0u;
+  while (l + 1u < u.folds && i >= u.f[l].end) { l++; }
+  let f = u.f[l];
+  let j = i - select(0u, u.f[max(l, 1u) - 1u].end, l > 0u);
+  let tx = j % f.KF;
+  let ty = (j / f.KF) % f.KF;
+  let mc = j / (f.KF * f.KF);         // (q * O + o) * C + c
+  let m = mc / f.C;
+  let c = mc - m * f.C;
+  let q = m / f.O;
+  let o = m - q * f.O;
+  let ky0 = 2 * (i32(ty) - i32(f.PF)) + i32(f.P) - i32(q >> 1u);
+  let kx0 = 2 * (i32(tx) - i32(f.PF)) + i32(f.P) - i32(q & 1u);
+  let K = i32(f.K);
+  let plane = f.src + (o * f.C + c) * f.K * f.K;
   var acc = 0.0;
   for (var ey = 0; ey < 2; ey++) {
     let ky = ky0 + ey;
@@ -88,7 +121,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       acc += A[plane + u32(ky * K + kx)];
     }
   }
-  B[i] = acc;
+  B[f.dst + j] = acc;
 #endif
 #else
   // A: gradient [N,O,2H,2W]; B: gradient [N,4O,H,W], r indexing its image.

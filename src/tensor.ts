@@ -17,11 +17,26 @@ export function getEngine(): Engine {
   return defaultEngine;
 }
 
+/**
+ * Bytes on the GPU that tensors share: a pooled buffer of their own, or a slot at `offset` in a
+ * parent's (a packed parameter buffer), which the slot keeps alive. pack() moves a storage into
+ * a slot, so every tensor over it follows.
+ */
 class Storage {
   refs = 1;
-  constructor(readonly engine: Engine, readonly buffer: GPUBuffer, readonly bytes: number) {}
+  /** Slots cut from this storage; they hold its buffer, so it cannot move. */
+  slots = 0;
+  constructor(
+    readonly engine: Engine,
+    public buffer: GPUBuffer,
+    readonly bytes: number,
+    public offset = 0,
+    public parent: Storage | null = null,
+  ) {}
   release(): void {
-    if (--this.refs === 0) this.engine.pool.release(this.buffer);
+    if (--this.refs) return;
+    if (this.parent) this.parent.release();
+    else this.engine.pool.release(this.buffer);
   }
 }
 
@@ -44,6 +59,11 @@ export class Tensor {
   /** Set on parameters (leaves) and on every result computed from one while grad is enabled. */
   requiresGrad = false;
   grad: Tensor | null = null;
+  /**
+   * Where an optimizer reads this parameter's gradient from (its part of a packed buffer): the
+   * tape offers it to the backward rule that makes the gradient, to write there directly.
+   */
+  gradSlot: Tensor | null = null;
   /** The op that produced this tensor, for backward; null for leaves. */
   node: GradNode<Tensor> | null = null;
   name?: string;
@@ -73,13 +93,84 @@ export class Tensor {
     }
     const t = Tensor.empty(shape, dtype, engine);
     const typed = dtype === 'f32' ? Float32Array.from(data) : Uint32Array.from(data);
-    if (typed.length) engine.upload(t.buffer, 0, typed);
+    if (typed.length) engine.upload(t.buffer, t.offset, typed);
     return t;
   }
 
   get buffer(): GPUBuffer {
     if (!this.storage) throw new Error(`Tensor${this.name ? ` "${this.name}"` : ''} ${shapeStr(this.shape)} used after dispose()`);
     return this.storage.buffer;
+  }
+
+  /**
+   * Byte offset of the first element in `buffer`: 0, except for tensors in a packed buffer
+   * (pack(), slot()), whose offsets are multiples of the storage binding alignment. Kernels bind
+   * through wholeBinding / rangeBinding, which add it.
+   */
+  get offset(): number {
+    this.buffer; // throws if disposed
+    return this.storage!.offset;
+  }
+
+  /**
+   * A tensor of `shape` over elements [start, start + size) of this one's storage, with no
+   * gradient graph: how an optimizer addresses one parameter's part of a packed buffer.
+   */
+  slot(start: number, shape: readonly number[]): Tensor {
+    const size = shapeSize(shape);
+    const offset = this.offset + start * 4;
+    const align = this.engine.limits.minStorageBufferOffsetAlignment;
+    if (!Number.isInteger(start) || start < 0 || start + size > this.size || offset % align) {
+      throw new Error(`Tensor.slot: elements [${start}, ${start + size}) of ${shapeStr(this.shape)} are out of range or not at a ${align}-byte boundary`);
+    }
+    const s = new Storage(this.engine, this.buffer, Math.max(4, size * 4), offset, this.storage!);
+    this.storage!.refs++;
+    this.storage!.slots++;
+    return new Tensor(this.engine, s, shape, this.dtype);
+  }
+
+  /**
+   * Moves the storage of every tensor given into one new buffer, each at an offset aligned for a
+   * storage binding (contents copied on the GPU), and returns a 1-D tensor over that buffer with
+   * `offsets`, the element index of each tensor in it. Tensors that view one storage move together.
+   * One buffer lets a kernel such as the optimizer treat many tensors in one dispatch.
+   */
+  static pack(tensors: readonly Tensor[], engine: Engine = getEngine()): { flat: Tensor; offsets: number[] } {
+    const storages = [...new Set(tensors.map((t) => (t.buffer, t.storage!)))];
+    for (const s of storages) {
+      if (s.engine !== engine) throw new Error('Tensor.pack: tensors of another engine');
+      if (s.slots) throw new Error('Tensor.pack: a tensor has slots cut from it, which cannot move with it');
+    }
+    const layout = packLayout(engine, storages.map((s) => s.bytes / 4));
+    const offsets = tensors.map((t) => layout.offsets[storages.indexOf(t.storage!)]!);
+    // Already packed this way (a second optimizer over the same parameters): share that buffer,
+    // so that neither optimizer steps a copy the other no longer reads.
+    const old = storages[0]?.parent;
+    if (old && storages.every((s, k) => s.parent === old && s.offset === old.offset + layout.offsets[k]! * 4) && old.bytes === layout.total * 4) {
+      old.refs++;
+      return { flat: new Tensor(engine, old, [layout.total], 'f32'), offsets };
+    }
+    const flat = Tensor.empty([layout.total], 'f32', engine);
+    const home = flat.storage!;
+    engine.clear(home.buffer, home.offset, layout.total * 4);
+    storages.forEach((s, k) => {
+      const at = home.offset + layout.offsets[k]! * 4;
+      engine.copy(s.buffer, s.offset, home.buffer, at, s.bytes);
+      if (s.parent) s.parent.release();
+      else engine.pool.release(s.buffer);
+      s.buffer = home.buffer;
+      s.offset = at;
+      s.parent = home;
+      home.refs++;
+      home.slots++;
+    });
+    return { flat, offsets };
+  }
+
+  /** Whether no other tensor shares this one's memory (no view, slot or packing). */
+  get isSoleOwner(): boolean {
+    const s = this.storage;
+    return !!s && s.refs === 1 && s.slots === 0 && !s.parent;
   }
 
   get isDisposed(): boolean {
@@ -107,7 +198,7 @@ export class Tensor {
   }
 
   async read(): Promise<Float32Array | Uint32Array> {
-    const bytes = await this.engine.read(this.buffer, 0, this.size * 4);
+    const bytes = await this.engine.read(this.buffer, this.offset, this.size * 4);
     return this.dtype === 'f32' ? new Float32Array(bytes) : new Uint32Array(bytes);
   }
 
@@ -119,6 +210,21 @@ export class Tensor {
   toString(): string {
     return `Tensor(${shapeStr(this.shape)}, ${this.dtype}${this.requiresGrad ? ', grad' : ''})`;
   }
+}
+
+/**
+ * Element offsets of tensors of these sizes placed one after another, each starting on the
+ * device's storage binding alignment, and the total elements that layout spans.
+ */
+export function packLayout(engine: Engine, sizes: readonly number[]): { offsets: number[]; total: number } {
+  const step = engine.limits.minStorageBufferOffsetAlignment / 4;
+  let total = 0;
+  const offsets = sizes.map((n) => {
+    const at = total;
+    total += Math.ceil(Math.max(n, 1) / step) * step;
+    return at;
+  });
+  return { offsets, total };
 }
 
 export function resolveShape(shape: readonly number[], size: number, op: string, from: readonly number[]): number[] {

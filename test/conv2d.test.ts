@@ -8,6 +8,7 @@ import {
   conv2dGradBias,
   conv2dGradInput,
   conv2dGradWeight,
+  conv2dGradWeightBias,
   conv2dRaw,
   type Conv2dOptions,
 } from '../src/kernels/conv2d.js';
@@ -254,9 +255,11 @@ describe('conv2d: DC-IGN layer shapes, sampled', () => {
       const b = random([O], 3);
       const dy = random([N, O, Ho, Ho], H + O);
       const [X, W, B, DY] = [x, w, b, dy].map((a) => Tensor.fromData(a.data, a.shape));
+      // dw and db from one pass (as training computes them), and db from its own pass.
       const o = { variant };
-      const outs = [conv2dRaw(X!, W!, B!, o), conv2dGradInput(DY!, W!, x.shape, o), conv2dGradWeight(X!, DY!, w.shape, o), conv2dGradBias(DY!)];
-      const [y, dx, dw, db] = await Promise.all(outs.map((t) => t.data()));
+      const { dw: dwT, db: dbT } = conv2dGradWeightBias(X!, DY!, w.shape, o);
+      const outs = [conv2dRaw(X!, W!, B!, o), conv2dGradInput(DY!, W!, x.shape, o), dwT, dbT, conv2dGradBias(DY!)];
+      const [y, dx, dw, db, dbAlone] = await Promise.all(outs.map((t) => t.data()));
       const at = (got: Float32Array, idx: number[]) => idx.map((i) => got[i]!);
 
       const iy = sampleIndices(size([N, O, Ho, Ho]), 1500);
@@ -266,6 +269,7 @@ describe('conv2d: DC-IGN layer shapes, sampled', () => {
       const iw = sampleIndices(w.data.length, 400);
       expectClose(at(dw!, iw), ref.conv2dGradWeightAt(x, dy, w.shape, {}, iw), tolFor(N * Ho * Ho).atol, tolFor(N * Ho * Ho).rtol, 'dw');
       expectClose(db!, ref.conv2dGradBias(dy).data, tolFor(N * Ho * Ho).atol, tolFor(N * Ho * Ho).rtol, 'db');
+      expectClose(dbAlone!, ref.conv2dGradBias(dy).data, tolFor(N * Ho * Ho).atol, tolFor(N * Ho * Ho).rtol, 'db alone');
       for (const t of [X, W, B, DY, ...outs]) t!.dispose();
     });
   }
@@ -288,9 +292,13 @@ describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () =>
   // chunks of 3 + 2 images; the second (few enough multiply-adds for the small register block):
   // images of 202800 bytes of x and dx, in chunks of 5 + 2. Every window after the first starts
   // off the 256-byte alignment, and dw and db add up over the chunks.
+  // The third: chunks of one image whose weight-gradient slices (16 a chunk, 12.5 kB each) outgrow
+  // the scratch binding together, so each chunk's are summed before the next (the first two sum
+  // every chunk's slices once, at the end).
   const cases: Case[] = [
     { x: [5, 16, 65, 65], w: [20, 16, 3, 3], o: { padding: 1 } },
     { x: [7, 3, 130, 130], w: [4, 3, 5, 5], o: { stride: 2, padding: 'valid' } },
+    { x: [6, 8, 128, 128], w: [8, 8, 7, 7], o: { padding: 3 } },
   ];
   const variants: ConvVariant[] = ['register', 'tiled'];
   cases.forEach((c, i) => variants.forEach((variant) =>

@@ -136,5 +136,7 @@ describe('linear: bias and activation in the matmul epilogue, the bias gradient 
     expect(() => linear(x, w, Tensor.empty([4]))).toThrow('matmul: bias must have shape [5] (one per column of the result) (a [3,4], b [5,4], bias [4])');
     expect(() => matmulRaw(x, w, { transB: true, rowSums: Tensor.empty([5]) })).toThrow(/matmul: rowSums must hold 3 values .*rowSums \[5\]/);
     expect(() => linear(x, Tensor.empty([5, 3]), null)).toThrow(/linear: x must be \[batch, in\] and w \[out, in\].*x \[3,4\], w \[5,3\]/);
+    expect(() => matmulRaw(x, w, { transB: true, gate: { y: Tensor.empty([5]), activation: 'relu' } })).toThrow(/matmul: gate.y must have the shape of a \(a \[3,4\], gate.y \[5\]\)/);
+    expect(() => matmulRaw(x, w, { transB: true, activation: 'relu', gate: { y: x, activation: 'relu' } })).toThrow(/matmul: a gate and an epilogue activation cannot be combined/);
   });
 });

@@ -4,7 +4,7 @@ import { gradCheck } from './setup/gradcheck.js';
 import { backward, parameter, Tensor, tidy } from '../src/node.js';
 import { conv2d, type Conv2dPadding } from '../src/kernels/conv2d.js';
 import { upsampleNearest } from '../src/kernels/upsample.js';
-import { foldUpsampleWeight, upsampleConv2d } from '../src/kernels/upconv.js';
+import { foldUpsampleWeight, foldUpsampleWeights, upsampleConv2d } from '../src/kernels/upconv.js';
 import type { Activation } from '../src/kernels/elementwise.js';
 import * as ref from './ref/conv.js';
 import { upsampleNearest as refUp, upsampleNearestBackward as refUpGrad } from './ref/upsample.js';
@@ -135,6 +135,35 @@ describe('upsampleConv2d against float64 upsample + conv2d and finite difference
     expect(bad([4, 3, 3, 3], 0, x, Tensor.empty([5]))).toThrow(/upsampleConv2d: bias must have shape \[4\].*bias \[5\]/);
     expect(() => foldUpsampleWeight(Tensor.empty([4, 3, 3]))).toThrow(/foldUpsampleWeight: w must be 4-D.*w \[4,3,3\]/);
     expect(() => upsampleConv2d(x, Tensor.empty([4, 3, 3, 3]), null, { activation: 'tanh' as Activation })).toThrow(/upsampleConv2d: activation must be 'relu' or 'sigmoid', got "tanh"/);
+  });
+});
+
+describe('foldUpsampleWeights: several layers folded in one dispatch', () => {
+  const ctx = useEngine();
+
+  it('equals each layer folded alone, in one dispatch for weights packed in one buffer (a run of 8 per dispatch)', async () => {
+    // Shapes, kernels and paddings that differ row to row of the table.
+    const specs: [number[], Conv2dPadding][] = [
+      [[5, 3, 7, 7], 0], [[2, 4, 3, 3], 'same'], [[6, 1, 5, 5], 2], [[1, 6, 7, 7], 1], [[3, 2, 1, 1], 0],
+      [[4, 4, 3, 3], 0], [[2, 2, 5, 5], 'same'], [[3, 3, 3, 3], 1], [[7, 2, 3, 3], 0], [[2, 5, 7, 7], 3],
+    ];
+    const ws = specs.map(([shape], k) => Tensor.fromData(random(shape, 40 + k).data, shape));
+    const paddings = specs.map(([, p]) => p);
+    const alone = await Promise.all(ws.map((w, k) => foldUpsampleWeight(w, paddings[k]).data()));
+    const loose = foldUpsampleWeights(ws, paddings);
+    for (let k = 0; k < ws.length; k++) expect(Array.from(await loose[k]!.data()), `unpacked ${k}`).toEqual(Array.from(alone[k]!));
+    const { flat } = Tensor.pack(ws);
+    const before = ctx.engine.stats.dispatches;
+    const packed = foldUpsampleWeights(ws, paddings);
+    expect(ctx.engine.stats.dispatches - before, '10 packed weights: runs of 8 and 2').toBe(2);
+    for (let k = 0; k < ws.length; k++) expect(Array.from(await packed[k]!.data()), `packed ${k}`).toEqual(Array.from(alone[k]!));
+    // upsampleConv2d with a folded weight given computes what it does folding its own.
+    const x = Tensor.fromData(random([2, 3, 6, 6], 60).data, [2, 3, 6, 6]);
+    const own = await upsampleConv2d(x, ws[0]!, null).data();
+    expect(Array.from(await upsampleConv2d(x, ws[0]!, null, { folded: packed[0] }).data())).toEqual(Array.from(own));
+    expect(() => upsampleConv2d(x, ws[0]!, null, { folded: packed[1] })).toThrow(/upsampleConv2d: folded must have shape \[20,3,4,4\].*folded \[8,4,3,3\]/);
+    expect(() => foldUpsampleWeights(ws, [0])).toThrow(/foldUpsampleWeights: 10 weights but 1 paddings/);
+    for (const t of [...ws, ...loose, ...packed, flat, x]) t.dispose();
   });
 });
 

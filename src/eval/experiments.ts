@@ -544,7 +544,7 @@ export async function inference(engine: Engine, models: EvalModel[], s: EvalSett
     );
     const [mseT, l1T, ...codeT] = out as [Tensor, Tensor, ...Tensor[]];
     try {
-      const [mse, l1, ...codes] = await Promise.all([mseT.data(), engine.read(l1T.buffer, 0, C * 4), ...codeT.map((t, k) => engine.read(t.buffer, (k + 1) * C * 4, C * 4))]);
+      const [mse, l1, ...codes] = await Promise.all([mseT.data(), engine.read(l1T.buffer, l1T.offset, C * 4), ...codeT.map((t, k) => engine.read(t.buffer, t.offset + (k + 1) * C * 4, C * 4))]);
       const dist = [...new Float32Array(l1), ...codes.flatMap((b) => [...new Float32Array(b)])];
       return { dist, mse: [...mse] };
     } finally {

@@ -19,6 +19,8 @@ export interface DispatchArgs {
 export interface EngineStats {
   submits: number;
   dispatches: number;
+  /** Buffer copies and clears recorded between dispatches (each ends a compute pass). */
+  copies: number;
   readbacks: number;
   uploads: number;
 }
@@ -34,7 +36,7 @@ export class Engine {
   readonly software: boolean;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
-  readonly stats: EngineStats = { submits: 0, dispatches: 0, readbacks: 0, uploads: 0 };
+  readonly stats: EngineStats = { submits: 0, dispatches: 0, copies: 0, readbacks: 0, uploads: 0 };
   /** Largest storage binding in bytes; kernels split work over tensors larger than this. */
   readonly maxBinding: number;
   /**
@@ -134,6 +136,15 @@ export class Engine {
     const encoder = this.ensureEncoder();
     this.endPass();
     encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.stats.copies++;
+  }
+
+  /** Zeroes bytes [offset, offset + bytes) in order with the recorded work (no dispatch). */
+  clear(buffer: GPUBuffer, offset: number, bytes: number): void {
+    const encoder = this.ensureEncoder();
+    this.endPass();
+    encoder.clearBuffer(buffer, offset, bytes);
+    this.stats.copies++;
   }
 
   private endPass(): void {

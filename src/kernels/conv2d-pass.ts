@@ -82,9 +82,10 @@ export interface ConvRun {
 
 /**
  * A variant's weight-gradient kernel: `groups` workgroups per K segment; each dispatch writes
- * one partial dw slice per segment of rowsPerSeg (image, output row) rows into target.
+ * one partial dw slice per segment of rowsPerSeg (image, output row) rows into targets[0], from
+ * slice segBase on, and with a bias lane the db slices into targets[1].
  */
 export interface DwRun {
   groups: number;
-  dispatch(x: Window, dy: Window, target: Binding, rows: number, rowsPerSeg: number, segs: number): void;
+  dispatch(x: Window, dy: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number): void;
 }

@@ -64,24 +64,28 @@ export function tiledConv(engine: Engine, p: ConvPass): ConvRun | null {
   };
 }
 
-/** The tiled weight gradient: a GEMM of dy (O rows) with x gathered (C*kh*kw columns). */
-export function tiledDw(op: string, engine: Engine, g: Conv2dGeometry): DwRun {
+/**
+ * The tiled weight gradient: a GEMM of dy (O rows) with x gathered (C*kh*kw columns), and with a
+ * bias one more column of ones, whose results are db.
+ */
+export function tiledDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean): DwRun {
   const NC = g.C * g.kh * g.kw;
-  const { TM, TN } = tile(g.O, NC);
-  const groupsX = Math.ceil(NC / TN);
+  const cols = NC + (withBias ? 1 : 0);
+  const { TM, TN } = tile(g.O, cols);
+  const groupsX = Math.ceil(cols / TN);
   const groupsY = Math.ceil(g.O / TM);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
-  const kernel = tiledKernel(engine, 'DW', TM, TN);
+  const kernel = tiledKernel(engine, 'DW', TM, TN, { DB_LANE: withBias });
   return {
     groups: groupsX * groupsY,
-    dispatch(x: Window, dy: Window, target: Binding, rows: number, rowsPerSeg: number, segs: number) {
+    dispatch(x: Window, dy: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number) {
       const uniforms = new Uniforms(96)
-        .u32(g.O, NC, g.C, g.H, g.W, g.C * g.H * g.W, x.base, g.Ho, g.Wo, g.O * g.Ho * g.Wo, dy.base, g.stride)
+        .u32(g.O, cols, NC, g.C, g.H, g.W, g.C * g.H * g.W, x.base, g.Ho, g.Wo, g.O * g.Ho * g.Wo, dy.base, g.stride)
         .i32(g.padTop, g.padLeft)
-        .u32(g.kh, g.kw, rows, rowsPerSeg, g.O * NC)
+        .u32(g.kh, g.kw, rows, rowsPerSeg, g.O * NC, g.O, segBase)
         .build();
-      engine.dispatch(kernel, { uniforms, bindings: [x.binding, dy.binding, target], workgroups: [groupsX, groupsY, segs] });
+      engine.dispatch(kernel, { uniforms, bindings: [x.binding, dy.binding, ...targets], workgroups: [groupsX, groupsY, segs] });
     },
   };
 }

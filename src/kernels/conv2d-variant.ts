@@ -6,8 +6,8 @@ import { CONV_VARIANTS, type ConvVariant } from '../gpu/autotune.js';
 import { zeros } from './fill.js';
 import { opError } from './util.js';
 
-/** Runs the op with the given variant on stand-ins of its operands (in the order of `shapes`). */
-export type ConvTuneRun = (variant: ConvVariant, operands: Tensor[]) => Tensor;
+/** Runs the op with the given variant on stand-ins of its operands (in the order of `shapes`); returns what to dispose. */
+export type ConvTuneRun = (variant: ConvVariant, operands: Tensor[]) => { dispose(): void };
 
 /**
  * The variant for op on operands of these shapes; `detail` adds what else changes the work

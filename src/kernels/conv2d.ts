@@ -6,7 +6,7 @@ import activationSource from '../../shaders/activation.wgsl';
 import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { shapeStr, Tensor } from '../tensor.js';
-import { checkF32, checkWhole, opError, wholeBinding } from './util.js';
+import { bindRange, checkF32, checkWhole, opError, output, rangeBinding, wholeBinding } from './util.js';
 import { activationDefines, type Activation } from './elementwise.js';
 import type { Conv2dGeometry, ConvPass, ConvRun, DwRun, Window } from './conv2d-pass.js';
 import { tiledConv, tiledDw } from './conv2d-tiled.js';
@@ -75,11 +75,7 @@ export function conv2dGeometry(op: string, x: Shaped, w: Shaped, o: Conv2dOption
 // ---- binding windows ----------------------------------------------------------------------
 
 /** Elements [start, start+count) of t, bound from the aligned byte offset at or before start. */
-function window(engine: Engine, t: Tensor, start: number, count: number): Window {
-  const align = engine.limits.minStorageBufferOffsetAlignment;
-  const offset = Math.floor((start * 4) / align) * align;
-  return { binding: { buffer: t.buffer, offset, size: Math.max((start + count) * 4 - offset, 4) }, base: start - offset / 4 };
-}
+const window = bindRange;
 
 /**
  * Runs of at most maxImages whole images such that each tensor's window (perImage elements of
@@ -217,7 +213,7 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
   const L: string[] = [];
   for (let t = 0; t < RUN; t++) {
     L.push(`      let xi${t} = ix0 + ${t};`);
-    L.push(`      let x${t} = select(0.0, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
+    L.push(`      let x${t} = select(pad, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
   }
   // dy value e = o * PX + q: channel min(o0 + o, O - 1), pixel ox0 + q (zero past the row).
   const d = shared(L, OB * PX, sg, 'd', (e) =>
@@ -358,26 +354,29 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
 
 // ---- weight and bias gradients ------------------------------------------------------------
 
-/** The register-blocked weight gradient: a lane per (c, kernel row), OB output channels per workgroup row. */
-function registerDw(op: string, engine: Engine, g: Conv2dGeometry): DwRun {
+/**
+ * The register-blocked weight gradient: a lane per (c, kernel row), and with a bias one more
+ * lane for db; OB output channels per workgroup row.
+ */
+function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean): DwRun {
   const sg = subgroups8(engine);
   const { OB, PX } = dwBlock(g.O, g.Wo);
-  const lanes = g.C * g.kh;
+  const lanes = g.C * g.kh + (withBias ? 1 : 0);
   const WG = workgroupSize(engine, lanes);
   const groupsX = Math.ceil(lanes / WG);
   const groupsY = Math.ceil(g.O / OB);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
-  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB }, WG);
+  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias }, WG);
   return {
     groups: groupsX * groupsY,
-    dispatch(xw: Window, dyw: Window, target: Binding, rows: number, rowsPerSeg: number, segs: number) {
+    dispatch(xw: Window, dyw: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number) {
       const uniforms = new Uniforms(96)
         .u32(g.C, g.H, g.W, g.C * g.H * g.W, xw.base, g.O, g.Ho, g.Wo, g.O * g.Ho * g.Wo, dyw.base, g.stride)
         .i32(g.padTop, g.padLeft)
-        .u32(g.kh, lanes, rows, rowsPerSeg, g.O * g.C * g.kh * g.kw)
+        .u32(g.kh, lanes, rows, rowsPerSeg, g.O * g.C * g.kh * g.kw, g.O, segBase)
         .build();
-      engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, target], workgroups: [groupsX, groupsY, segs] });
+      engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, ...targets], workgroups: [groupsX, groupsY, segs] });
     },
   };
 }
@@ -388,15 +387,45 @@ const DW_TARGET_GROUPS = 256;
 const DW_SCRATCH_BYTES = 32 << 20;
 
 /** dw[o,c,i,j] = sum over n, oy, ox of dy[n,o,oy,ox] * x[n,c,oy*s-padTop+i,ox*s-padLeft+j]. */
-export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[], o: Conv2dOptions = {}): Tensor {
-  const op = 'conv2d.gradWeight';
+export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[], o: Conv2dOptions = {}, into?: Tensor | null): Tensor {
+  return weightGrads('conv2d.gradWeight', x, dy, wShape, o, into, null).dw;
+}
+
+/**
+ * dw as conv2dGradWeight and db[o] = the sum of dy[:, o, :, :] from the same pass over dy (one
+ * more lane: see shaders/conv2d.wgsl), instead of a pass of its own.
+ */
+export function conv2dGradWeightBias(
+  x: Tensor,
+  dy: Tensor,
+  wShape: readonly number[],
+  o: Conv2dOptions = {},
+  into?: Tensor | null,
+  biasInto?: Tensor | null,
+): { dw: Tensor; db: Tensor } {
+  const r = weightGrads('conv2d.gradWeightBias', x, dy, wShape, o, into, { into: biasInto });
+  return { dw: r.dw, db: r.db! };
+}
+
+function weightGrads(
+  op: string,
+  x: Tensor,
+  dy: Tensor,
+  wShape: readonly number[],
+  o: Conv2dOptions,
+  into: Tensor | null | undefined,
+  bias: { into?: Tensor | null } | null,
+): { dw: Tensor; db: Tensor | null } {
   const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
-  const variant = convVariant(engine, op, o.variant, [x.shape, dy.shape], `w ${shapeStr(wShape)} ${tuneDetail(g)}`,
-    (v, [xt, dyt]) => conv2dGradWeight(xt!, dyt!, wShape, { ...o, variant: v }));
-  const dw = Tensor.empty([g.O, g.C, g.kh, g.kw], 'f32', engine);
+  const variant = convVariant(engine, op, o.variant, [x.shape, dy.shape], `w ${shapeStr(wShape)} ${tuneDetail(g)}${bias ? ' with bias' : ''}`, (v, [xt, dyt]) => {
+    const r = weightGrads(op, xt!, dyt!, wShape, { ...o, variant: v }, null, bias ? {} : null);
+    return { dispose: () => [r.dw, r.db].forEach((t) => t?.dispose()) };
+  });
+  const dw = output(op, [g.O, g.C, g.kh, g.kw], engine, into);
+  const db = bias ? output(op, [g.O], engine, bias.into) : null;
   checkWhole(op, 'dw', dw);
   const dwSize = dw.size;
-  const run = variant === 'tiled' ? tiledDw(op, engine, g) : registerDw(op, engine, g);
+  const run = variant === 'tiled' ? tiledDw(op, engine, g, !!db) : registerDw(op, engine, g, !!db);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const xImg = g.C * g.H * g.W;
   const dyImg = g.O * g.Ho * g.Wo;
@@ -408,37 +437,51 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, wShape: readonly number[
     const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
     return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
   });
-  // One pass writes dw itself; otherwise partial slices go to scratch and DW_SUM adds them up
-  // (and, after the first chunk, what dw already holds). Scratch holds only the slices written.
+  // One pass writes dw (and db) itself; otherwise partial slices go to scratch and DW_SUM adds
+  // them up: once at the end when every chunk's slices fit the scratch, else after each chunk
+  // (adding, after the first, what dw already holds). Scratch holds only the slices written.
   const direct = plans.length === 1 && plans[0]!.segs === 1;
-  const scratch = direct ? null : Tensor.empty([Math.max(...plans.map((p) => p.segs)) * dwSize], 'f32', engine);
+  const allSegs = plans.reduce((n, p) => n + p.segs, 0);
+  const sumOnce = allSegs <= maxSegs;
+  const scratchSegs = sumOnce ? allSegs : Math.max(...plans.map((p) => p.segs));
+  const scratch = direct ? null : Tensor.empty([scratchSegs * dwSize], 'f32', engine);
+  const bScratch = direct || !db ? null : Tensor.empty([scratchSegs * g.O], 'f32', engine);
+  const sum = (segs: number, accumulate: boolean) => {
+    const kernel = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true, DB_LANE: !!db } });
+    const bindings = [rangeBinding(scratch!, 0, segs * dwSize), wholeBinding(dw)];
+    if (db) bindings.push(rangeBinding(bScratch!, 0, segs * g.O), wholeBinding(db));
+    engine.dispatch(kernel, {
+      uniforms: new Uniforms(16).u32(dwSize, segs, accumulate ? 1 : 0, db?.size ?? 0).build(),
+      bindings,
+      workgroups: grid1d(dwSize + (db?.size ?? 0), 256),
+    });
+  };
+  let segBase = 0;
   for (const [k, { n0, nb, rows, rowsPerSeg, segs }] of plans.entries()) {
     const xw = window(engine, x, n0 * xImg, nb * xImg);
     const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
-    const target = direct ? wholeBinding(dw) : { buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 };
-    run.dispatch(xw, dyw, target, rows, rowsPerSeg, segs);
-    if (!direct) {
-      const sum = engine.kernel({ name: 'conv2d', wgsl: source, defines: { DW_SUM: true } });
-      engine.dispatch(sum, {
-        uniforms: new Uniforms(16).u32(dwSize, segs, k > 0 ? 1 : 0).build(),
-        bindings: [{ buffer: scratch!.buffer, offset: 0, size: segs * dwSize * 4 }, wholeBinding(dw)],
-        workgroups: grid1d(dwSize, 256),
-      });
-    }
+    const ends = segBase + segs;
+    const targets = [direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, ends * dwSize)];
+    if (db) targets.push(direct ? wholeBinding(db) : rangeBinding(bScratch!, 0, ends * g.O));
+    run.dispatch(xw, dyw, targets, rows, rowsPerSeg, segs, segBase);
+    if (sumOnce) segBase = ends;
+    else if (!direct) sum(segs, k > 0);
   }
+  if (sumOnce && !direct) sum(allSegs, false);
   scratch?.dispose();
-  return dw;
+  bScratch?.dispose();
+  return { dw, db };
 }
 
 /** db[o] = sum of dy[:, o, :, :]. */
-export function conv2dGradBias(dy: Tensor): Tensor {
+export function conv2dGradBias(dy: Tensor, into?: Tensor | null): Tensor {
   const op = 'conv2d.gradBias';
   checkF32(op, 'dy', dy);
   if (dy.rank !== 4) throw opError(op, 'dy must be 4-D NCHW', ['dy', dy]);
   const engine = dy.engine;
   const [N, O, Ho, Wo] = dy.shape as [number, number, number, number];
   if (O > engine.limits.maxComputeWorkgroupsPerDimension) throw opError(op, 'too many channels for one dispatch', ['dy', dy]);
-  const db = Tensor.empty([O], 'f32', engine);
+  const db = output(op, [O], engine, into);
   const img = O * Ho * Wo;
   batchChunks(op, engine, N, [['dy', dy]], [img]).forEach(([n0, nb], k) => {
     const win = window(engine, dy, n0 * img, nb * img);
@@ -460,9 +503,13 @@ export function conv2dGradBias(dy: Tensor): Tensor {
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   const y = conv2dRaw(x, w, bias, o);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return record(y, 'conv2d', inputs, (g) => [
-    x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null,
-    w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o) : null,
-    ...(bias ? [bias.requiresGrad ? conv2dGradBias(g) : null] : []),
-  ]);
+  return record(y, 'conv2d', inputs, (g, into) => {
+    const gx = x.requiresGrad ? conv2dGradInput(g, w, x.shape, o) : null;
+    if (!bias) return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null];
+    if (w.requiresGrad && bias.requiresGrad) {
+      const { dw, db } = conv2dGradWeightBias(x, g, w.shape, o, into[1], into[2]);
+      return [gx, dw, db];
+    }
+    return [gx, w.requiresGrad ? conv2dGradWeight(x, g, w.shape, o, into[1]) : null, bias.requiresGrad ? conv2dGradBias(g, into[2]) : null];
+  });
 }

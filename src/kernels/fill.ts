@@ -3,7 +3,7 @@ import rng from '../../shaders/rng.wgsl';
 import fill from '../../shaders/fill.wgsl';
 import { grid1d, Uniforms, type Engine } from '../gpu/engine.js';
 import { getEngine, Tensor } from '../tensor.js';
-import { chunks } from './util.js';
+import { chunks, rangeBinding } from './util.js';
 
 const MODES = { const: 0, uniform: 1, normal: 2 } as const;
 
@@ -20,7 +20,7 @@ function run(shape: readonly number[], mode: keyof typeof MODES, p0: number, p1:
   for (const [start, count] of chunks(engine, out.size)) {
     engine.dispatch(kernel, {
       uniforms: new Uniforms(32).u32(count, start, s0, s1).f32(p0, p1).build(),
-      bindings: [{ buffer: out.buffer, offset: start * 4, size: Math.max(count, 1) * 4 }],
+      bindings: [rangeBinding(out, start, count)],
       workgroups: grid1d(count, 256),
     });
   }

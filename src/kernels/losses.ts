@@ -6,7 +6,7 @@ import source from '../../shaders/losses.wgsl';
 import { grid1d, Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, chunks, opError, sameShape } from './util.js';
+import { checkF32, chunks, opError, rangeBinding, sameShape, wholeBinding } from './util.js';
 import { sum } from './reduce.js';
 import { full } from './fill.js';
 
@@ -36,10 +36,10 @@ function forward(kind: Kind, a: Tensor, b: Tensor, eps: number): Tensor {
   let wgBase = 0;
   parts.forEach(([start, count], k) => {
     if (!count) return;
-    const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
+    const part = (t: Tensor) => rangeBinding(t, start, count);
     engine.dispatch(kernel, {
       uniforms: new Uniforms(16).u32(count, wgBase).f32(eps).u32(0).build(),
-      bindings: [part(a), part(b), partial.buffer],
+      bindings: [part(a), part(b), wholeBinding(partial)],
       workgroups: grid1d(groups[k]!, 1),
     });
     wgBase += groups[k]!;
@@ -56,10 +56,10 @@ function backward(kind: Kind, a: Tensor, b: Tensor, g: Tensor, eps: number): Ten
   const kernel = engine.kernel({ name: 'losses', wgsl: source, defines: { KL: kind === 'KL', BACKWARD: true }, overrides: { PER_THREAD } });
   for (const [start, count] of chunks(engine, a.size)) {
     if (!count) continue;
-    const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
+    const part = (t: Tensor) => rangeBinding(t, start, count);
     engine.dispatch(kernel, {
       uniforms: new Uniforms(16).u32(count, 0).f32(eps).u32(0).build(),
-      bindings: [part(a), part(b), { buffer: g.buffer, offset: 0, size: 4 }, ...outs.map(part)],
+      bindings: [part(a), part(b), rangeBinding(g, 0, 1), ...outs.map(part)],
       workgroups: grid1d(count, 256),
     });
   }

@@ -4,7 +4,7 @@
 import source from '../../shaders/elementwise.wgsl';
 import { grid1d, Uniforms } from '../gpu/engine.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, chunks, contiguousStrides, opError, sameShape } from './util.js';
+import { checkF32, chunks, contiguousStrides, opError, rangeBinding, sameShape, wholeBinding } from './util.js';
 
 const MAX_RANK = 8;
 
@@ -25,8 +25,8 @@ export function mapUnary(x: Tensor, expr: string, name: string, params: number[]
     engine.dispatch(kernel, {
       uniforms: header(count, start, x.shape, [], [], params).build(),
       bindings: [
-        { buffer: x.buffer, offset: start * 4, size: Math.max(count, 1) * 4 },
-        { buffer: out.buffer, offset: start * 4, size: Math.max(count, 1) * 4 },
+        rangeBinding(x, start, count),
+        rangeBinding(out, start, count),
       ],
       workgroups: grid1d(count, 256),
     });
@@ -47,7 +47,7 @@ export function expand(x: Tensor, shape: readonly number[], expr: string, name: 
   for (const [start, count] of chunks(engine, out.size)) {
     engine.dispatch(kernel, {
       uniforms: header(count, start, shape, sa, [], params).build(),
-      bindings: [x.buffer, { buffer: out.buffer, offset: start * 4, size: Math.max(count, 1) * 4 }],
+      bindings: [wholeBinding(x), rangeBinding(out, start, count)],
       workgroups: grid1d(count, 256),
     });
   }
@@ -87,13 +87,12 @@ export function mapBinary(a: Tensor, b: Tensor, expr: string, name: string, para
   const sa = broadcastStrides(a.shape, shape);
   const sb = broadcastStrides(b.shape, shape);
   for (const [start, count] of chunks(engine, out.size)) {
-    const bytes = Math.max(count, 1) * 4;
-    const part = (t: Tensor, full: boolean) => (full ? { buffer: t.buffer, offset: start * 4, size: bytes } : t.buffer);
+    const part = (t: Tensor, full: boolean) => (full ? rangeBinding(t, start, count) : wholeBinding(t));
     if (!aFull && a.size * 4 > engine.maxBinding) throw opError(name, 'broadcast operand exceeds one binding', ['a', a]);
     if (!bFull && b.size * 4 > engine.maxBinding) throw opError(name, 'broadcast operand exceeds one binding', ['b', b]);
     engine.dispatch(kernel, {
       uniforms: header(count, start, shape, sa, sb, params).build(),
-      bindings: [part(a, aFull), part(b, bFull), { buffer: out.buffer, offset: start * 4, size: bytes }],
+      bindings: [part(a, aFull), part(b, bFull), rangeBinding(out, start, count)],
       workgroups: grid1d(count, 256),
     });
   }

@@ -4,7 +4,7 @@ import source from '../../shaders/matmul.wgsl';
 import { Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, opError } from './util.js';
+import { checkF32, opError, output, wholeBinding } from './util.js';
 import { sumTo } from './reduce.js';
 import { activationDefines, activationGrad, type Activation } from './elementwise.js';
 
@@ -21,6 +21,13 @@ export interface MatmulEpilogue {
   activation?: Activation | null;
   /** [M], receives alpha * the sums over k of op(A)'s rows (batch 1). */
   rowSums?: Tensor;
+  /** With `into`: add the product to what C holds (before the bias) instead of overwriting it. */
+  accumulate?: boolean;
+  /**
+   * A read through the derivative of `activation` taken from `y` (A's shape): for the gradient
+   * through a layer's activation without a pass of its own. No epilogue activation then.
+   */
+  gate?: { y: Tensor; activation: Activation };
 }
 
 
@@ -50,14 +57,19 @@ function dims(a: Tensor, b: Tensor, o: MatmulOptions): Dims {
 }
 
 /**
- * C = activation(alpha * op(A) op(B) + bias) into a new tensor, or added into `into` before the
- * bias (no gradient recorded).
+ * C = activation(alpha * op(A) op(B) + bias) into a new tensor or `into` (with `accumulate`, added
+ * to what `into` holds, before the bias). No gradient recorded.
  */
 export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogue = {}, into?: Tensor): Tensor {
   checkF32('matmul', 'a', a);
   checkF32('matmul', 'b', b);
   const d = dims(a, b, o);
-  const { bias = null, rowSums } = o;
+  const { bias = null, rowSums, gate } = o;
+  if (gate) {
+    checkF32('matmul', 'gate.y', gate.y);
+    if (gate.y.size !== a.size) throw opError('matmul', 'gate.y must have the shape of a', ['a', a], ['gate.y', gate.y]);
+    if (o.activation) throw opError('matmul', 'a gate and an epilogue activation cannot be combined', ['a', a]);
+  }
   if ((bias || rowSums) && d.batch !== 1) throw opError('matmul', 'a bias or row sums need a batch of 1', ['a', a], ['b', b]);
   if (bias) {
     checkF32('matmul', 'bias', bias);
@@ -69,27 +81,29 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
   }
   const engine = a.engine;
   const outShape = a.rank === 3 || b.rank === 3 ? [d.batch, d.M, d.N] : [d.M, d.N];
-  if (into && (into.size !== d.batch * d.M * d.N)) throw opError('matmul', 'accumulator has the wrong size', ['into', into], ['c', outShape]);
+  if (o.accumulate && !into) throw opError('matmul', 'accumulate needs into', ['a', a], ['b', b]);
   for (const [name, t] of [['a', a], ['b', b], ['c', { size: d.batch * d.M * d.N }]] as const) {
     if (t.size * 4 > engine.maxBinding) {
       throw opError('matmul', `${name} has ${t.size * 4} bytes, above the ${engine.maxBinding}-byte binding limit; split the batch`, ['a', a], ['b', b]);
     }
   }
-  const c = into ?? Tensor.empty(outShape, 'f32', engine);
+  const c = output('matmul', outShape, engine, into);
   const kernel = engine.kernel({
     name: 'matmul',
     wgsl: activationSource + source,
     defines: {
-      ...activationDefines('matmul', o.activation),
+      ...activationDefines('matmul', gate ? gate.activation : o.activation),
+      A_GATE: !!gate,
       BIAS: !!bias,
       ROW_SUM: !!rowSums,
       RS_BINDING: bias ? 5 : 4,
+      Y_BINDING: 4 + (bias ? 1 : 0) + (rowSums ? 1 : 0),
       TRANS_A: !!o.transA,
       TRANS_B: !!o.transB,
       A_VEC: (o.transA ? d.M : d.K) % 4 === 0,
       B_VEC: (o.transB ? d.K : d.N) % 4 === 0,
       C_VEC: d.N % 4 === 0,
-      ACCUMULATE: !!into,
+      ACCUMULATE: !!o.accumulate,
     },
   });
   const uniforms = new Uniforms(32)
@@ -98,7 +112,7 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
     .build();
   engine.dispatch(kernel, {
     uniforms,
-    bindings: [a.buffer, b.buffer, c.buffer, ...(bias ? [bias.buffer] : []), ...(rowSums ? [rowSums.buffer] : [])],
+    bindings: [a, b, c, ...(bias ? [bias] : []), ...(rowSums ? [rowSums] : []), ...(gate ? [gate.y] : [])].map(wholeBinding),
     workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), d.batch],
   });
   return c;
@@ -132,8 +146,9 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
 /**
  * A fully connected layer, y = activation(x W^T + b) with W [out, in] as PyTorch stores it, in
  * one dispatch. The gradient is two more: dx = g' W and dW = g'^T x with db (the column sums of
- * g') from the same dispatch, where g' is g through the activation's derivative (one elementwise
- * dispatch, from y). The rule reads y when there is an activation: the caller must keep it.
+ * g') from the same dispatch, where g' is g through the activation's derivative, taken from y as
+ * both matmuls load g (their gate). The rule reads y when there is an activation: the caller
+ * must keep it.
  */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, o: { activation?: Activation | null } = {}): Tensor {
   const op = 'linear';
@@ -144,16 +159,19 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, o: { activation?:
   }
   const activation = o.activation ?? null;
   const y = matmulRaw(x, w, { transB: true, bias: b, activation });
-  return record(y, op, b ? [x, w, b] : [x, w], (g) => {
-    const gp = activation ? activationGrad(g, y, activation) : g;
-    const gx = x.requiresGrad ? matmulRaw(gp, w) : null;
+  return record(y, op, b ? [x, w, b] : [x, w], (g, into, sum) => {
+    const gate = activation ? { y, activation } : undefined;
+    // Added into x's gradient from its other uses where the tape offers it (two heads on one x).
+    const gx = x.requiresGrad ? matmulRaw(g, w, { gate, accumulate: !!sum[0] }, sum[0] ?? undefined) : null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (w.requiresGrad) {
-      gb = b?.requiresGrad ? Tensor.empty(b.shape, 'f32', b.engine) : null;
-      gw = matmulRaw(gp, x, { transA: true, rowSums: gb ?? undefined });
-    } else if (b?.requiresGrad) gb = sumTo(gp, b.shape);
-    if (gp !== g) gp.dispose();
+      gb = b?.requiresGrad ? output(op, b.shape, b.engine, into[2]) : null;
+      gw = matmulRaw(g, x, { transA: true, rowSums: gb ?? undefined, gate }, into[1] ?? undefined);
+    } else if (b?.requiresGrad) {
+      const gp = activation ? activationGrad(g, y, activation) : g;
+      gb = sumTo(gp, b.shape, gp !== g);
+    }
     return b ? [gx, gw, gb] : [gx, gw];
   });
 }

@@ -3,7 +3,7 @@ import source from '../../shaders/reduce.wgsl';
 import { grid1d, Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, contiguousStrides, opError, sameShape } from './util.js';
+import { checkF32, contiguousStrides, opError, sameShape, wholeBinding } from './util.js';
 import { expand } from './map.js';
 
 const MAX_RANK = 8;
@@ -43,7 +43,7 @@ function dispatchReduce(x: Tensor, outCount: number, redCount: number, kept: Axe
     const out = Tensor.empty([outCount], 'f32', x.engine);
     const serial = engine.kernel({ name: 'reduce', wgsl: source, defines: { SERIAL: true } });
     const uniforms = reduceUniforms(outCount, redCount, kept, red, 1, redCount, scale);
-    engine.dispatch(serial, { uniforms, bindings: [x.buffer, out.buffer], workgroups: grid1d(outCount, 64, maxWg) });
+    engine.dispatch(serial, { uniforms, bindings: [wholeBinding(x), wholeBinding(out)], workgroups: grid1d(outCount, 64, maxWg) });
     return out;
   }
   const kernel = engine.kernel({ name: 'reduce', wgsl: source });
@@ -52,11 +52,11 @@ function dispatchReduce(x: Tensor, outCount: number, redCount: number, kept: Axe
   const chunk = Math.ceil(redCount / splits);
   const first = Tensor.empty([outCount * splits], 'f32', x.engine);
   const uniforms = reduceUniforms(outCount, redCount, kept, red, splits, chunk, splits === 1 ? scale : 1);
-  engine.dispatch(kernel, { uniforms, bindings: [x.buffer, first.buffer], workgroups: grid1d(outCount * splits, 1, maxWg) });
+  engine.dispatch(kernel, { uniforms, bindings: [wholeBinding(x), wholeBinding(first)], workgroups: grid1d(outCount * splits, 1, maxWg) });
   if (splits === 1) return first;
   const second = Tensor.empty([outCount], 'f32', x.engine);
   const u2 = reduceUniforms(outCount, splits, [[outCount], [splits]], [[splits], [1]], 1, splits, scale);
-  engine.dispatch(kernel, { uniforms: u2, bindings: [first.buffer, second.buffer], workgroups: grid1d(outCount, 1, maxWg) });
+  engine.dispatch(kernel, { uniforms: u2, bindings: [wholeBinding(first), wholeBinding(second)], workgroups: grid1d(outCount, 1, maxWg) });
   first.dispose();
   return second;
 }

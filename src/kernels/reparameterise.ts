@@ -5,7 +5,7 @@ import source from '../../shaders/reparameterise.wgsl';
 import { grid1d, Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, chunks, opError, sameShape } from './util.js';
+import { checkF32, chunks, opError, rangeBinding, sameShape } from './util.js';
 import { seedWords } from './fill.js';
 
 /**
@@ -62,7 +62,7 @@ function run(first: Tensor, logvar: Tensor, r: Resolved, backward: boolean): Ten
     defines: { BACKWARD: backward, EXPLICIT: r.eps !== null },
   });
   for (const [start, count] of chunks(engine, out.size)) {
-    const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: Math.max(count, 1) * 4 });
+    const part = (t: Tensor) => rangeBinding(t, start, count);
     const bindings = [part(first), part(logvar)];
     if (r.eps) bindings.push(part(r.eps));
     bindings.push(part(out));

@@ -10,7 +10,7 @@ import source from '../../shaders/selective.wgsl';
 import { grid1d, Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { checkF32, chunks, opError } from './util.js';
+import { checkF32, chunks, opError, rangeBinding, wholeBinding } from './util.js';
 
 function layout(op: string, z: Tensor, passStart: number, passEnd: number): { B: number; D: number } {
   checkF32(op, 'z', z);
@@ -53,10 +53,10 @@ export function selectiveClamp(z: Tensor, passStart: number, passEnd: number, fr
   const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: mean ? { CLAMP: true, FROM_MEAN: true } : { CLAMP: true } });
   for (const [start, count] of chunks(engine, z.size)) {
     if (!count) continue;
-    const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
+    const part = (t: Tensor) => rangeBinding(t, start, count);
     engine.dispatch(kernel, {
       uniforms: header(count, start, D, passStart, passEnd, mean ? B : 0, 0, 0),
-      bindings: [part(z), sums ? sums.buffer : { buffer: z.buffer, offset: 0, size: D * 4 }, part(out)],
+      bindings: [part(z), sums ? wholeBinding(sums) : rangeBinding(z, 0, D), part(out)],
       workgroups: grid1d(count, 256),
     });
   }
@@ -78,7 +78,7 @@ function columnMoments(z: Tensor, D: number, passStart: number, passEnd: number,
   chunks(engine, z.size).forEach(([start, count], k) => {
     engine.dispatch(kernel, {
       uniforms: header(D, start, D, passStart, passEnd, count, k === 0 ? 1 : 0, 0),
-      bindings: [{ buffer: z.buffer, offset: start * 4, size: Math.max(count, 1) * 4 }, sums.buffer, ...(sq ? [sq.buffer] : [])],
+      bindings: [rangeBinding(z, start, count), wholeBinding(sums), ...(sq ? [wholeBinding(sq)] : [])],
       workgroups: grid1d(D, 256),
     });
   });
@@ -90,7 +90,7 @@ function spreads(sums: Tensor, squares: Tensor, B: number, D: number, passStart:
   const engine = sums.engine;
   const sp = Tensor.empty([2], 'f32', engine);
   const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { SPREADS: true } });
-  engine.dispatch(kernel, { uniforms: header(1, 0, D, passStart, passEnd, B, 0, 0), bindings: [sums.buffer, squares.buffer, sp.buffer], workgroups: [1, 1, 1] });
+  engine.dispatch(kernel, { uniforms: header(1, 0, D, passStart, passEnd, B, 0, 0), bindings: [wholeBinding(sums), wholeBinding(squares), wholeBinding(sp)], workgroups: [1, 1, 1] });
   return sp;
 }
 
@@ -140,8 +140,8 @@ function filterBackward(g: Tensor, z: Tensor, B: number, D: number, passStart: n
   const kernel = engine.kernel({ name: 'selective', wgsl: source, defines: { FILTER: true, INVARIANCE: invariance, RELATIVE: !!sp } });
   for (const [start, count] of chunks(engine, z.size)) {
     if (!count) continue;
-    const part = (t: Tensor) => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
-    const bindings = sums ? [part(g), part(z), sums.buffer, ...(sp ? [sp.buffer] : []), part(gi)] : [part(g), part(gi)];
+    const part = (t: Tensor) => rangeBinding(t, start, count);
+    const bindings = sums ? [part(g), part(z), wholeBinding(sums), ...(sp ? [wholeBinding(sp)] : []), part(gi)] : [part(g), part(gi)];
     engine.dispatch(kernel, {
       uniforms: header(count, start, D, passStart, passEnd, B, 0, strength ?? 0),
       bindings,

@@ -1,4 +1,4 @@
-import { shapeStr, type Tensor } from '../tensor.js';
+import { shapeSize, shapeStr, Tensor } from '../tensor.js';
 import type { Binding, Engine } from '../gpu/engine.js';
 
 /** An error that names the op, the argument and the shapes involved. */
@@ -12,9 +12,26 @@ export function checkF32(op: string, name: string, t: Tensor): void {
   if (t.engine !== undefined) t.buffer; // throws a clear error when disposed
 }
 
+/**
+ * The f32 tensor a kernel writes its result of `shape` into: `into` when given (a gradient slot
+ * the tape offers; it must hold as many elements), else a new one.
+ */
+export function output(op: string, shape: readonly number[], engine: Engine, into?: Tensor | null): Tensor {
+  if (!into) return Tensor.empty(shape, 'f32', engine);
+  if (into.size !== shapeSize(shape) || into.dtype !== 'f32' || into.engine !== engine) {
+    throw opError(op, 'into does not match the result', ['into', into], ['result', shape]);
+  }
+  return into;
+}
+
 /** A binding over all of t; kernels that cannot split t call checkWhole first. */
 export function wholeBinding(t: Tensor): Binding {
-  return { buffer: t.buffer, offset: 0, size: Math.max(t.size, 1) * 4 };
+  return { buffer: t.buffer, offset: t.offset, size: Math.max(t.size, 1) * 4 };
+}
+
+/** A binding over elements [start, start + count) of t, start a multiple of 64 (as chunks() gives). */
+export function rangeBinding(t: Tensor, start: number, count: number): Binding {
+  return { buffer: t.buffer, offset: t.offset + start * 4, size: Math.max(count, 1) * 4 };
 }
 
 /** Throws, naming op and argument, when t is larger than one storage binding. */
@@ -42,9 +59,10 @@ export function chunks(engine: Engine, total: number, bytesPerElement = 4): [sta
  */
 export function bindRange(engine: Engine, t: Tensor, start: number, count: number): { binding: Binding; base: number } {
   const align = engine.limits.minStorageBufferOffsetAlignment;
-  const offset = Math.floor((start * 4) / align) * align;
-  const size = Math.max((start + count) * 4 - offset, 4);
-  return { binding: { buffer: t.buffer, offset, size }, base: start - offset / 4 };
+  const at = t.offset + start * 4;
+  const offset = Math.floor(at / align) * align;
+  const size = Math.max(at + count * 4 - offset, 4);
+  return { binding: { buffer: t.buffer, offset, size }, base: (at - offset) / 4 };
 }
 
 /**

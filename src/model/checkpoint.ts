@@ -52,7 +52,7 @@ function checkNamesAndShapes(want: Map<string, readonly number[]>, source: Map<s
 export function assignTensors(target: Map<string, Tensor>, source: Map<string, NamedArray>, what: string): void {
   checkNamesAndShapes(new Map([...target].map(([k, t]) => [k, t.shape])), source, what);
   for (const name of target.keys()) assertFinite(name, source.get(name)!.data, what);
-  for (const [name, t] of target) t.engine.upload(t.buffer, 0, source.get(name)!.data);
+  for (const [name, t] of target) t.engine.upload(t.buffer, t.offset, source.get(name)!.data);
 }
 
 /** Every parameter's shape for a config, as Dcign names them, without building anything. */

@@ -42,8 +42,8 @@ export class Conv2d implements Layer {
    * activation(forward(upsampleNearest(x, 2))) without the upsampled map, in about a third of the
    * multiply-adds for 7x7 valid; with an activation, the rule reads the output, so the caller keeps it.
    */
-  forwardUpsampled(x: Tensor, activation?: Activation): Tensor {
-    return upsampleConv2d(x, this.weight, this.bias, { padding: this.padding, activation });
+  forwardUpsampled(x: Tensor, activation?: Activation, folded?: Tensor): Tensor {
+    return upsampleConv2d(x, this.weight, this.bias, { padding: this.padding, activation, folded });
   }
   params(): [string, Tensor][] {
     return [['weight', this.weight], ['bias', this.bias]];

@@ -1,9 +1,10 @@
-// Optimizers that update parameters in place on the GPU: one fused dispatch per parameter tensor
-// (per binding-sized chunk), no readback, so a training step stays one submit.
+// Optimizers that update parameters in place on the GPU, no readback, so a training step stays
+// one submit. RMSProp packs its parameters into one buffer (and their gradients and moments into
+// three more of the same layout), so one dispatch steps them all; SGD dispatches per tensor.
 import source from '../../shaders/optim.wgsl';
-import { grid1d, Uniforms, type Binding } from '../gpu/engine.js';
+import { grid1d, Uniforms } from '../gpu/engine.js';
 import { Tensor } from '../tensor.js';
-import { chunks, opError } from '../kernels/util.js';
+import { chunks, opError, rangeBinding } from '../kernels/util.js';
 import { zeros } from '../kernels/fill.js';
 
 function checkParams(op: string, params: Tensor[]): void {
@@ -36,6 +37,11 @@ export interface RMSPropState {
   v: Tensor[];
 }
 
+/** Whether a and b are the same elements of the same buffer. */
+function sameMemory(a: Tensor, b: Tensor): boolean {
+  return a.buffer === b.buffer && a.offset === b.offset && a.size === b.size;
+}
+
 /**
  * The RMSProp variant of the original rmsprop.lua, for gradients of a loss to minimise:
  *   m <- (1 - b1) m + b1 g;   v <- (1 - b2) v + b2 g^2;
@@ -53,8 +59,16 @@ export class RMSProp {
   readonly eps: number;
   /** Steps taken so far; the next step uses t + 1 in its bias correction. */
   t = 0;
+  /** Per parameter, its part of the packed moments. */
   readonly m: readonly Tensor[];
   readonly v: readonly Tensor[];
+  /**
+   * Per parameter, its part of the packed gradient buffer the update reads. Backward rules
+   * write a parameter's gradient here when the tape offers it (autograd/tape.ts); any other
+   * .grad is copied in before the update.
+   */
+  readonly gradSlots: readonly Tensor[];
+  private readonly flat: { x: Tensor; g: Tensor; m: Tensor; v: Tensor };
 
   constructor(params: Tensor[], o: RMSPropOptions = {}) {
     checkParams('RMSProp', params);
@@ -66,8 +80,15 @@ export class RMSProp {
     if (!(this.b1 > 0 && this.b1 <= 1 && this.b2 > 0 && this.b2 <= 1)) {
       throw new Error(`RMSProp: momentumDecay and updateDecay must lie in (0, 1], got ${this.b1}, ${this.b2}`);
     }
-    this.m = params.map((p) => zeros(p.shape, p.engine));
-    this.v = params.map((p) => zeros(p.shape, p.engine));
+    const engine = params[0]?.engine;
+    if (params.some((p) => p.engine !== engine)) throw new Error('RMSProp: parameters live on different engines');
+    const { flat: x, offsets } = Tensor.pack(params, engine);
+    this.flat = { x, g: zeros(x.shape, engine), m: zeros(x.shape, engine), v: zeros(x.shape, engine) };
+    const slots = (flat: Tensor) => params.map((p, k) => flat.slot(offsets[k]!, p.shape));
+    this.m = slots(this.flat.m);
+    this.v = slots(this.flat.v);
+    this.gradSlots = slots(this.flat.g);
+    params.forEach((p, k) => (p.gradSlot = this.gradSlots[k]!));
   }
 
   /** Bias-corrected step size of step t (host float64, rounded once to float32 in the uniform). */
@@ -79,26 +100,25 @@ export class RMSProp {
   step(): void {
     this.t++;
     const lrGamma = this.stepSize(this.t);
+    const { x, g: flatG, m, v } = this.flat;
+    const engine = x.engine;
+    // Gradients the rules did not write into their slots go there now; a parameter no gradient
+    // reached steps with a zero one, as in the original's flat gradient vector.
     this.params.forEach((p, k) => {
       const g = checkGrad('RMSProp', p, k);
-      const engine = p.engine;
-      const kernel = engine.kernel({
-        name: 'optim',
-        wgsl: source,
-        defines: { RMSPROP: true, NO_GRAD: !g, M_BINDING: g ? 3 : 2, V_BINDING: g ? 4 : 3 },
-      });
-      for (const [start, count] of chunks(engine, p.size)) {
-        if (!count) continue;
-        const part = (t: Tensor): Binding => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
-        const bindings = g ? [part(p), part(g)] : [part(p)];
-        bindings.push(part(this.m[k]!), part(this.v[k]!));
-        engine.dispatch(kernel, {
-          uniforms: new Uniforms(32).u32(count, 0, 0, 0).f32(lrGamma, this.b1, this.b2, this.eps).build(),
-          bindings,
-          workgroups: grid1d(count, 256),
-        });
-      }
+      const slot = this.gradSlots[k]!;
+      if (!g) engine.clear(slot.buffer, slot.offset, slot.size * 4);
+      else if (!sameMemory(g, slot)) engine.copy(g.buffer, g.offset, slot.buffer, slot.offset, slot.size * 4);
     });
+    const kernel = engine.kernel({ name: 'optim', wgsl: source, defines: { RMSPROP: true } });
+    for (const [start, count] of chunks(engine, x.size)) {
+      if (!count) continue;
+      engine.dispatch(kernel, {
+        uniforms: new Uniforms(32).u32(count, 0, 0, 0).f32(lrGamma, this.b1, this.b2, this.eps).build(),
+        bindings: [x, flatG, m, v].map((t) => rangeBinding(t, start, count)),
+        workgroups: grid1d(count, 256),
+      });
+    }
   }
 
   /** The live state tensors (not copies): read them to save a checkpoint. */
@@ -116,8 +136,8 @@ export class RMSProp {
       const n = src instanceof Tensor ? src.size : src.length;
       if (n !== dst.size) throw opError('RMSProp.loadState', `${what} has ${n} values, the parameter ${dst.size}`, [what, dst]);
       if (src instanceof Tensor) {
-        if (src !== dst && n) dst.engine.copy(src.buffer, 0, dst.buffer, 0, n * 4);
-      } else if (n) dst.engine.upload(dst.buffer, 0, Float32Array.from(src));
+        if (!sameMemory(src, dst) && n) dst.engine.copy(src.buffer, src.offset, dst.buffer, dst.offset, n * 4);
+      } else if (n) dst.engine.upload(dst.buffer, dst.offset, Float32Array.from(src));
     };
     this.params.forEach((_, k) => {
       put(this.m[k]!, s.m[k]!, `m[${k}]`);
@@ -127,7 +147,10 @@ export class RMSProp {
   }
 
   dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
+    this.params.forEach((p, k) => {
+      if (p.gradSlot === this.gradSlots[k]) p.gradSlot = null;
+    });
+    for (const t of [...this.m, ...this.v, ...this.gradSlots, ...Object.values(this.flat)]) t.dispose();
   }
 }
 
@@ -147,13 +170,12 @@ export class SGD {
       const g = checkGrad('SGD', p, k);
       if (!g) return;
       const engine = p.engine;
-      const kernel = engine.kernel({ name: 'optim', wgsl: source, defines: { RMSPROP: false, NO_GRAD: false } });
+      const kernel = engine.kernel({ name: 'optim', wgsl: source, defines: { RMSPROP: false } });
       for (const [start, count] of chunks(engine, p.size)) {
         if (!count) continue;
-        const part = (t: Tensor): Binding => ({ buffer: t.buffer, offset: start * 4, size: count * 4 });
         engine.dispatch(kernel, {
           uniforms: new Uniforms(32).u32(count, 0, 0, 0).f32(this.lr, 0, 0, 0).build(),
-          bindings: [part(p), part(g)],
+          bindings: [p, g].map((t) => rangeBinding(t, start, count)),
           workgroups: grid1d(count, 256),
         });
       }

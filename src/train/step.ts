@@ -2,7 +2,6 @@
 // decoder -> BCE + KL -> backward -> optimizer. Nothing is read back; the losses stay on the GPU
 // until someone asks for them.
 import { backward, zeroGrad } from '../autograd/tape.js';
-import { add } from '../kernels/elementwise.js';
 import { bceLoss, klLoss } from '../kernels/losses.js';
 import { reparameterise } from '../kernels/reparameterise.js';
 import { gradientFilter, selectiveClamp, type ClampSource, type InvarianceMode } from '../kernels/selective.js';
@@ -89,7 +88,7 @@ export function trainStep(model: Dcign, optimizer: Optimizer, images: Tensor, ki
   const params = [...model.parameters().values()];
   return tidy(() => {
     const { bce, kl } = forwardLosses(model, images, kind, o);
-    backward(add(bce, kl));
+    backward([bce, kl]);
     optimizer.step();
     zeroGrad(params);
     return { bce: keep(bce), kl: keep(kl) };
