@@ -152,7 +152,7 @@ function foldedLayer(io: Operands, x: Tensor, w: Tensor, b: Tensor, dy: Tensor):
       }),
     dw: () =>
       noGrad(() => {
-        const { dw, db } = upsampleConv2dGradParams(x, gy, w, true);
+        const { w: dw, bias: db } = upsampleConv2dGradParams(x, gy, w, b);
         return [dw, db!];
       }),
   };

@@ -175,7 +175,7 @@ export const MUTANTS: Mutant[] = [
     file: 'shaders/selective.wgsl',
     find: 'OUT[i] = select(Z0[j], Z[i], through);',
     replace: 'OUT[i] = select(Z[i], Z0[j], through);',
-    tests: ['test/selective.test.ts', 'test/train-step.test.ts'],
+    tests: ['test/selective.test.ts'],
   },
   {
     name: 'mean-clamp-sum',
@@ -183,7 +183,7 @@ export const MUTANTS: Mutant[] = [
     file: 'shaders/selective.wgsl',
     find: 'OUT[i] = select(Z0[j] / f32(u.count), Z[i], through);',
     replace: 'OUT[i] = select(Z0[j], Z[i], through);',
-    tests: ['test/selective.test.ts', 'test/train-step.test.ts'],
+    tests: ['test/selective.test.ts'],
   },
   {
     name: 'invariance-sign',
@@ -191,7 +191,41 @@ export const MUTANTS: Mutant[] = [
     file: 'shaders/selective.wgsl',
     find: 'let other = u.strength * (Z[i] - SUM[j] / f32(u.count));',
     replace: 'let other = u.strength * (SUM[j] / f32(u.count) - Z[i]);',
-    tests: ['test/selective.test.ts', 'test/train-step.test.ts'],
+    tests: ['test/selective.test.ts'],
+  },
+
+  // The same in the training step's fused latent stage.
+  {
+    name: 'latents-clamp-inverted',
+    bug: "the fused latent stage's clamp keeping sample 0 inside the pass-through range",
+    file: 'shaders/latents.wgsl',
+    find: 'let src = select(j, i, through(j));',
+    replace: 'let src = select(i, j, through(j));',
+    tests: ['test/latents.test.ts', 'test/train-step.test.ts'],
+  },
+  {
+    name: 'latents-mean-clamp-sum',
+    bug: "the fused latent stage's mean clamp writing the batch sum",
+    file: 'shaders/latents.wgsl',
+    find: 'let mean = col / f32(N);',
+    replace: 'let mean = col;',
+    tests: ['test/latents.test.ts', 'test/train-step.test.ts'],
+  },
+  {
+    name: 'latents-invariance-sign',
+    bug: "the fused latent stage's invariance targeting pushing latents away from the batch mean",
+    file: 'shaders/latents.wgsl',
+    find: 'GMU[i] = u.strength * (MU[i] - meanMu);',
+    replace: 'GMU[i] = u.strength * (meanMu - MU[i]);',
+    tests: ['test/latents.test.ts', 'test/train-step.test.ts'],
+  },
+  {
+    name: 'latents-kl-weight',
+    bug: "the fused latent stage ignoring the KL's incoming gradient (taking it as 1)",
+    file: 'shaders/latents.wgsl',
+    find: 'gm += gk * MU[i];',
+    replace: 'gm += MU[i];',
+    tests: ['test/latents.test.ts'],
   },
 
   // Losses.

@@ -29,13 +29,6 @@ struct U {
 @group(0) @binding(3) var<storage, read_write> OUT: array<f32>;
 #endif
 
-// A stream of its own: the third key word is xor-ed with a constant so that these draws do not
-// repeat those of fill's randNormal for the same seed; the step is the fourth word.
-fn noise(g: u32) -> f32 {
-  let h = pcg4d(vec4<u32>(g, u.seed0, u.seed1 ^ 0x7f4a7c15u, u.step));
-  return sqrt(-2.0 * log(u01(h.x))) * cos(6.283185307179586 * u01(h.y));
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
@@ -43,7 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #if EXPLICIT
   let eps = EPS[i];
 #else
-  let eps = noise(u.base + i);
+  let eps = reparamNoise(u.base + i, u.seed0, u.seed1, u.step);
 #endif
   let lv = LV[i];
   let sigma = exp(0.5 * clamp(lv, u.lo, u.hi));

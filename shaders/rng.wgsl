@@ -26,3 +26,11 @@ fn normal2(i: u32, seed0: u32, seed1: u32) -> vec2<f32> {
 fn uniform1(i: u32, seed0: u32, seed1: u32) -> f32 {
   return u01(pcg4d(vec4<u32>(i, seed0, seed1, 0x85ebca6bu)).x);
 }
+
+// The reparameterisation's N(0, 1) noise for element `i`: a stream of its own (the third key word
+// is xor-ed with a constant so that these draws do not repeat fill's randNormal for the same
+// seed), with the step as the fourth word. reparameterise.wgsl and latents.wgsl draw the same.
+fn reparamNoise(i: u32, seed0: u32, seed1: u32, step: u32) -> f32 {
+  let h = pcg4d(vec4<u32>(i, seed0, seed1 ^ 0x7f4a7c15u, step));
+  return sqrt(-2.0 * log(u01(h.x))) * cos(6.283185307179586 * u01(h.y));
+}

@@ -5,9 +5,8 @@
 // t - PF) of parity p sums the original taps k = 2(t - PF) + P - p + e, e in {0, 1}, that lie in
 // [0, K). The forward gathers those (at most 2 x 2) taps; the backward (BACKWARD) gives each
 // original tap the sum of the four folded taps, one per parity, it went into: gathers both ways,
-// so no atomics. Weights are small enough to bind whole. With DB the backward also sums the
-// bias gradient of the stacked convolution's 4O channels over the parities, db[o] = sum over q of
-// SB[q*O + o], in the invocations past the weights': the layer's bias gradient in the same pass.
+// so no atomics. Weights are small enough to bind whole. A bias [O] is folded as a 1x1 kernel
+// ([O,1,1,1], K = 1, P = 0): the forward tiles it over the parities, the backward sums them.
 //
 // Otherwise the backward of the convolution's depth-to-space store (shaders/conv2d.wgsl, SHUFFLE):
 // the gradient at pixel (2i+py, 2j+px) of channel o in [N,O,2H,2W] goes to channel (py*2+px)*O + o
@@ -17,9 +16,9 @@
 // offsets of that image within the windows (Y's window is the gradient's).
 
 #if FOLD
-// The forward folds up to 8 weights at once, each a row of this table: its invocations end at
-// `end` (cumulative), it reads A from element `src` and writes B from element `dst`. The
-// backward folds one gradient back, row 0 (src and dst 0).
+// Either way up to 8 folds run at once, each a row of this table: its invocations (elements of
+// the folded weights forward, of the original ones backward) end at `end` (cumulative), it reads
+// A from element `src` and writes B from element `dst`.
 struct Fold {
   end: u32,
   src: u32,
@@ -38,8 +37,8 @@ struct Fold {
 struct U {
   n: u32,       // invocations
   folds: u32,
-  nw: u32,      // backward with DB: elements of the original weights (invocations past them make db)
   _a: u32,
+  _b: u32,
   f: array<Fold, 8>,
 }
 #else
@@ -61,45 +60,34 @@ struct U {
 #if ACT
 @group(0) @binding(3) var<storage, read> Y: array<f32>;
 #endif
-#if DB
-@group(0) @binding(3) var<storage, read> SB: array<f32>;
-@group(0) @binding(4) var<storage, read_write> DBO: array<f32>;
-#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= u.n) { return; }
 #if FOLD
-#if BACKWARD
-  let u0 = u.f[0];
-#if DB
-  if (i >= u.nw) {
-    let ob = i - u.nw;
-    DBO[ob] = ((SB[ob] + SB[u0.O + ob]) + SB[2u * u0.O + ob]) + SB[3u * u0.O + ob];
-    return;
-  }
-#endif
-  // A: folded gradient [4O,C,KF,KF]; B: original gradient [O,C,K,K].
-  let kx = i % u0.K;
-  let ky = (i / u0.K) % u0.K;
-  let oc = i / (u0.K * u0.K);           // o * C + c
-  let o = oc / u0.C;
-  let c = oc - o * u0.C;
-  var acc = 0.0;
-  for (var q = 0u; q < 4u; q++) {
-    // floor((p + k - P) / 2) + PF: an arithmetic shift floors negative offsets too.
-    let ty = u32(((i32(q >> 1u) + i32(ky) - i32(u0.P)) >> 1u) + i32(u0.PF));
-    let tx = u32(((i32(q & 1u) + i32(kx) - i32(u0.P)) >> 1u) + i32(u0.PF));
-    acc += A[(((q * u0.O + o) * u0.C + c) * u0.KF + ty) * u0.KF + tx];
-  }
-  B[i] = acc;
-#else
-  // A: original weights [O,C,K,K]; B: folded [4O,C,KF,KF]; of the table's row l.
+  // Invocation i is element j of the table's row l.
   var l = 0u;
   while (l + 1u < u.folds && i >= u.f[l].end) { l++; }
   let f = u.f[l];
   let j = i - select(0u, u.f[max(l, 1u) - 1u].end, l > 0u);
+#if BACKWARD
+  // A: folded gradient [4O,C,KF,KF]; B: original gradient [O,C,K,K].
+  let kx = j % f.K;
+  let ky = (j / f.K) % f.K;
+  let oc = j / (f.K * f.K);           // o * C + c
+  let o = oc / f.C;
+  let c = oc - o * f.C;
+  var acc = 0.0;
+  for (var q = 0u; q < 4u; q++) {
+    // floor((p + k - P) / 2) + PF: an arithmetic shift floors negative offsets too.
+    let ty = u32(((i32(q >> 1u) + i32(ky) - i32(f.P)) >> 1u) + i32(f.PF));
+    let tx = u32(((i32(q & 1u) + i32(kx) - i32(f.P)) >> 1u) + i32(f.PF));
+    acc += A[f.src + (((q * f.O + o) * f.C + c) * f.KF + ty) * f.KF + tx];
+  }
+  B[f.dst + j] = acc;
+#else
+  // A: original weights [O,C,K,K]; B: folded [4O,C,KF,KF].
   let tx = j % f.KF;
   let ty = (j / f.KF) % f.KF;
   let mc = j / (f.KF * f.KF);         // (q * O + o) * C + c

@@ -15,6 +15,7 @@ export * from './kernels/upsample.js';
 export * from './kernels/reparameterise.js';
 export * from './kernels/losses.js';
 export * from './kernels/selective.js';
+export * from './kernels/latents.js';
 
 // A scalar loss's seed is the same 1 every step: made once per engine, handed out as views
 // (which the tape may dispose), so a step's backward starts without a fill dispatch.
@@ -23,7 +24,8 @@ const scalarOnes = new WeakMap<Engine, Tensor>();
 setAutogradOps(
   (a, b) => mapBinary(a, b, 'a + b', 'grad.accumulate'),
   (shape, like) => {
-    if (like.size !== 1) return full(shape, 1, like.engine);
+    // A dry run (precompile) fills nothing: what it made must not be kept.
+    if (like.size !== 1 || like.engine.isDryRun) return full(shape, 1, like.engine);
     let one = scalarOnes.get(like.engine);
     if (!one || one.isDisposed) scalarOnes.set(like.engine, (one = keep(full([1], 1, like.engine))));
     return one.view(shape);

@@ -150,6 +150,8 @@ export class Tensor {
       old.refs++;
       return { flat: new Tensor(engine, old, [layout.total], 'f32'), offsets };
     }
+    // Moving storage copies it: a dry run, which copies nothing, would leave it empty.
+    if (engine.isDryRun) throw new Error('Tensor.pack: packing in a dry run (precompile) would lose the values; pack before it');
     const flat = Tensor.empty([layout.total], 'f32', engine);
     const home = flat.storage!;
     engine.clear(home.buffer, home.offset, layout.total * 4);
@@ -165,6 +167,11 @@ export class Tensor {
       home.slots++;
     });
     return { flat, offsets };
+  }
+
+  /** Whether both are the same elements of the same buffer. */
+  aliases(other: Tensor): boolean {
+    return this.buffer === other.buffer && this.offset === other.offset && this.size === other.size;
   }
 
   /** Whether no other tensor shares this one's memory (no view, slot or packing). */

@@ -84,6 +84,21 @@ describe('tensors at an offset in a packed buffer', () => {
     for (const t of [...a, ...b, ...packed, ...plain, flat]) t.dispose();
   });
 
+  it('a second optimizer over the same parameters (a stand-in for a dry run) shares their buffer and gives the slots back', async () => {
+    const params = [parameter(Tensor.fromData([1, 2, 3], [3])), parameter(Tensor.fromData([4, 5], [2]))];
+    const opt = new RMSProp(params);
+    const buffer = params[0]!.buffer;
+    await ctx.engine.precompile(() => {
+      const standIn = new RMSProp(params);
+      expect(params[0]!.buffer, 'not moved').toBe(buffer);
+      standIn.dispose();
+    });
+    params.forEach((p, k) => expect(p.gradSlot, `slot ${k} given back`).toBe(opt.gradSlots[k]));
+    expect(Array.from(await params[1]!.data())).toEqual([4, 5]);
+    const fresh = [parameter(Tensor.fromData([1], [1]))];
+    await expect(ctx.engine.precompile(() => new RMSProp(fresh))).rejects.toThrow(/Tensor.pack: packing in a dry run/);
+  });
+
   it('backward writes parameter gradients into the optimizer slots, which RMSProp steps in one dispatch', async () => {
     const x = ref.random([2, 3, 6, 6], 10);
     const w = ref.random([4, 3, 3, 3], 11, -0.3, 0.3);

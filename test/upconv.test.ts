@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
-import { backward, parameter, Tensor, tidy } from '../src/node.js';
+import { backward, ops, parameter, Tensor, tidy } from '../src/node.js';
 import { conv2d, type Conv2dPadding } from '../src/kernels/conv2d.js';
 import { upsampleNearest } from '../src/kernels/upsample.js';
-import { foldUpsampleWeight, foldUpsampleWeights, upsampleConv2d } from '../src/kernels/upconv.js';
+import { foldUpsample, foldUpsampleWeight, upsampleConv2d, type FoldedLayer } from '../src/kernels/upconv.js';
+import { RMSProp } from '../src/train/optim.js';
 import type { Activation } from '../src/kernels/elementwise.js';
 import * as ref from './ref/conv.js';
 import { upsampleNearest as refUp, upsampleNearestBackward as refUpGrad } from './ref/upsample.js';
@@ -138,32 +139,64 @@ describe('upsampleConv2d against float64 upsample + conv2d and finite difference
   });
 });
 
-describe('foldUpsampleWeights: several layers folded in one dispatch', () => {
+describe('foldUpsample: several layers folded in one dispatch, their gradients back in one more', () => {
   const ctx = useEngine();
 
-  it('equals each layer folded alone, in one dispatch for weights packed in one buffer (a run of 8 per dispatch)', async () => {
-    // Shapes, kernels and paddings that differ row to row of the table.
-    const specs: [number[], Conv2dPadding][] = [
-      [[5, 3, 7, 7], 0], [[2, 4, 3, 3], 'same'], [[6, 1, 5, 5], 2], [[1, 6, 7, 7], 1], [[3, 2, 1, 1], 0],
-      [[4, 4, 3, 3], 0], [[2, 2, 5, 5], 'same'], [[3, 3, 3, 3], 1], [[7, 2, 3, 3], 0], [[2, 5, 7, 7], 3],
-    ];
-    const ws = specs.map(([shape], k) => Tensor.fromData(random(shape, 40 + k).data, shape));
-    const paddings = specs.map(([, p]) => p);
-    const alone = await Promise.all(ws.map((w, k) => foldUpsampleWeight(w, paddings[k]).data()));
-    const loose = foldUpsampleWeights(ws, paddings);
-    for (let k = 0; k < ws.length; k++) expect(Array.from(await loose[k]!.data()), `unpacked ${k}`).toEqual(Array.from(alone[k]!));
-    const { flat } = Tensor.pack(ws);
+  it('equals each layer folded alone, in one dispatch for tensors packed in one buffer (a run of 8 per dispatch)', async () => {
+    // Shapes, kernels and paddings that differ row to row of the table; 5 weights and 5 biases.
+    const specs: [number[], Conv2dPadding][] = [[[5, 3, 7, 7], 0], [[2, 4, 3, 3], 'same'], [[6, 1, 5, 5], 2], [[1, 6, 7, 7], 1], [[3, 2, 1, 1], 0]];
+    const layers = specs.map(([shape, padding], k) => ({
+      w: Tensor.fromData(random(shape, 40 + k).data, shape),
+      bias: Tensor.fromData(random([shape[0]!], 50 + k).data, [shape[0]!]),
+      padding,
+    }));
+    const alone = await Promise.all(layers.map((l) => foldUpsampleWeight(l.w, l.padding).data()));
+    const check = async (folded: { w: Tensor; bias: Tensor | null }[], what: string) => {
+      for (let k = 0; k < layers.length; k++) {
+        expect(Array.from(await folded[k]!.w.data()), `${what} w ${k}`).toEqual(Array.from(alone[k]!));
+        const b = Array.from(await layers[k]!.bias.data());
+        expect(Array.from(await folded[k]!.bias!.data()), `${what} bias ${k}: tiled over the parities`).toEqual([...b, ...b, ...b, ...b]);
+      }
+    };
+    await check(foldUpsample(layers), 'unpacked');
+    const { flat } = Tensor.pack(layers.flatMap((l) => [l.w, l.bias]));
     const before = ctx.engine.stats.dispatches;
-    const packed = foldUpsampleWeights(ws, paddings);
-    expect(ctx.engine.stats.dispatches - before, '10 packed weights: runs of 8 and 2').toBe(2);
-    for (let k = 0; k < ws.length; k++) expect(Array.from(await packed[k]!.data()), `packed ${k}`).toEqual(Array.from(alone[k]!));
-    // upsampleConv2d with a folded weight given computes what it does folding its own.
+    const packed = foldUpsample(layers);
+    expect(ctx.engine.stats.dispatches - before, '10 packed tensors: runs of 8 and 2').toBe(2);
+    await check(packed, 'packed');
+    // upsampleConv2d with the folded tensors given computes what it does folding its own.
     const x = Tensor.fromData(random([2, 3, 6, 6], 60).data, [2, 3, 6, 6]);
-    const own = await upsampleConv2d(x, ws[0]!, null).data();
-    expect(Array.from(await upsampleConv2d(x, ws[0]!, null, { folded: packed[0] }).data())).toEqual(Array.from(own));
-    expect(() => upsampleConv2d(x, ws[0]!, null, { folded: packed[1] })).toThrow(/upsampleConv2d: folded must have shape \[20,3,4,4\].*folded \[8,4,3,3\]/);
-    expect(() => foldUpsampleWeights(ws, [0])).toThrow(/foldUpsampleWeights: 10 weights but 1 paddings/);
-    for (const t of [...ws, ...loose, ...packed, flat, x]) t.dispose();
+    const own = await upsampleConv2d(x, layers[0]!.w, layers[0]!.bias).data();
+    expect(Array.from(await upsampleConv2d(x, layers[0]!.w, layers[0]!.bias, { folded: packed[0] }).data())).toEqual(Array.from(own));
+    expect(() => upsampleConv2d(x, layers[0]!.w, layers[0]!.bias, { folded: packed[1] })).toThrow(/upsampleConv2d: folded must hold w folded \[20,3,4,4\] and the bias tiled \[20\].*folded w \[8,4,3,3\]/);
+    flat.dispose();
+  });
+
+  it('folds two layers\' gradients back in one dispatch, equal to each layer on its own', async () => {
+    const make = () => [[6, 4, 5, 5], [3, 6, 3, 3]].flatMap((shape, k) => [
+      parameter(Tensor.fromData(random(shape, 70 + k).data, shape)),
+      parameter(Tensor.fromData(random([shape[0]!], 80 + k).data, [shape[0]!])),
+    ]);
+    const x = Tensor.fromData(random([2, 4, 5, 5], 90).data, [2, 4, 5, 5]);
+    const net = (p: Tensor[], folded?: FoldedLayer[]) =>
+      upsampleConv2d(upsampleConv2d(x, p[0]!, p[1]!, { padding: 'same', activation: 'relu', folded: folded?.[0] }), p[2]!, p[3]!, { padding: 1, folded: folded?.[1] });
+    const apart = make();
+    backward(ops.sum(net(apart)));
+    // Packed as an optimizer packs them, folded together: the gradients land in its slots.
+    const opt = new RMSProp(make());
+    const p = opt.params as Tensor[];
+    const spy = vi.spyOn(ctx.engine, 'dispatch');
+    try {
+      tidy(() => backward(ops.sum(net(p, foldUpsample([{ w: p[0]!, bias: p[1]!, padding: 'same' }, { w: p[2]!, bias: p[3]!, padding: 1 }])))));
+      const folds = spy.mock.calls.filter(([k]) => k.name === 'upconv' && k.key.includes('"FOLD",true'));
+      expect(folds.map(([k]) => k.key.includes('"BACKWARD",true')), 'one fold forward, one back').toEqual([false, true]);
+    } finally {
+      spy.mockRestore();
+    }
+    for (let k = 0; k < 4; k++) {
+      expect(p[k]!.grad!.aliases(opt.gradSlots[k]!), `gradient ${k} in its slot`).toBe(true);
+      expect(Array.from(await p[k]!.grad!.data()), `gradient ${k}`).toEqual(Array.from(await apart[k]!.grad!.data()));
+    }
   });
 });
 

@@ -258,6 +258,10 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
 
+  // Every pipeline of the steps ahead, compiled in parallel before the first step.
+  const tc = performance.now();
+  const compiled = await trainer.precompile();
+  console.log(`compiled ${compiled} GPU pipelines in ${((performance.now() - tc) / 1000).toFixed(1)} s`);
   const bar = trainProgress(o.steps, trainer.step, Boolean(process.stderr.isTTY));
   const t0 = performance.now();
   const step0 = trainer.step;

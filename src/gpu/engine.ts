@@ -59,6 +59,8 @@ export class Engine {
   /** Set when the device is lost other than by destroy(); every later submit or readback throws. */
   lostInfo: { reason: string; message: string } | null = null;
   private acquired: AcquiredDevice | null;
+  /** Set during precompile(): the compilations it started (one promise per pipeline). */
+  private dryRun: Set<Promise<void>> | null = null;
 
   constructor(acquired: AcquiredDevice) {
     this.acquired = acquired;
@@ -79,7 +81,39 @@ export class Engine {
   }
 
   kernel(spec: KernelSpec): CompiledKernel {
+    if (this.dryRun && !this.pipelines.has(spec)) {
+      this.dryRun.add(this.pipelines.compile(spec));
+      // Not compiled yet: only a dry run hands this out, and a dry run dispatches nothing.
+      return { key: '', name: spec.name, pipeline: null!, layout: null! };
+    }
     return this.pipelines.get(spec);
+  }
+
+  /**
+   * Runs fn as a dry run: every kernel it asks for that is not compiled yet is compiled with
+   * createComputePipelineAsync, all in parallel, and nothing is dispatched or copied (reads
+   * throw). Resolves when they are all ready, so that fn's real run compiles nothing; throws the
+   * first compilation error, naming the kernel and the WGSL line. fn allocates as it would
+   * (tensors it leaves behind are its caller's to free) and must not depend on GPU results.
+   * Returns how many pipelines it compiled.
+   */
+  async precompile(fn: () => void): Promise<number> {
+    if (this.dryRun) throw new Error('Engine.precompile: already in a dry run');
+    const started = new Set<Promise<void>>();
+    this.dryRun = started;
+    try {
+      fn();
+    } finally {
+      this.dryRun = null;
+    }
+    await Promise.all(started);
+    await this.checkErrors();
+    return started.size;
+  }
+
+  /** Whether a precompile() dry run is recording (nothing runs on the GPU). */
+  get isDryRun(): boolean {
+    return this.dryRun !== null;
   }
 
   private ensureEncoder(): GPUCommandEncoder {
@@ -111,6 +145,7 @@ export class Engine {
   }
 
   dispatch(kernel: CompiledKernel, args: DispatchArgs): void {
+    if (this.dryRun) return;
     const encoder = this.ensureEncoder();
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
@@ -133,6 +168,7 @@ export class Engine {
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (this.dryRun) return;
     const encoder = this.ensureEncoder();
     this.endPass();
     encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
@@ -141,6 +177,7 @@ export class Engine {
 
   /** Zeroes bytes [offset, offset + bytes) in order with the recorded work (no dispatch). */
   clear(buffer: GPUBuffer, offset: number, bytes: number): void {
+    if (this.dryRun) return;
     const encoder = this.ensureEncoder();
     this.endPass();
     encoder.clearBuffer(buffer, offset, bytes);
@@ -192,6 +229,7 @@ export class Engine {
 
   /** Copies bytes out of a GPU buffer: one submit, one map. */
   async read(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    if (this.dryRun) throw new Error('Engine.read: a dry run (precompile) computes nothing to read');
     const size = Math.max(256, Math.ceil(bytes / 256) * 256);
     const free = this.staging.get(size);
     const staging =

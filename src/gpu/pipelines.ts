@@ -67,9 +67,18 @@ export interface CompiledKernel {
   layout: GPUBindGroupLayout;
 }
 
+/**
+ * Pipelines by kernelKey. get() compiles on first use, synchronously: the first step of a run
+ * then waits for every kernel in turn. compile() starts one with createComputePipelineAsync
+ * instead, so a caller that knows what a step will ask for (the engine's precompile) can have
+ * them all built in parallel beforehand. (Where the driver compiles at pipeline creation. Mesa's
+ * lavapipe generates a shader's machine code at its first dispatch instead, so there creation
+ * takes under a second for a whole step's kernels and the first step still pays the rest.)
+ */
 export class PipelineCache {
   private modules = new Map<string, GPUShaderModule>();
   private pipelines = new Map<string, CompiledKernel>();
+  private compiling = new Map<string, Promise<void>>();
   /** Compilation and validation failures surface here and are thrown at the next sync point. */
   readonly pendingChecks: Promise<Error | null>[] = [];
 
@@ -79,42 +88,84 @@ export class PipelineCache {
     return this.pipelines.size;
   }
 
+  has(spec: KernelSpec): boolean {
+    return this.pipelines.has(kernelKey(spec));
+  }
+
   get(spec: KernelSpec): CompiledKernel {
     const key = kernelKey(spec);
     const hit = this.pipelines.get(key);
     if (hit) return hit;
-    const moduleKey = `${spec.name}|${sortedJson(spec.defines)}`;
+    // Also when compile() has this one under way: a pending promise cannot be waited on here.
     const device = this.device;
     device.pushErrorScope('validation');
+    const module = this.module(spec);
+    const pipeline = device.createComputePipeline(this.descriptor(spec, module));
+    this.pendingChecks.push(device.popErrorScope().then((err) => (err ? this.failure(spec, module, err.message) : null)));
+    return this.store(key, spec, pipeline);
+  }
+
+  /**
+   * Compiles spec's pipeline without blocking (createComputePipelineAsync) unless it is compiled
+   * or under way; resolves once get() will find it, or has failed. A failure is reported as
+   * get()'s are, naming the kernel and the WGSL line, at the next sync point (pendingChecks); the
+   * pipeline stays out of the cache.
+   */
+  compile(spec: KernelSpec): Promise<void> {
+    const key = kernelKey(spec);
+    if (this.pipelines.has(key)) return Promise.resolve();
+    const under = this.compiling.get(key);
+    if (under) return under;
+    const device = this.device;
+    // A module that fails to compile fails the pipeline too: its own error is reported there.
+    device.pushErrorScope('validation');
+    const module = this.module(spec);
+    void device.popErrorScope();
+    const done = device.createComputePipelineAsync(this.descriptor(spec, module)).then(
+      (pipeline) => {
+        this.compiling.delete(key);
+        if (!this.pipelines.has(key)) this.store(key, spec, pipeline);
+      },
+      (e: unknown) => {
+        this.compiling.delete(key);
+        this.pendingChecks.push(this.failure(spec, module, e instanceof Error ? e.message : String(e)));
+      },
+    );
+    this.compiling.set(key, done);
+    return done;
+  }
+
+  private module(spec: KernelSpec): GPUShaderModule {
+    const moduleKey = `${spec.name}|${sortedJson(spec.defines)}`;
     let module = this.modules.get(moduleKey);
-    let code = '';
     if (!module) {
-      code = preprocess(spec.wgsl, spec.defines, spec.name);
-      module = device.createShaderModule({ code, label: spec.name });
+      const code = preprocess(spec.wgsl, spec.defines, spec.name);
+      module = this.device.createShaderModule({ code, label: spec.name });
       this.modules.set(moduleKey, module);
     }
-    const pipeline = device.createComputePipeline({
-      label: spec.name,
-      layout: 'auto',
-      compute: { module, entryPoint: spec.entry ?? 'main', constants: spec.overrides },
-    });
-    const shaderModule = module;
-    this.pendingChecks.push(
-      device.popErrorScope().then(async (err) => {
-        if (!err) return null;
-        let detail = err.message;
-        try {
-          const info = await shaderModule.getCompilationInfo();
-          const msgs = info.messages.filter((m) => m.type === 'error');
-          if (msgs.length) detail = msgs.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
-        } catch {
-          /* getCompilationInfo is optional detail */
-        }
-        return new Error(`kernel ${spec.name} failed to compile (${key}):\n${detail}`);
-      }),
-    );
+    return module;
+  }
+
+  private descriptor(spec: KernelSpec, module: GPUShaderModule): GPUComputePipelineDescriptor {
+    return { label: spec.name, layout: 'auto', compute: { module, entryPoint: spec.entry ?? 'main', constants: spec.overrides } };
+  }
+
+  private store(key: string, spec: KernelSpec, pipeline: GPUComputePipeline): CompiledKernel {
     const compiled = { key, name: spec.name, pipeline, layout: pipeline.getBindGroupLayout(0) };
     this.pipelines.set(key, compiled);
     return compiled;
+  }
+
+  /** The error to report: the compiler's messages with their WGSL lines where it gives them. */
+  private async failure(spec: KernelSpec, module: GPUShaderModule, message: string): Promise<Error> {
+    let detail = message;
+    try {
+      const info = await module.getCompilationInfo();
+      const msgs = info.messages.filter((m) => m.type === 'error');
+      if (msgs.length) detail = msgs.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
+    } catch {
+      /* getCompilationInfo is optional detail */
+    }
+    return new Error(`kernel ${spec.name} failed to compile (${kernelKey(spec)}):\n${detail}`);
   }
 }

@@ -282,7 +282,8 @@ export interface Conv2dEpilogue {
   activation?: Activation | null;
   /**
    * For upsampleConv2d: the 4*O output channels of w are the parities (py*2+px)*O + o of an
-   * [N, O, 2Ho, 2Wo] output, which the store interleaves; the bias then has O entries.
+   * [N, O, 2Ho, 2Wo] output, which the store interleaves; the bias then has O entries, or 4*O
+   * (foldUpsample's bias, tiled over the parities: the store reads the first O).
    */
   depthToSpace?: boolean;
 }
@@ -296,7 +297,7 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
   const g = conv2dGeometry(op, x, w, o);
   if (e.depthToSpace && g.O % 4 !== 0) throw opError(op, `depth to space needs a multiple of 4 output channels, got ${g.O}`, ['w', w]);
   const O = e.depthToSpace ? g.O / 4 : g.O;
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== O)) {
+  if (bias && (bias.rank !== 1 || (bias.shape[0] !== O && !(e.depthToSpace && bias.shape[0] === g.O)))) {
     throw opError(op, `bias must have shape [${O}] (one per output channel)`, ['x', x], ['w', w], ['bias', bias]);
   }
   const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);

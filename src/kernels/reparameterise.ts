@@ -29,7 +29,8 @@ export interface ReparameteriseOptions {
   logvarMax?: number;
 }
 
-interface Resolved {
+/** The noise options checked: explicit eps, or the generator's key words. */
+export interface ResolvedNoise {
   eps: Tensor | null;
   seed: [number, number];
   step: number;
@@ -37,23 +38,23 @@ interface Resolved {
   hi: number;
 }
 
-function resolve(o: ReparameteriseOptions, mu: Tensor): Resolved {
+export function resolveNoise(op: string, o: ReparameteriseOptions, mu: Tensor): ResolvedNoise {
   const lo = o.logvarMin ?? LOGVAR_MIN;
   const hi = o.logvarMax ?? LOGVAR_MAX;
-  if (!(lo <= hi)) throw opError('reparameterise', `logvar range [${lo}, ${hi}] is empty`, ['mu', mu]);
+  if (!(lo <= hi)) throw opError(op, `logvar range [${lo}, ${hi}] is empty`, ['mu', mu]);
   if (o.eps) {
-    checkF32('reparameterise', 'eps', o.eps);
-    if (!sameShape(o.eps.shape, mu.shape)) throw opError('reparameterise', 'eps must have the shape of mu', ['mu', mu], ['eps', o.eps]);
+    checkF32(op, 'eps', o.eps);
+    if (!sameShape(o.eps.shape, mu.shape)) throw opError(op, 'eps must have the shape of mu', ['mu', mu], ['eps', o.eps]);
     return { eps: o.eps, seed: [0, 0], step: 0, lo, hi };
   }
-  if (o.seed === undefined) throw opError('reparameterise', 'give a seed (or an eps tensor)', ['mu', mu]);
+  if (o.seed === undefined) throw opError(op, 'give a seed (or an eps tensor)', ['mu', mu]);
   const step = o.step ?? 0;
-  if (!Number.isInteger(step) || step < 0 || step > 0xffffffff) throw opError('reparameterise', `step must be a u32, got ${step}`, ['mu', mu]);
+  if (!Number.isInteger(step) || step < 0 || step > 0xffffffff) throw opError(op, `step must be a u32, got ${step}`, ['mu', mu]);
   return { eps: null, seed: seedWords(o.seed), step, lo, hi };
 }
 
 // One pass of the shader over all elements, chunked so no binding passes the limit.
-function run(first: Tensor, logvar: Tensor, r: Resolved, backward: boolean): Tensor {
+function run(first: Tensor, logvar: Tensor, r: ResolvedNoise, backward: boolean): Tensor {
   const engine = first.engine;
   const out = Tensor.empty(first.shape, 'f32', engine);
   const kernel = engine.kernel({
@@ -93,7 +94,7 @@ export function reparameterise(
   checkF32('reparameterise', 'logvar', logvar);
   if (!sameShape(mu.shape, logvar.shape)) throw opError('reparameterise', 'mu and logvar differ in shape', ['mu', mu], ['logvar', logvar]);
   const o = typeof seedOrOptions === 'number' ? { ...options, seed: seedOrOptions, step, eps: undefined } : seedOrOptions;
-  const r = resolve(o, mu);
+  const r = resolveNoise('reparameterise', o, mu);
   const z = run(mu, logvar, r, false);
   return record(z, 'reparameterise', [mu, logvar], (g) => [mu.requiresGrad ? g : null, logvar.requiresGrad ? run(g, logvar, r, true) : null]);
 }

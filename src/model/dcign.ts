@@ -2,7 +2,7 @@
 // three conv + 2x2 max-pool + ReLU stages and two linear heads (mu, logvar), and a decoder of a
 // linear layer, ReLU, and four nearest-upsample x2 + conv stages with a sigmoid at the end.
 import { maxPool2d } from '../kernels/maxpool2d.js';
-import { foldUpsampleWeights } from '../kernels/upconv.js';
+import { foldUpsample } from '../kernels/upconv.js';
 import { getEngine, shapeStr, type Tensor } from '../tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { Conv2d, Init, Linear, type Layer } from './layers.js';
@@ -89,13 +89,17 @@ export class Dcign {
     const [bc, bs] = this.config.decoderBase;
     // Every activation runs in its layer's store, and the next layer's rule keeps its input.
     let h = fc.forward(z, 'relu').view([z.shape[0]!, bc, bs, bs]);
-    // Every layer's weights folded for the upsampling in one dispatch (src/kernels/upconv.ts).
+    // Every layer's weights and bias folded for the upsampling in one dispatch, and their
+    // gradients folded back in one (src/kernels/fold.ts).
     const convs = [conv1, conv2, conv3, conv4];
-    const folded = foldUpsampleWeights(convs.map((c) => c.weight), convs.map((c) => c.padding));
+    const folded = foldUpsample(convs.map((c) => ({ w: c.weight, bias: c.bias, padding: c.padding })));
     convs.forEach((conv, k) => {
       h = conv.forwardUpsampled(h, k < 3 ? 'relu' : 'sigmoid', folded[k]);
-      // A layer whose output needs no gradient has no rule to keep its folded weights.
-      if (!h.requiresGrad) folded[k]!.dispose();
+      // A layer whose output needs no gradient has no rule to keep its folded tensors.
+      if (!h.requiresGrad) {
+        folded[k]!.w.dispose();
+        folded[k]!.bias?.dispose();
+      }
     });
     return h;
   }

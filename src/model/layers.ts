@@ -4,7 +4,7 @@ import { relu, type Activation } from '../kernels/elementwise.js';
 import { randNormal, randUniform } from '../kernels/fill.js';
 import { linear } from '../kernels/matmul.js';
 import { conv2d } from '../kernels/conv2d.js';
-import { upsampleConv2d } from '../kernels/upconv.js';
+import { upsampleConv2d, type FoldedLayer } from '../kernels/upconv.js';
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../tensor.js';
 import type { Padding } from './presets.js';
@@ -42,7 +42,7 @@ export class Conv2d implements Layer {
    * activation(forward(upsampleNearest(x, 2))) without the upsampled map, in about a third of the
    * multiply-adds for 7x7 valid; with an activation, the rule reads the output, so the caller keeps it.
    */
-  forwardUpsampled(x: Tensor, activation?: Activation, folded?: Tensor): Tensor {
+  forwardUpsampled(x: Tensor, activation?: Activation, folded?: FoldedLayer): Tensor {
     return upsampleConv2d(x, this.weight, this.bias, { padding: this.padding, activation, folded });
   }
   params(): [string, Tensor][] {

@@ -37,11 +37,6 @@ export interface RMSPropState {
   v: Tensor[];
 }
 
-/** Whether a and b are the same elements of the same buffer. */
-function sameMemory(a: Tensor, b: Tensor): boolean {
-  return a.buffer === b.buffer && a.offset === b.offset && a.size === b.size;
-}
-
 /**
  * The RMSProp variant of the original rmsprop.lua, for gradients of a loss to minimise:
  *   m <- (1 - b1) m + b1 g;   v <- (1 - b2) v + b2 g^2;
@@ -69,6 +64,8 @@ export class RMSProp {
    */
   readonly gradSlots: readonly Tensor[];
   private readonly flat: { x: Tensor; g: Tensor; m: Tensor; v: Tensor };
+  // The slots another optimizer over the same parameters had set, given back on dispose.
+  private readonly previousSlots: (Tensor | null)[];
 
   constructor(params: Tensor[], o: RMSPropOptions = {}) {
     checkParams('RMSProp', params);
@@ -88,6 +85,7 @@ export class RMSProp {
     this.m = slots(this.flat.m);
     this.v = slots(this.flat.v);
     this.gradSlots = slots(this.flat.g);
+    this.previousSlots = params.map((p) => p.gradSlot);
     params.forEach((p, k) => (p.gradSlot = this.gradSlots[k]!));
   }
 
@@ -108,7 +106,7 @@ export class RMSProp {
       const g = checkGrad('RMSProp', p, k);
       const slot = this.gradSlots[k]!;
       if (!g) engine.clear(slot.buffer, slot.offset, slot.size * 4);
-      else if (!sameMemory(g, slot)) engine.copy(g.buffer, g.offset, slot.buffer, slot.offset, slot.size * 4);
+      else if (!g.aliases(slot)) engine.copy(g.buffer, g.offset, slot.buffer, slot.offset, slot.size * 4);
     });
     const kernel = engine.kernel({ name: 'optim', wgsl: source, defines: { RMSPROP: true } });
     for (const [start, count] of chunks(engine, x.size)) {
@@ -136,7 +134,7 @@ export class RMSProp {
       const n = src instanceof Tensor ? src.size : src.length;
       if (n !== dst.size) throw opError('RMSProp.loadState', `${what} has ${n} values, the parameter ${dst.size}`, [what, dst]);
       if (src instanceof Tensor) {
-        if (!sameMemory(src, dst) && n) dst.engine.copy(src.buffer, src.offset, dst.buffer, dst.offset, n * 4);
+        if (!src.aliases(dst) && n) dst.engine.copy(src.buffer, src.offset, dst.buffer, dst.offset, n * 4);
       } else if (n) dst.engine.upload(dst.buffer, dst.offset, Float32Array.from(src));
     };
     this.params.forEach((_, k) => {
@@ -148,7 +146,8 @@ export class RMSProp {
 
   dispose(): void {
     this.params.forEach((p, k) => {
-      if (p.gradSlot === this.gradSlots[k]) p.gradSlot = null;
+      const prev = this.previousSlots[k];
+      if (p.gradSlot === this.gradSlots[k]) p.gradSlot = prev && !prev.isDisposed ? prev : null;
     });
     for (const t of [...this.m, ...this.v, ...this.gradSlots, ...Object.values(this.flat)]) t.dispose();
   }

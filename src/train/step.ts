@@ -1,10 +1,10 @@
-// One DC-IGN training step on the GPU: encoder -> gradient filter -> clamp -> reparameterise ->
-// decoder -> BCE + KL -> backward -> optimizer. Nothing is read back; the losses stay on the GPU
-// until someone asks for them.
+// One DC-IGN training step on the GPU: encoder -> gradient filter, clamp, reparameterise and KL
+// (one kernel: sampleLatents) -> decoder -> BCE -> backward -> optimizer. Nothing is read back;
+// the losses stay on the GPU until someone asks for them.
 import { backward, zeroGrad } from '../autograd/tape.js';
-import { bceLoss, klLoss } from '../kernels/losses.js';
-import { reparameterise } from '../kernels/reparameterise.js';
-import { gradientFilter, selectiveClamp, type ClampSource, type InvarianceMode } from '../kernels/selective.js';
+import { bceLoss } from '../kernels/losses.js';
+import { sampleLatents, type LatentOptions } from '../kernels/latents.js';
+import type { ClampSource, InvarianceMode } from '../kernels/selective.js';
 import { keep, tidy, type Tensor } from '../tensor.js';
 import type { Dcign } from '../model/dcign.js';
 import { passThrough, type BatchKind, type Procedure } from './schedule.js';
@@ -55,29 +55,22 @@ export interface StepLosses {
 
 /** The forward pass of a training step, returning the two loss terms (graph recorded). */
 export function forwardLosses(model: Dcign, images: Tensor, kind: BatchKind, o: StepOptions): StepLosses & { recon: Tensor } {
-  let { mu, logvar } = model.encode(images);
-  const clamped = o.procedure === 'clamped';
-  const [s, e] = passThrough(kind, model.config.latents);
-  const fromMean = clamped && o.clamp === 'mean';
-  if (clamped) {
-    const invariance = o.invariance ? { invariance: o.invariance } : {};
-    mu = gradientFilter(mu, s, e, o.invariance && o.invarianceMode === 'relative' ? { ...invariance, relative: true } : invariance);
-    logvar = gradientFilter(logvar, s, e, invariance);
-    if (!fromMean) {
-      mu = selectiveClamp(mu, s, e);
-      logvar = selectiveClamp(logvar, s, e);
-    }
-  }
-  if (o.procedure === 'random' && o.randomEncoder === 'scene') {
-    // The scene latents are those before a SHAPE batch's pass-through (identity) range.
-    const scene = passThrough('shape', model.config.latents)[0];
-    mu = gradientFilter(mu, 0, scene);
-    logvar = gradientFilter(logvar, 0, scene);
-  }
-  let z = o.eps ? reparameterise(mu, logvar, { eps: o.eps }) : reparameterise(mu, logvar, { seed: o.seed, step: o.step });
-  if (fromMean) z = selectiveClamp(z, s, e, 'mean');
+  const { mu, logvar } = model.encode(images);
+  const noise = o.eps ? { eps: o.eps } : { seed: o.seed, step: o.step };
+  const { z, kl } = sampleLatents(mu, logvar, { ...latentOptions(model.config.latents, kind, o), ...noise });
   const recon = model.decode(z);
-  return { bce: bceLoss(recon, images), kl: klLoss(mu, logvar), recon };
+  return { bce: bceLoss(recon, images), kl, recon };
+}
+
+/** The filter and clamp of a batch: which latents it trains, and what the others become. */
+function latentOptions(latents: number, kind: BatchKind, o: StepOptions): LatentOptions {
+  if (o.procedure === 'clamped') {
+    const invariance = o.invariance ? { invariance: o.invariance, relative: o.invarianceMode === 'relative' } : {};
+    return { passThrough: passThrough(kind, latents), clamp: o.clamp ?? 'first', ...invariance };
+  }
+  // The scene latents are those before a SHAPE batch's pass-through (identity) range.
+  if (o.randomEncoder === 'scene') return { passThrough: [0, passThrough('shape', latents)[0]] };
+  return {};
 }
 
 /**

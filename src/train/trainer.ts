@@ -86,6 +86,7 @@ export class Trainer {
   readonly optimizer: RMSProp;
   step: number;
   private lastCheckpoint: number | null = null;
+  private precompiled = false;
   private sampleImages: Tensor | null = null;
   private readonly started = performance.now();
 
@@ -129,6 +130,7 @@ export class Trainer {
   async run(hooks: TrainHooks = {}): Promise<LogRecord[]> {
     const o = this.options;
     const logged: LogRecord[] = [];
+    if (!this.precompiled && this.step < o.steps) await this.precompile();
     while (this.step < o.steps) {
       const step = this.step; // 0-based index of the step being taken
       if (step > 0 && step === o.pretrainSteps && o.procedure !== 'random') this.notePretrainingEnd(step);
@@ -136,17 +138,7 @@ export class Trainer {
       const losses = tidy(() => {
         const batch = this.source.batch(step);
         kind = batch.type;
-        // 'random' batches vary everything: the section 3.1 procedure clamps nothing.
-        return trainStep(this.model, this.optimizer, batch.images, kind === 'random' ? 'shape' : kind, {
-          procedure: kind === 'random' ? 'random' : o.procedure,
-          invariance: o.invariance || undefined,
-          invarianceMode: o.invarianceMode,
-          // Pretraining's random batches train every latent: only the ones mixed into the clamped procedure are filtered.
-          randomEncoder: o.procedure === 'clamped' && step >= (o.pretrainSteps ?? 0) ? o.randomEncoder : undefined,
-          clamp: o.clamp,
-          seed: o.seed,
-          step,
-        });
+        return this.trainOn(this.optimizer, batch.images, kind, step);
       });
       this.engine.flush();
       // The first step ran each convolution shape once with the fallback variant; now time the
@@ -177,6 +169,52 @@ export class Trainer {
       if (stop) break;
     }
     return logged;
+  }
+
+  /** Step `step` of the run on a batch of `type`. */
+  private trainOn(optimizer: RMSProp, images: Tensor, type: BatchType, step: number) {
+    const o = this.options;
+    // 'random' batches vary everything: the section 3.1 procedure clamps nothing.
+    return trainStep(this.model, optimizer, images, type === 'random' ? 'shape' : type, {
+      procedure: type === 'random' ? 'random' : o.procedure,
+      invariance: o.invariance || undefined,
+      invarianceMode: o.invarianceMode,
+      // Pretraining's random batches train every latent: only the ones mixed into the clamped procedure are filtered.
+      randomEncoder: o.procedure === 'clamped' && step >= (o.pretrainSteps ?? 0) ? o.randomEncoder : undefined,
+      clamp: o.clamp,
+      seed: o.seed,
+      step,
+    });
+  }
+
+  /**
+   * Compiles the pipelines of the run's steps before the first, all in parallel
+   * (Engine.precompile), rather than one after another inside it: a dry run of the step on a
+   * random and on a clamped batch, before and after pretraining, and of a batch's rendering and
+   * the sample grid's forward. The dry step updates a stand-in optimizer, so that this one's
+   * step count stays as it is. run() calls it unless it has run. Returns how many pipelines it
+   * compiled.
+   */
+  async precompile(): Promise<number> {
+    const o = this.options;
+    const S = this.model.config.imageSize;
+    const steps = [...new Set([this.step, Math.max(this.step, o.pretrainSteps ?? 0)])].filter((s) => s < o.steps);
+    this.precompiled = true;
+    return this.engine.precompile(() =>
+      tidy(() => {
+        const optimizer = new RMSProp([...this.model.parameters().values()], { lr: o.lr });
+        const images = this.source.batch(this.step).images;
+        for (const step of steps) {
+          for (const type of o.procedure === 'random' ? (['random'] as const) : (['random', 'az'] as const)) {
+            const { bce, kl } = this.trainOn(optimizer, images, type, step);
+            bce.dispose();
+            kl.dispose();
+          }
+        }
+        noGrad(() => this.model.decode(this.model.encode(images).mu));
+        optimizer.dispose();
+      }),
+    );
   }
 
   /** Records the end of pretraining in the history, once (a resumed run may pass it again). */

@@ -4,9 +4,8 @@ import { map, matmul, sum, zip, type Arr } from './cpu.js';
 import * as conv from './conv.js';
 import { maxPool2d, maxPool2dBackward } from './maxpool2d.js';
 import { upsampleNearest, upsampleNearestBackward } from './upsample.js';
-import { selectiveClamp, selectiveClampMean, gradientFilterBackward, relativeInvarianceBackward } from './selective.js';
-import { reparameterise, reparameteriseBackward } from './reparameterise.js';
-import { bceLoss, bceLossGrad, klLoss, klLossGrad } from './losses.js';
+import { latentsBackwardRef, latentsRef } from './latents.js';
+import { bceLoss, bceLossGrad } from './losses.js';
 import { rmspropStep } from './optim.js';
 import type { DcignConfig } from '../../src/model/presets.js';
 
@@ -55,12 +54,8 @@ export function dcignStepRef(
   const flat = reshape(a3, [N, a3.data.length / N]);
   const mu0 = linear(flat, P('encoder.mu.weight'), P('encoder.mu.bias'));
   const lv0 = linear(flat, P('encoder.logvar.weight'), P('encoder.logvar.bias'));
-  // 'first' clamps the heads to sample 0's; 'mean' clamps the sampled z to its batch mean.
-  const first = range && clamp === 'first';
-  const mu = first ? selectiveClamp(mu0, range[0], range[1]) : mu0;
-  const lv = first ? selectiveClamp(lv0, range[0], range[1]) : lv0;
-  const z0 = reparameterise(mu, lv, eps);
-  const z = range && clamp === 'mean' ? selectiveClampMean(z0, range[0], range[1]) : z0;
+  const latentOptions = { range, clamp, invariance, invarianceMode };
+  const { z, kl } = latentsRef(mu0, lv0, eps, latentOptions);
   // Decoder.
   const [bc, bs] = cfg.decoderBase;
   const f0 = linear(z, P('decoder.fc.weight'), P('decoder.fc.bias'));
@@ -75,7 +70,6 @@ export function dcignStepRef(
   const d4 = conv.conv2d(u4, P('decoder.conv4.weight'), P('decoder.conv4.bias'), dp);
   const recon = map(d4, (v) => 1 / (1 + Math.exp(-v)));
   const bce = bceLoss(recon, x);
-  const kl = klLoss(mu, lv);
 
   // Backward, layer by layer in reverse.
   const grads: Params = new Map();
@@ -101,17 +95,7 @@ export function dcignStepRef(
   g = upsampleNearestBackward(g);
   const df0 = reluBack(reshape(g, f0.shape), f0);
   const dz = linearBack('decoder.fc', z, df0);
-  // Both clamps pass their gradient straight through to each sample's own input.
-  let [dmu, dlv] = reparameteriseBackward(dz, lv, eps);
-  const [kmu, klv] = klLossGrad(mu, lv);
-  dmu = zip(dmu, kmu, (a, b) => a + b);
-  dlv = zip(dlv, klv, (a, b) => a + b);
-  if (range) {
-    // The clamp passes gradients straight through; the filter then zeroes or retargets them.
-    // The relative invariance applies to the means; logvar keeps the absolute pull.
-    dmu = invarianceMode === 'relative' && invariance ? relativeInvarianceBackward(dmu, mu0, range[0], range[1], invariance) : gradientFilterBackward(dmu, mu0, range[0], range[1], invariance);
-    dlv = gradientFilterBackward(dlv, lv0, range[0], range[1], invariance);
-  }
+  const [dmu, dlv] = latentsBackwardRef(mu0, lv0, eps, latentOptions, dz, 1);
   const dflat = zip(linearBack('encoder.mu', flat, dmu), linearBack('encoder.logvar', flat, dlv), (a, b) => a + b);
   g = reluBack(reshape(dflat, p3.out.shape), p3.out);
   g = convBack('encoder.conv3', a2, maxPool2dBackward(g, p3.idx, c3.shape), ep);

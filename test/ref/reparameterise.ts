@@ -1,5 +1,5 @@
 // float64 reference of reparameterise, its gradients, and a port of the GPU noise generator
-// (shaders/rng.wgsl's pcg4d keyed as shaders/reparameterise.wgsl keys it), for tests only.
+// (shaders/rng.wgsl's pcg4d keyed as its reparamNoise keys it), for tests only.
 import type { Arr } from './cpu.js';
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
