@@ -25,6 +25,13 @@ const RN = 4u;
 const TY = TM / RM;
 const TX = TN / RN;
 const LANES = TX * TY;
+// Each lane gathers the same B columns in every K slice: CPT columns LANES apart (wide tiles), or
+// one column in rows RSTEP apart. So a column's decoding (image, pixel or tap) is done once, and
+// a row's (channel and tap, or image and pixel) once per slice for all its columns: integer
+// division costs GPUs tens of instructions, more than the 16 multiply-adds per loaded pair.
+const CPT = max(1u, TN / LANES);
+const RSTEP = max(1u, LANES / TN);
+const RPT = TK / RSTEP;
 
 var<workgroup> As: array<f32, TK * TM>; // [k][m]
 var<workgroup> Bs: array<f32, TK * TN>; // [k][n]
@@ -84,17 +91,29 @@ fn loadA(k: u32, m: u32) -> f32 {
   return Wt[m * u.wM + c * u.wK + u32(at)];
 }
 
-fn loadB(k: u32, n: u32) -> f32 {
-  if (k >= u.K || n >= u.NC) { return 0.0; }
-  let taps = u.taps * u.kwTaps;
-  let c = k / taps;
-  let r = k % taps;
-  let img = n / u.plane;
+// B column n: output pixel n of the chunk: its image's offset and tap (0, 0)'s input position.
+struct Col { base: u32, y: i32, x: i32, ok: bool }
+// B row k: input channel c, tap (a, b).
+struct Row { base: u32, y: i32, x: i32, ok: bool }
+
+fn colInfo(n: u32) -> Col {
   let pix = n % u.plane;
-  let iy = i32((pix / u.tilesX) * u.sy + r / u.kwTaps) - u.padY;
-  let ix = i32((pix % u.tilesX) * u.sx + r % u.kwTaps) - u.padX;
-  if (iy < 0 || iy >= i32(u.inH) || ix < 0 || ix >= i32(u.inW)) { return 0.0; }
-  return X[u.inBase + img * u.inImg + (c * u.inH + u32(iy)) * u.inW + u32(ix)];
+  let y = i32((pix / u.tilesX) * u.sy) - u.padY;
+  let x = i32((pix % u.tilesX) * u.sx) - u.padX;
+  return Col(u.inBase + (n / u.plane) * u.inImg, y, x, n < u.NC);
+}
+
+fn rowInfo(k: u32) -> Row {
+  let taps = u.taps * u.kwTaps;
+  let r = k % taps;
+  return Row((k / taps) * u.inH * u.inW, i32(r / u.kwTaps), i32(r % u.kwTaps), k < u.K);
+}
+
+fn gather(r: Row, c: Col) -> f32 {
+  let iy = c.y + r.y;
+  let ix = c.x + r.x;
+  if (!r.ok || !c.ok || iy < 0 || iy >= i32(u.inH) || ix < 0 || ix >= i32(u.inW)) { return 0.0; }
+  return X[c.base + r.base + u32(iy) * u.inW + u32(ix)];
 }
 
 fn store(m: u32, n: u32, z: u32, v: f32) {
@@ -156,18 +175,32 @@ fn loadA(k: u32, m: u32) -> f32 {
   return DY[u.dyBase + (k / plane) * u.dyImg + m * plane + k % plane];
 }
 
-fn loadB(k: u32, n: u32) -> f32 {
-  if (n >= u.NC) { return 0.0; }
-  if (n == u.wCols) { return 1.0; } // the bias column
+// B column n: input channel c, tap (i, j); the bias column reads ones.
+struct Col { base: u32, y: i32, x: i32, ok: bool, ones: bool }
+// B row k: image and output pixel (oy, ox) of dy, as the input position of tap (0, 0).
+struct Row { base: u32, y: i32, x: i32, ok: bool }
+
+fn colInfo(n: u32) -> Col {
+  let taps = u.kh * u.kw;
+  let r = n % taps;
+  return Col((n / taps) * u.H * u.W, i32(r / u.kw), i32(r % u.kw), n < u.NC, n == u.wCols);
+}
+
+fn rowInfo(k: u32) -> Row {
   let plane = u.Ho * u.Wo;
   let pix = k % plane;
-  let taps = u.kh * u.kw;
-  let c = n / taps;
-  let r = n % taps;
-  let iy = i32((pix / u.Wo) * u.s + r / u.kw) - u.padY;
-  let ix = i32((pix % u.Wo) * u.s + r % u.kw) - u.padX;
+  let y = i32((pix / u.Wo) * u.s) - u.padY;
+  let x = i32((pix % u.Wo) * u.s) - u.padX;
+  return Row(u.xBase + (k / plane) * u.xImg, y, x, true);
+}
+
+fn gather(r: Row, c: Col) -> f32 {
+  if (!c.ok) { return 0.0; }
+  if (c.ones) { return 1.0; }
+  let iy = r.y + c.y;
+  let ix = r.x + c.x;
   if (iy < 0 || iy >= i32(u.H) || ix < 0 || ix >= i32(u.W)) { return 0.0; }
-  return X[u.xBase + (k / plane) * u.xImg + (c * u.H + u32(iy)) * u.W + u32(ix)];
+  return X[r.base + c.base + u32(iy) * u.W + u32(ix)];
 }
 
 fn store(m: u32, n: u32, z: u32, v: f32) {
@@ -189,6 +222,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let tm = t / TX;
   let tn = t % TX;
   let ks = kRange(wid.z);
+  // This lane's B columns n0 + c0 + ci * LANES and rows r0 + ri * RSTEP of every slice.
+  let c0 = t % TN;
+  let r0 = t / TN;
+  var cols: array<Col, CPT>;
+  for (var ci = 0u; ci < CPT; ci++) { cols[ci] = colInfo(n0 + c0 + ci * LANES); }
   var acc: array<array<f32, RN>, RM>;
   for (var k0 = ks.x; k0 < ks.y; k0 += TK) {
     for (var e = t; e < TK * TM; e += LANES) {
@@ -197,11 +235,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (k < ks.y) { v = loadA(k, m0 + e % TM); }
       As[e] = v;
     }
-    for (var e = t; e < TK * TN; e += LANES) {
-      let k = k0 + e / TN;
-      var v = 0.0;
-      if (k < ks.y) { v = loadB(k, n0 + e % TN); }
-      Bs[e] = v;
+    for (var ri = 0u; ri < RPT; ri++) {
+      let kk = r0 + ri * RSTEP;
+      let row = rowInfo(k0 + kk);
+      let live = k0 + kk < ks.y;
+      for (var ci = 0u; ci < CPT; ci++) {
+        var v = 0.0;
+        if (live) { v = gather(row, cols[ci]); }
+        Bs[kk * TN + c0 + ci * LANES] = v;
+      }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
