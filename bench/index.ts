@@ -12,7 +12,7 @@ import { loadAverage } from './timing.js';
 import type { BatchKind } from '../src/train/schedule.js';
 import type { BenchOptions } from './options.js';
 import { runCommand, UserError } from '../src/cli/errors.js';
-import { intFlag, outputFile } from '../src/cli/flags.js';
+import { convChoiceFlag, convVariantNote, intFlag, outputFile } from '../src/cli/flags.js';
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -33,6 +33,7 @@ async function main(): Promise<number> {
       kind: { type: 'string' },
       profile: { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
+      'conv-variant': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -64,7 +65,7 @@ async function main(): Promise<number> {
 
   const name = positionals[0];
   if (values.help || !name) {
-    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [--no-jax] [--no-ort] [bench options]\n');
+    console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [--no-jax] [--no-ort] [--conv-variant register|tiled|auto] [bench options]\n');
     for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)} ${v.about}`);
     console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
     return 0;
@@ -93,8 +94,10 @@ async function main(): Promise<number> {
     log: (line: string) => console.log(line),
   };
 
-  const engine = await initEngine();
+  const convVariant = values['conv-variant'] === undefined ? undefined : convChoiceFlag(values['conv-variant']);
+  const engine = await initEngine({ convVariant });
   console.log(`adapter: ${engine.report}`);
+  console.log(`convolutions: ${convVariantNote(engine)}`);
   const started = new Date().toISOString();
   const loadStart = loadAverage();
   const t0 = performance.now();
@@ -103,7 +106,7 @@ async function main(): Promise<number> {
   const loadEnd = loadAverage();
   console.log(`\n${text}\n\n${name}: ${seconds.toFixed(1)} s; 1-min load average ${loadStart} at start, ${loadEnd} at end`);
   if (values.json) {
-    writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, seconds, loadAverage: { start: loadStart, end: loadEnd }, ...extra, rows }, null, 2));
+    writeFileSync(values.json, JSON.stringify({ bench: name, date: started, adapter: engine.report, convVariant: engine.convVariant, seconds, loadAverage: { start: loadStart, end: loadEnd }, ...extra, rows }, null, 2));
     console.log(`wrote ${values.json}`);
   }
   engine.destroy();

@@ -15,6 +15,8 @@ export interface KernelRow {
   layer: string;
   /** fwd, dx, dw (weight and bias gradient together), or bwd for pooling. */
   op: string;
+  /** The convolution variant(s) our side ran ('-': no convolution), as engine.autotune.used says. */
+  conv: string;
   shape: string;
   batch: number;
   unit: Unit;
@@ -82,11 +84,13 @@ async function measure<T extends { dispose(): void }>(
   finish: (outs: T[]) => Promise<void>,
   read: (outs: T[]) => Promise<Float32Array[]>,
   wantData: boolean,
+  afterWarmUp?: () => Promise<void>,
 ): Promise<Measured> {
   const t0 = performance.now();
   const outs = start();
   await finish(outs);
   const warm = performance.now() - t0;
+  await afterWarmUp?.();
   const data = wantData ? await read(outs) : null;
   for (const o of outs) o.dispose();
   if (warm > SINGLE_RUN_MS) return { ms: warm, iterations: 0, data };
@@ -98,8 +102,11 @@ async function measure<T extends { dispose(): void }>(
   return { ...(await timeIt(run, { warmup: 0, ...timingFor(warm) })), data };
 }
 
-const measureOurs = (engine: Engine, run: () => Tensor[], wantData: boolean) =>
-  measure(run, () => engine.sync(), (outs) => Promise.all(outs.map(async (o) => (o.dtype === 'f32' ? ((await o.read()) as Float32Array) : new Float32Array(0)))), wantData);
+// With --conv-variant auto the warm-up runs untuned shapes with the fallback; the autotune then
+// times the candidates, and the timed runs use its pick.
+const measureOurs = (engine: Engine, run: () => Tensor[], wantData: boolean, log: (line: string) => void) =>
+  measure(run, () => engine.sync(), (outs) => Promise.all(outs.map(async (o) => (o.dtype === 'f32' ? ((await o.read()) as Float32Array) : new Float32Array(0)))), wantData,
+    () => engine.autotune.settle((l) => log(`    ${l}`)));
 
 function measureTfjs(tf: TF, op: TfOp, wantData: boolean): Promise<Measured> {
   const backend = tfBackend(tf);
@@ -145,7 +152,7 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
       await engine.sync();
       for (const c of cases) {
         const row: KernelRow = {
-          layer: c.layer, op: c.op, shape: c.shape, batch, unit: c.unit, work: c.work, executedWork: c.executedWork ?? c.work,
+          layer: c.layer, op: c.op, conv: '-', shape: c.shape, batch, unit: c.unit, work: c.work, executedWork: c.executedWork ?? c.work,
           oursMs: null, oursRate: null, oursExecutedRate: null, oursIters: 0, tfjsMs: null, tfjsRate: null, tfjsIters: 0, ratio: null, maxRelDiff: null,
           jaxMs: null, jaxRate: null, jaxIters: 0, jaxRatio: null, jaxMaxRelDiff: null
         };
@@ -162,7 +169,9 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
             return null;
           }
         };
-        const ours = await side('ours', () => measureOurs(engine, c.ours, check));
+        engine.autotune.used.clear();
+        const ours = await side('ours', () => measureOurs(engine, c.ours, check, log));
+        row.conv = [...new Set(engine.autotune.used.values())].join('+') || '-';
         if (row.oursMs !== null && c.unit === 'GFLOP/s') row.oursExecutedRate = row.executedWork / row.oursMs / 1e6;
         const theirs = tf && c.tfjs ? await side('tfjs', () => measureTfjs(tf, c.tfjs!, check)) : null;
         const jaxOut = jax && c.jax ? await side('jax', () => measureJax(jax, c.jax!, check)) : null;
@@ -184,7 +193,7 @@ export async function benchKernels(engine: Engine, opts: BenchOptions = {}) {
         if (row.oursMs && row.jaxMs) row.jaxRatio = row.jaxMs / row.oursMs;
         rows.push(row);
         log(
-          `  ${row.layer} ${row.op}: ours ${row.oursMs?.toFixed(1) ?? `fails (${row.oursError})`} ms, ` +
+          `  ${row.layer} ${row.op}${row.conv === '-' ? '' : ` (${row.conv})`}: ours ${row.oursMs?.toFixed(1) ?? `fails (${row.oursError})`} ms, ` +
             `tfjs ${tf ? (row.tfjsMs?.toFixed(1) ?? `fails (${row.tfjsError})`) : '-'} ms` +
             (row.maxRelDiff !== null ? `, rel diff ${row.maxRelDiff.toExponential(1)}` : '') +
             `, jax-js ${jax ? (row.jaxMs?.toFixed(1) ?? `fails (${row.jaxError})`) : '-'} ms` +
@@ -239,10 +248,11 @@ function peerTotals(rows: KernelRow[], name: string, ms: (r: KernelRow) => numbe
 function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean, withJax: boolean): string {
   const runs = (ms: number | null, iters: number) => (ms === null ? '-' : iters === 0 ? 'w' : String(iters));
   const body = table(
-    ['layer', 'op', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'ours exec', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'jax ms', 'jax/ours', 'runs', 'check', 'jax check'],
+    ['layer', 'op', 'conv', 'shape (NCHW)', 'unit', 'ours ms', 'ours rate', 'ours exec', 'tfjs ms', 'tfjs rate', 'tfjs/ours', 'jax ms', 'jax/ours', 'runs', 'check', 'jax check'],
     rows.map((r) => [
       r.layer,
       r.op,
+      r.conv,
       r.shape,
       r.unit,
       r.oursMs ?? 'fails',
@@ -269,7 +279,7 @@ function kernelsTable(rows: KernelRow[], batchNote: string, withTfjs: boolean, w
     peerTotals(rows, 'tfjs', (r) => r.tfjsMs) ?? `sum of ours: ${rows.reduce((a, r) => a + (r.oursMs ?? 0), 0).toFixed(0)} ms`;
   const jaxTotals = peerTotals(rows, 'jax-js', (r) => r.jaxMs);
   return [
-    `DC-IGN paper layers, ${batchNote}: median ms to GPU completion; rates, runs and checks as bench/RESULTS.md (Kernels) says.`,
+    `DC-IGN paper layers, ${batchNote}: median ms to GPU completion; rates, runs and checks as bench/RESULTS.md (Kernels) says; conv: the convolution variant ours ran.`,
     '',
     body,
     '',

@@ -1,5 +1,5 @@
 // A row of `npm run bench -- step`'s result: one framework's measured step, and what fills it in.
-import { GpuMarks } from './gpu-marks.js';
+import { GpuMarks } from '../src/gpu/marks.js';
 import { median } from '../src/eval/abc.js';
 
 export interface StepRow {

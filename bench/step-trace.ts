@@ -13,7 +13,7 @@ import type { RMSProp } from '../src/train/optim.js';
 import { forwardLosses, type StepOptions as TrainStepOptions } from '../src/train/step.js';
 import type { BatchKind } from '../src/train/schedule.js';
 import type { Network } from '../src/model/network.js';
-import { GpuMarks } from './gpu-marks.js';
+import { GpuMarks } from '../src/gpu/marks.js';
 
 /** Where the instrumented step is (the phase; in it the layer or backward rule that runs): what allocations and dispatches are charged to. */
 export type Context = { label: string };

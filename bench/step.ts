@@ -14,7 +14,7 @@ import { passThrough, type BatchKind } from '../src/train/schedule.js';
 import { renderBatch } from '../src/data/batches.js';
 import { FLOPS_NOTE, memoryModel, stepFlops } from './dcign-costs.js';
 import { network, type Network } from '../src/model/network.js';
-import { GpuMarks } from './gpu-marks.js';
+import { GpuMarks } from '../src/gpu/marks.js';
 import { Rng } from '../src/data/rng.js';
 import { loadAverage } from './timing.js';
 import { compareLosses, emptyRow, perImage, readLosses, timeSteps, type Load, type LossCheck, type StepFlopCounts } from './step-row.js';
@@ -23,6 +23,13 @@ import { runTfjs } from './step-tfjs.js';
 import { runJax } from './step-jax.js';
 import type { BenchOptions } from './options.js';
 import { fmtMB, stepText } from './step-text.js';
+
+/** How many convolution op shapes (op and operand shapes) ran each variant, e.g. "register 10, tiled 8". */
+function convVariantSummary(engine: Engine): string {
+  const counts = new Map<string, number>();
+  for (const v of engine.autotune.used.values()) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].map(([v, n]) => `${v} ${n}`).join(', ') || 'none';
+}
 
 /** Ours: a traced warm-up step, the timed steps, and with profile one more step with every dispatch timed alone. */
 async function runOurs(
@@ -75,6 +82,11 @@ async function runOurs(
     return names.length ? ` [${names.join('/')} sized]` : '';
   };
   const memory = summarise(trace, persistent, sizeName);
+  // With convVariant auto the warm-up ran untuned convolution shapes with the fallback: time the
+  // candidates now, so that the timed steps run the picks.
+  await engine.autotune.settle((l) => log(`  ${l}`));
+  const convVariants = convVariantSummary(engine);
+  log(`  convolution variants: ${convVariants}`);
 
   // Timed steps: trainStep itself, the pool's peak over each.
   const row = emptyRow('ours', model.config.preset, N, steps, flops);
@@ -107,7 +119,7 @@ async function runOurs(
     prof = p;
   }
   optimizer.dispose();
-  return { row, losses, memory, profile: prof?.entries ?? null, profileTotalMs: prof?.totalMs ?? null };
+  return { row, losses, memory, profile: prof?.entries ?? null, profileTotalMs: prof?.totalMs ?? null, convVariants };
 }
 
 export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
@@ -172,6 +184,7 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
       'GPU span: timestamps written before and after the step on the device queue (idle gaps included)',
     flopsNote: FLOPS_NOTE, flopsPerLayer: flops.perLayer, memoryModel: memoryModel(c, N), oursMemory: ours.memory, lossChecks,
     profile: ours.profile, profileTotalMs: ours.profileTotalMs, loadDuring,
+    convVariant: engine.convVariant, convVariants: ours.convVariants,
   };
-  return { ...result, text: stepText(result, opts.memory) };
+  return { ...result, text: `${stepText(result, opts.memory)}\nConvolutions of ours (${engine.convVariant}): ${ours.convVariants}` };
 }

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
+import { expectClose } from './setup/expect.js';
 import { noGrad, Tensor } from '../src/node.js';
 import { conv2dPool, conv2dRaw, type Conv2dOptions } from '../src/kernels/conv2d.js';
 import { maxPool2dRaw } from '../src/kernels/maxpool2d.js';
@@ -73,6 +74,18 @@ describe('conv2dPool: convolution, 2x2 max pooling and ReLU in one dispatch', ()
       for (const t of [x, w, b, fused, apart]) t?.dispose();
     }),
   );
+
+  it('with the tiled convolution forced: its convolution, then the pooling as a pass of its own', async () => {
+    const c = cases[0]!;
+    const ins = [random(c.x, 7), random(c.w, 8, -0.5, 0.5), random([c.w[0]!], 9)];
+    const [x, w, b] = ins.map((a) => Tensor.fromData(a.data, a.shape));
+    const before = ctx.engine.stats.dispatches;
+    const y = noGrad(() => conv2dPool(x!, w!, b!, { ...c.o, variant: 'tiled' }, { relu: true }));
+    expect(ctx.engine.stats.dispatches - before).toBe(2);
+    const g = ref.convGeom(c.x, c.w, c.o);
+    expectClose(await y.data(), reference(c, ins).data, tolFor(g.C * g.kh * g.kw).atol, tolFor(g.C * g.kh * g.kw).rtol, 'tiled');
+    for (const t of [x, w, b, y]) t!.dispose();
+  });
 
   it('dispatches once, and names the op and the shapes in errors', () => {
     const x = Tensor.fromData(random([2, 3, 9, 9], 1).data, [2, 3, 9, 9]);

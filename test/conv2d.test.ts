@@ -12,6 +12,7 @@ import {
   conv2dRaw,
   type Conv2dOptions,
 } from '../src/kernels/conv2d.js';
+import type { ConvVariant } from '../src/gpu/autotune.js';
 import * as ref from './ref/conv.js';
 import { random, sampleIndices, size, type Arr } from './ref/cpu.js';
 
@@ -58,11 +59,11 @@ function inputs(c: Case, seed: number): Arr[] {
   return list;
 }
 
-function check(c: Case, seed: number): Promise<void> {
+function check(c: Case, seed: number, variant?: ConvVariant): Promise<void> {
   const g = ref.convGeom(c.x, c.w, c.o);
   const K = Math.max(g.C * g.kh * g.kw, (g.O * g.kh * g.kw) / (g.s * g.s), g.N * g.Ho * g.Wo);
   return gradCheck({
-    gpu: ([x, w, b]) => conv2d(x!, w!, b ?? null, c.o),
+    gpu: ([x, w, b]) => conv2d(x!, w!, b ?? null, { ...c.o, variant }),
     cpu: ([x, w, b]) => ref.conv2d(x!, w!, b ?? null, c.o),
     analytic: ([x, w, b], R) => [
       ref.conv2dGradInput(R, w!, x!.shape, c.o),
@@ -75,6 +76,15 @@ function check(c: Case, seed: number): Promise<void> {
     seed,
   });
 }
+
+// Shapes that leave partial workgroup tiles (64 or fewer output channels x 64 to 256 pixels) in
+// the tiled variant: one input channel, 70 output channels (two tile rows, the second with 6),
+// and dx of 70 input channels.
+const tileEdges: Case[] = [
+  { x: [3, 1, 23, 19], w: [70, 1, 5, 5], o: { stride: 2, padding: 2 } },
+  { x: [2, 70, 7, 9], w: [3, 70, 3, 3], o: { padding: 'same' } },
+  { x: [1, 9, 5, 5], w: [130, 9, 2, 3], o: { padding: 1 } },
+];
 
 describe('conv2d: ragged shapes against the float64 reference and finite differences', () => {
   small.forEach((c, i) => it(caseName(c), () => check(c, 10 * i + 1)));
@@ -120,6 +130,10 @@ describe('conv2d: ragged shapes against the float64 reference and finite differe
     const b = await run();
     a.forEach((g, k) => expect(Buffer.from(g.buffer).equals(Buffer.from(b[k]!.buffer)), `gradient ${k}`).toBe(true));
   });
+});
+
+describe('conv2d, tiled variant: ragged shapes against the float64 reference and finite differences', () => {
+  [...small, ...tileEdges].forEach((c, i) => it(caseName(c), () => check(c, 10 * i + 1, 'tiled')));
 });
 
 // ---- workgroup and block sizes picked from the plane ------------------------------------------
@@ -227,9 +241,14 @@ const paper: [string, number, number, number, number, number][] = [
   ['decoder conv4 96->1 7x7 on 156x156', 2, 96, 1, 7, 156],
 ];
 
+// The tiled variant on the layers with the extreme shapes: one input channel (dw: a 25-column GEMM
+// with K = N*146*146), and one output channel.
+const tiledPaper = new Set([paper[0]![0], paper[6]![0]]);
+
 describe('conv2d: DC-IGN layer shapes, sampled', () => {
-  for (const [name, N, C, O, k, H] of paper) {
-    it(name, async () => {
+  const runs = paper.flatMap((p) => [[p, 'register'] as const, ...(tiledPaper.has(p[0]) ? [[p, 'tiled'] as const] : [])]);
+  for (const [[name, N, C, O, k, H], variant] of runs) {
+    it(`${name}, ${variant}`, async () => {
       const Ho = H - k + 1;
       const x = random([N, C, H, H], H + C);
       const w = random([O, C, k, k], O + k);
@@ -237,8 +256,9 @@ describe('conv2d: DC-IGN layer shapes, sampled', () => {
       const dy = random([N, O, Ho, Ho], H + O);
       const [X, W, B, DY] = [x, w, b, dy].map((a) => Tensor.fromData(a.data, a.shape));
       // dw and db from one pass (as training computes them), and db from its own pass.
-      const { dw: dwT, db: dbT } = conv2dGradWeightBias(X!, DY!, w.shape);
-      const outs = [conv2dRaw(X!, W!, B!), conv2dGradInput(DY!, W!, x.shape), dwT, dbT, conv2dGradBias(DY!)];
+      const o = { variant };
+      const { dw: dwT, db: dbT } = conv2dGradWeightBias(X!, DY!, w.shape, o);
+      const outs = [conv2dRaw(X!, W!, B!, o), conv2dGradInput(DY!, W!, x.shape, o), dwT, dbT, conv2dGradBias(DY!)];
       const [y, dx, dw, db, dbAlone] = await Promise.all(outs.map((t) => t.data()));
       const at = (got: Float32Array, idx: number[]) => idx.map((i) => got[i]!);
 
@@ -280,8 +300,9 @@ describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () =>
     { x: [7, 3, 130, 130], w: [4, 3, 5, 5], o: { stride: 2, padding: 'valid' } },
     { x: [6, 8, 128, 128], w: [8, 8, 7, 7], o: { padding: 3 } },
   ];
-  cases.forEach((c, i) =>
-    it(caseName(c), async () => {
+  const variants: ConvVariant[] = ['register', 'tiled'];
+  cases.forEach((c, i) => variants.forEach((variant) =>
+    it(`${caseName(c)}, ${variant}`, async () => {
       expect(engine.maxBinding).toBe(1 << 20);
       const [xa, wa, ba] = inputs(c, 100 + i);
       const [x, w, b] = [xa!, wa!, ba!].map((a) => parameter(Tensor.fromData(a.data, a.shape, 'f32', engine)));
@@ -289,7 +310,7 @@ describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () =>
       expect(Math.max(want.data.length, x!.size) * 4).toBeGreaterThan(engine.maxBinding);
       const R = random(want.shape, 200 + i);
       const y = tidy(() => {
-        const out = conv2d(x!, w!, b!, c.o);
+        const out = conv2d(x!, w!, b!, { ...c.o, variant });
         backward(out, Tensor.fromData(R.data, R.shape, 'f32', engine));
         return out;
       });
@@ -307,7 +328,7 @@ describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () =>
       }
       y.dispose();
     }),
-  );
+  ));
 
   // 24 images of 44800 bytes of x in chunks of 23 + 1, small workgroups and blocks throughout.
   const capped: SizedCase = {

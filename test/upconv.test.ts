@@ -200,13 +200,27 @@ describe('foldUpsample: several layers folded in one dispatch, their gradients b
   });
 });
 
-describe('upsampleConv2d with a 1 MiB storage-binding limit', () => {
-  const ctx = useEngine({ maxStorageBufferBindingSize: 1 << 20 });
+for (const convVariant of ['register', 'tiled'] as const) {
+  describe(`upsampleConv2d with a 1 MiB storage-binding limit, ${convVariant} convolutions`, () => {
+    const ctx = useEngine({ maxStorageBufferBindingSize: 1 << 20, convVariant });
 
-  it('matches the reference when the stacked and shuffled outputs exceed one binding', async () => {
-    expect(ctx.engine.maxBinding).toBe(1 << 20);
-    // Stacked output [5,60,39,39] and result [5,15,78,78]: 1.8 MB each, 365040 bytes an image,
-    // so 2 images a chunk in 3 chunks, at byte offsets that are not 256-aligned.
-    await check({ x: [5, 4, 39, 39], w: [15, 4, 3, 3], padding: 1, activation: 'relu' }, 91, 2);
+    it('matches the reference when the stacked and shuffled outputs exceed one binding', async () => {
+      expect(ctx.engine.maxBinding).toBe(1 << 20);
+      // Stacked output [5,60,39,39] and result [5,15,78,78]: 1.8 MB each, 365040 bytes an image,
+      // so 2 images a chunk in 3 chunks, at byte offsets that are not 256-aligned.
+      await check({ x: [5, 4, 39, 39], w: [15, 4, 3, 3], padding: 1, activation: 'relu' }, 91, 2);
+    });
   });
+}
+
+// The tiled convolutions under the fold: the shuffled store, the activations and ragged tiles
+// (4*7 = 28 stacked channels; the decoder's last layer, 4 stacked channels). Two cases: on
+// lavapipe each costs tens of seconds of pipeline compilation.
+describe('upsampleConv2d with the tiled convolution variant', () => {
+  useEngine({ convVariant: 'tiled' });
+  const cases: Case[] = [
+    { x: [2, 5, 11, 9], w: [7, 5, 5, 5], padding: 'same', activation: 'relu' },
+    { x: [1, 3, 7, 6], w: [1, 3, 5, 5], padding: 3, activation: 'sigmoid' },
+  ];
+  cases.forEach((c, i) => it(name(c), () => check(c, 10 * i + 501)));
 });

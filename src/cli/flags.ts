@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MODEL_FILE } from '../train/state.js';
 import { describeError, fsReason, UserError } from './errors.js';
+import { parseConvChoice, type ConvChoice } from '../gpu/autotune.js';
+import type { Engine } from '../gpu/engine.js';
 
 /** An integer flag in [min, max], or undefined when not given. */
 export function intFlag(name: string, value: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -63,4 +65,20 @@ export function outputFolder(flag: string, path: string): string {
     throw new UserError(`${flag} ${path}: cannot create the folder: ${fsReason(e) ?? describeError(e)}`);
   }
   return path;
+}
+
+/** --conv-variant's value. */
+export function convChoiceFlag(value: string): ConvChoice {
+  try {
+    return parseConvChoice('--conv-variant', value);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+}
+
+/** The engine's convolution variant and where it came from, for a command's first lines. */
+export function convVariantNote(engine: Engine): string {
+  const byDefault = engine.convVariant === (engine.software ? 'register' : 'auto');
+  const why = byDefault ? ` (the default on a ${engine.software ? 'software' : 'hardware'} adapter; --conv-variant or DCIGN_CONV to change)` : '';
+  return `${engine.convVariant}${why}`;
 }

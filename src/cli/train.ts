@@ -10,7 +10,7 @@ import { describeChange } from '../train/history.js';
 import { FaceBatches } from '../train/batches.js';
 import { DEFAULT_LR, DEFAULT_RECIPE, DEFAULT_STEPS, PAPER_RECIPE, recipeDefaults } from '../train/defaults.js';
 import { runCommand, UserError } from './errors.js';
-import { intFlag, numberFlag } from './flags.js';
+import { convChoiceFlag, convVariantNote, intFlag, numberFlag } from './flags.js';
 import { trainProgress } from './progress.js';
 import { largestBatch } from './batch-limit.js';
 import { claimRunFolder, describeCheckpoint } from '../train/run-folder.js';
@@ -57,6 +57,9 @@ usage: npm run train -- [options]
   --log-every N          log losses every N steps (default 10); a log step is the only one that reads back
   --sample-every N       write an input-over-reconstruction grid every N steps (default 250; 0: only at the end)
   --checkpoint-every N   write a checkpoint every N steps (default 500)
+  --conv-variant V       convolution kernels: register | tiled | auto (timed per shape after the first
+                         step, kept in ~/.cache/dcign-webgpu/autotune.json); default register on a
+                         software adapter, auto on a hardware one; DCIGN_CONV sets it too
   -h, --help             this text
 
 Writes DIR/${MODEL_FILE} (weights, preset and step in its metadata), DIR/train-state-*.safetensors
@@ -118,6 +121,7 @@ async function main(): Promise<number> {
       'log-every': { type: 'string' },
       'sample-every': { type: 'string' },
       'checkpoint-every': { type: 'string' },
+      'conv-variant': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -160,8 +164,10 @@ async function main(): Promise<number> {
   }
   if (a.recipe !== undefined && a.recipe !== 'default' && a.recipe !== 'paper') throw new UserError(`--recipe must be default or paper, got "${a.recipe}"`);
 
-  const engine = await initEngine();
+  const convVariant = a['conv-variant'] === undefined ? undefined : convChoiceFlag(a['conv-variant']);
+  const engine = await initEngine({ convVariant });
   console.log(`adapter: ${engine.report}`);
+  console.log(`convolutions: ${convVariantNote(engine)}`);
   let preset = a.preset;
   if (!preset && !a.resume) {
     preset = engine.software ? 'small' : 'paper';
@@ -268,6 +274,7 @@ async function main(): Promise<number> {
         injectFault(s);
       },
       onLog: (r) => bar.log(r.step, (r.bce + r.kl) / o.batch, r.kind),
+      onTune: (line) => console.log(line),
     });
   } catch (e) {
     bar.stop();

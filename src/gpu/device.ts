@@ -1,4 +1,5 @@
 // Adapter and device acquisition shared by Node (Dawn) and browsers: the caller brings a GPU object.
+import { parseConvChoice, type ConvChoice, type TuneStore } from './autotune.js';
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
@@ -8,6 +9,8 @@ export interface DeviceOptions {
   maxStorageBufferBindingSize?: number;
   /** Optional features to request when the adapter offers them. */
   wantFeatures?: GPUFeatureName[];
+  /** The convolution variant (Engine.convVariant); default by adapter. */
+  convVariant?: ConvChoice;
 }
 
 export interface AcquiredDevice {
@@ -24,6 +27,9 @@ export interface AcquiredDevice {
    * default at the default (Dawn reports 128 MiB for a 1 MiB request), so the engine applies it.
    */
   maxBinding?: number;
+  convVariant?: ConvChoice;
+  /** Where the autotune keeps its picks between processes (Node: a JSON file); none: memory only. */
+  tuneStore?: TuneStore;
 }
 
 export const DEFAULT_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
@@ -86,6 +92,7 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
     software: isSoftwareAdapter(adapter),
   };
   if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
+  if (options.convVariant !== undefined) acquired.convVariant = parseConvChoice('convVariant', options.convVariant);
   return acquired;
 }
 

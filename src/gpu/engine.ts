@@ -5,6 +5,7 @@ import { BufferUsage, MapMode } from './flags.js';
 import { BufferPool } from './pool.js';
 import { DeviceLostError } from './errors.js';
 import { PipelineCache, type CompiledKernel, type KernelSpec } from './pipelines.js';
+import { Autotune, type ConvChoice } from './autotune.js';
 
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
@@ -38,6 +39,14 @@ export class Engine {
   readonly stats: EngineStats = { submits: 0, dispatches: 0, copies: 0, readbacks: 0, uploads: 0 };
   /** Largest storage binding in bytes; kernels split work over tensors larger than this. */
   readonly maxBinding: number;
+  /**
+   * The convolution kernels (src/kernels/conv2d.ts): one variant, or 'auto' for the autotune's
+   * pick. Default register on software adapters (the variant made for them; tuning would only
+   * cost time), auto on hardware ones.
+   */
+  convVariant: ConvChoice;
+  /** Variant picks by timing, per adapter; await autotune.settle() to time what ran untuned. */
+  readonly autotune: Autotune;
 
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -64,6 +73,8 @@ export class Engine {
     this.pipelines = new PipelineCache(this.device);
     this.pool = new BufferPool(this.device, this.limits.maxBufferSize, (check) => this.pipelines.pendingChecks.push(check));
     this.uniformAlign = this.limits.minUniformBufferOffsetAlignment;
+    this.convVariant = acquired.convVariant ?? (acquired.software ? 'register' : 'auto');
+    this.autotune = new Autotune(acquired.report, this, acquired.tuneStore ?? null);
     this.device.lost.then((info) => {
       if (!this.destroyed) this.lostInfo = { reason: info.reason, message: info.message };
     });

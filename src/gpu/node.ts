@@ -2,6 +2,8 @@
 import { create, globals } from 'webgpu';
 import { acquireDevice, NoAdapterError, type AcquiredDevice, type DeviceOptions } from './device.js';
 import { withoutKnownWarnings } from './dawn-warnings.js';
+import { parseConvChoice } from './autotune.js';
+import { autotunePath, fileTuneStore } from './autotune-file.js';
 
 export interface NodeDeviceOptions extends DeviceOptions {
   /** Dawn options such as 'backend=vulkan' or 'enable-dawn-features=...'; DCIGN_DAWN adds comma-separated ones. */
@@ -29,8 +31,19 @@ function instance(flags: string[]): GPU {
 
 const reason = (e: unknown) => (e instanceof NoAdapterError ? e.detail : (e as Error).message.split('\n')[0]);
 
-/** Vulkan first (lavapipe on machines without a GPU), then Mesa's GLES through EGL at compatibility level. */
+/**
+ * The Dawn device, with the convolution variant from options, else DCIGN_CONV, and the autotune's
+ * file (src/gpu/autotune-file.ts).
+ */
 export async function acquireNodeDevice(options: NodeDeviceOptions = {}): Promise<AcquiredDevice> {
+  const env = process.env.DCIGN_CONV;
+  const convVariant = options.convVariant ?? (env ? parseConvChoice('DCIGN_CONV', env) : undefined);
+  const acquired = await acquireDawn(convVariant ? { ...options, convVariant } : options);
+  return { ...acquired, tuneStore: fileTuneStore(autotunePath()) };
+}
+
+/** Vulkan first (lavapipe on machines without a GPU), then Mesa's GLES through EGL at compatibility level. */
+async function acquireDawn(options: NodeDeviceOptions): Promise<AcquiredDevice> {
   if (!globalsInstalled) {
     // Dawn's objects expect the WebGPU globals (GPUBufferUsage, ...) when code in other packages uses them.
     for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;

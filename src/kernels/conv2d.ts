@@ -8,7 +8,13 @@ import { record } from '../autograd/tape.js';
 import { shapeStr, Tensor } from '../tensor.js';
 import { bindRange, checkF32, checkWhole, opError, output, rangeBinding, wholeBinding } from './util.js';
 import { activationDefines, type Activation } from './elementwise.js';
-import { maxPool2dBackward } from './maxpool2d.js';
+import { maxPool2dBackward, maxPool2dRaw } from './maxpool2d.js';
+import type { Conv2dGeometry, ConvPass, ConvRun, DwRun, Window } from './conv2d-pass.js';
+import { tiledConv, tiledDw } from './conv2d-tiled.js';
+import { convVariant } from './conv2d-variant.js';
+import type { ConvVariant } from '../gpu/autotune.js';
+
+export type { Conv2dGeometry } from './conv2d-pass.js';
 
 export type Conv2dPadding = number | 'valid' | 'same';
 
@@ -20,23 +26,8 @@ export interface Conv2dOptions {
    * input's size; an even kernel pads one more at the bottom and right, as PyTorch does).
    */
   padding?: Conv2dPadding;
-}
-
-/** Everything the kernels need to know about one convolution's shapes. */
-export interface Conv2dGeometry {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  /** Zero rows above / columns left of the input (the far sides follow from Ho, Wo). */
-  padTop: number;
-  padLeft: number;
-  Ho: number;
-  Wo: number;
+  /** The kernel variant for this call and its gradients; default the engine's choice (Engine.convVariant). */
+  variant?: ConvVariant;
 }
 
 type Shaped = Tensor | readonly number[];
@@ -140,6 +131,9 @@ function gradArgs(op: string, dy: Tensor, other: [string, Tensor], x: Shaped, w:
 const SMALL_MACS = 1e7;
 const macs = (g: Conv2dGeometry) => g.N * g.O * g.Ho * g.Wo * g.C * g.kh * g.kw;
 
+/** What besides the operands' shapes sets an op's work, for the autotune's key. */
+const tuneDetail = (g: Conv2dGeometry, shuffle = false) => `stride ${g.stride} pad ${g.padTop},${g.padLeft}${shuffle ? ' depth-to-space' : ''}`;
+
 function convBlock(M: number, rowPixels: number, work: number, sg: boolean): { OB: number; PX: number } {
   const PX = rowPixels <= 4 ? 4 : 8;
   if (M === 1) return { OB: 1, PX };
@@ -172,52 +166,6 @@ function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', taps: string, defines: 
     defines: { GEMM: true, [kind]: true, ...defines },
     overrides: { WG },
   });
-}
-
-interface ConvPass {
-  op: string;
-  /** Names of input and output in errors. */
-  names: [string, string];
-  input: Tensor;
-  weights: Tensor;
-  bias: Tensor | null;
-  out: Tensor;
-  /** Multiply-adds of the whole op (all passes), which picks the register block. */
-  macs: number;
-  /** Images of input and output. */
-  N: number;
-  K: number;
-  inH: number;
-  inW: number;
-  M: number;
-  tilesY: number;
-  tilesX: number;
-  outH: number;
-  outW: number;
-  sy: number;
-  sx: number;
-  taps: number;
-  kwTaps: number;
-  padY: number;
-  padX: number;
-  wM: number;
-  wK: number;
-  w0: number;
-  wRow: number;
-  wCol: number;
-  oyBase: number;
-  oyStep: number;
-  oxBase: number;
-  oxStep: number;
-  /** The store's activation (forward only). */
-  activation?: Activation | null;
-  /** The store interleaves M = 4 * O stacked channels into an output of O channels (outH, outW its plane). */
-  shuffle?: boolean;
-  /**
-   * The store max-pools 2x2 windows at stride 2 into `out` [N, M, outH, outW] (the pooled size;
-   * tilesY is outH, a lane's two rows rowStep input rows apart) and writes their argmax here.
-   */
-  pool?: { indices: Tensor; rowStep: number };
 }
 
 // ---- generated inner loops -----------------------------------------------------------------
@@ -285,8 +233,8 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
   return L.join('\n');
 }
 
-function convPass(p: ConvPass): void {
-  const engine = p.input.engine;
+/** The register-blocked kernel for one pass; null when it has no output pixels. */
+function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   const sg = subgroups8(engine);
   // Two rows a lane with POOL: four channels keep the accumulators at 64 (as 8 x 8 without).
   const block = convBlock(p.M, p.tilesX, p.macs, sg);
@@ -294,7 +242,7 @@ function convPass(p: ConvPass): void {
   const KW = Math.max(p.kwTaps, 1);
   const blocksX = Math.ceil(p.tilesX / PX);
   const blocks = blocksX * p.tilesY;
-  if (blocks === 0) return;
+  if (blocks === 0) return null;
   // A lane per pixel block of each image of a chunk.
   const WG = workgroupSize(engine, p.N * blocks);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
@@ -306,25 +254,38 @@ function convPass(p: ConvPass): void {
   const outChannels = p.shuffle ? p.M / 4 : p.M;
   const inImg = p.K * p.inH * p.inW;
   const outImg = outChannels * p.outH * p.outW;
+  return {
+    maxImages,
+    dispatch(nb: number, xin: Window, yout: Window, idx?: Window) {
+      const lanes = nb * blocks;
+      const uniforms = new Uniforms(128)
+        .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, lanes, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
+        .i32(p.padY, p.padX)
+        .u32(p.wM, p.wK, p.w0)
+        .i32(p.wRow, p.wCol)
+        .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels, p.pool?.rowStep ?? 0, p.pool ? p.outW : 0)
+        .build();
+      // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
+      const bindings: Binding[] = [xin.binding, wholeBinding(p.weights), wholeBinding(p.bias ?? p.weights), yout.binding];
+      if (idx) bindings.push(idx.binding);
+      engine.dispatch(kernel, { uniforms, bindings, workgroups: [Math.ceil(lanes / WG), Math.ceil(p.M / OB), 1] });
+    },
+  };
+}
+
+/** Runs one pass with the variant's kernel, a batch chunk per dispatch. */
+function convPass(p: ConvPass, variant: ConvVariant): void {
+  const engine = p.input.engine;
+  const run = variant === 'tiled' ? tiledConv(engine, p) : registerConv(engine, p);
+  if (!run) return;
+  const inImg = p.K * p.inH * p.inW;
+  const outImg = (p.shuffle ? p.M / 4 : p.M) * p.outH * p.outW;
   const named: [string, Tensor][] = [[p.names[0], p.input], [p.names[1], p.out]];
   if (p.pool) named.push(['indices', p.pool.indices]);
-  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, named.map((_, k) => (k ? outImg : inImg)), maxImages)) {
-    const xin = window(engine, p.input, n0 * inImg, nb * inImg);
-    const yout = window(engine, p.out, n0 * outImg, nb * outImg);
+  for (const [n0, nb] of batchChunks(p.op, engine, p.N, named, named.map((_, k) => (k ? outImg : inImg)), run.maxImages)) {
     // The indices share the output's plane size, so their window starts at the same base.
-    const idx = p.pool ? window(engine, p.pool.indices, n0 * outImg, nb * outImg) : null;
-    const lanes = nb * blocks;
-    const uniforms = new Uniforms(128)
-      .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, lanes, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
-      .i32(p.padY, p.padX)
-      .u32(p.wM, p.wK, p.w0)
-      .i32(p.wRow, p.wCol)
-      .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels, p.pool?.rowStep ?? 0, p.pool ? p.outW : 0)
-      .build();
-    // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
-    const bindings: Binding[] = [xin.binding, wholeBinding(p.weights), wholeBinding(p.bias ?? p.weights), yout.binding];
-    if (idx) bindings.push(idx.binding);
-    engine.dispatch(kernel, { uniforms, bindings, workgroups: [Math.ceil(lanes / WG), Math.ceil(p.M / OB), 1] });
+    const idx = p.pool ? window(engine, p.pool.indices, n0 * outImg, nb * outImg) : undefined;
+    run.dispatch(nb, window(engine, p.input, n0 * inImg, nb * inImg), window(engine, p.out, n0 * outImg, nb * outImg), idx);
   }
 }
 
@@ -353,6 +314,8 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
   }
   const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);
   checkWhole(op, 'w', w);
+  const variant = convVariant(engine, op, o.variant, bias ? [x.shape, w.shape, bias.shape] : [x.shape, w.shape], tuneDetail(g, e.depthToSpace),
+    (v, [xt, wt, bt]) => conv2dRaw(xt!, wt!, bt ?? null, { ...o, variant: v }, e));
   const s = e.depthToSpace ? 2 : 1;
   const y = Tensor.empty([g.N, O, s * g.Ho, s * g.Wo], 'f32', engine);
   convPass({
@@ -361,7 +324,7 @@ export function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOp
     sy: g.stride, sx: g.stride, taps: g.kh, kwTaps: g.kw, padY: g.padTop, padX: g.padLeft,
     wM: g.C * g.kh * g.kw, wK: g.kh * g.kw, w0: 0, wRow: g.kw, wCol: 1,
     oyBase: 0, oyStep: s, oxBase: 0, oxStep: s, activation: e.activation, shuffle: e.depthToSpace,
-  });
+  }, variant);
   return y;
 }
 
@@ -373,6 +336,8 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
   const op = 'conv2d.gradInput';
   const { g, engine } = gradArgs(op, dy, ['w', w], xShape, w, o);
   checkWhole(op, 'w', w);
+  const variant = convVariant(engine, op, o.variant, [dy.shape, w.shape], `x ${shapeStr(xShape)} ${tuneDetail(g)}`,
+    (v, [dyt, wt]) => conv2dGradInput(dyt!, wt!, xShape, { ...o, variant: v }));
   const dx = Tensor.empty([g.N, g.C, g.H, g.W], 'f32', engine);
   const s = g.stride;
   for (let py = 0; py < s; py++) {
@@ -394,13 +359,40 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
         wM: g.kh * g.kw, wK: g.C * g.kh * g.kw,
         w0: live ? (ry + s * (A - 1)) * g.kw + rx + s * (B - 1) : 0, wRow: -s * g.kw, wCol: -s,
         oyBase: py, oyStep: s, oxBase: px, oxStep: s,
-      });
+      }, variant);
     }
   }
   return dx;
 }
 
 // ---- weight and bias gradients ------------------------------------------------------------
+
+/**
+ * The register-blocked weight gradient: a lane per (c, kernel row), and with a bias one more
+ * lane for db; OB output channels per workgroup row.
+ */
+function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean): DwRun {
+  const sg = subgroups8(engine);
+  const { OB, PX } = dwBlock(g.O, g.Wo);
+  const lanes = g.C * g.kh + (withBias ? 1 : 0);
+  const WG = workgroupSize(engine, lanes);
+  const groupsX = Math.ceil(lanes / WG);
+  const groupsY = Math.ceil(g.O / OB);
+  const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
+  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias }, WG);
+  return {
+    groups: groupsX * groupsY,
+    dispatch(xw: Window, dyw: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number) {
+      const uniforms = new Uniforms(96)
+        .u32(g.C, g.H, g.W, g.C * g.H * g.W, xw.base, g.O, g.Ho, g.Wo, g.O * g.Ho * g.Wo, dyw.base, g.stride)
+        .i32(g.padTop, g.padLeft)
+        .u32(g.kh, lanes, rows, rowsPerSeg, g.O * g.C * g.kh * g.kw, g.O, segBase)
+        .build();
+      engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, ...targets], workgroups: [groupsX, groupsY, segs] });
+    },
+  };
+}
 
 // Split-K target: enough workgroups that every core (or GPU unit) has several, without partial
 // slices outgrowing a small scratch buffer.
@@ -438,26 +430,23 @@ function weightGrads(
   bias: { into?: Tensor | null } | null,
 ): { dw: Tensor; db: Tensor | null } {
   const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
+  const variant = convVariant(engine, op, o.variant, [x.shape, dy.shape], `w ${shapeStr(wShape)} ${tuneDetail(g)}${bias ? ' with bias' : ''}`, (v, [xt, dyt]) => {
+    const r = weightGrads(op, xt!, dyt!, wShape, { ...o, variant: v }, null, bias ? {} : null);
+    return { dispose: () => [r.dw, r.db].forEach((t) => t?.dispose()) };
+  });
   const dw = output(op, [g.O, g.C, g.kh, g.kw], engine, into);
   const db = bias ? output(op, [g.O], engine, bias.into) : null;
   checkWhole(op, 'dw', dw);
-  const sg = subgroups8(engine);
-  const { OB, PX } = dwBlock(g.O, g.Wo);
-  const lanes = g.C * g.kh + (db ? 1 : 0);
-  const WG = workgroupSize(engine, lanes);
-  const groupsX = Math.ceil(lanes / WG);
-  const groupsY = Math.ceil(g.O / OB);
-  const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
-  if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', x], ['w', wShape]);
   const dwSize = dw.size;
-  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: !!db }, WG);
+  const run = variant === 'tiled' ? tiledDw(op, engine, g, !!db) : registerDw(op, engine, g, !!db);
+  const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const xImg = g.C * g.H * g.W;
   const dyImg = g.O * g.Ho * g.Wo;
   const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
   const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
   const plans = chunks.map(([n0, nb]) => {
     const rows = nb * g.Ho;
-    const want = Math.ceil(DW_TARGET_GROUPS / (groupsX * groupsY));
+    const want = Math.ceil(DW_TARGET_GROUPS / run.groups);
     const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
     return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
   });
@@ -484,15 +473,10 @@ function weightGrads(
   for (const [k, { n0, nb, rows, rowsPerSeg, segs }] of plans.entries()) {
     const xw = window(engine, x, n0 * xImg, nb * xImg);
     const dyw = window(engine, dy, n0 * dyImg, nb * dyImg);
-    const uniforms = new Uniforms(96)
-      .u32(g.C, g.H, g.W, xImg, xw.base, g.O, g.Ho, g.Wo, dyImg, dyw.base, g.stride)
-      .i32(g.padTop, g.padLeft)
-      .u32(g.kh, lanes, rows, rowsPerSeg, dwSize, g.O, segBase)
-      .build();
     const ends = segBase + segs;
-    const bindings = [xw.binding, dyw.binding, direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, ends * dwSize)];
-    if (db) bindings.push(direct ? wholeBinding(db) : rangeBinding(bScratch!, 0, ends * g.O));
-    engine.dispatch(kernel, { uniforms, bindings, workgroups: [groupsX, groupsY, segs] });
+    const targets = [direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, ends * dwSize)];
+    if (db) targets.push(direct ? wholeBinding(db) : rangeBinding(bScratch!, 0, ends * g.O));
+    run.dispatch(xw, dyw, targets, rows, rowsPerSeg, segs, segBase);
     if (sumOnce) segBase = ends;
     else if (!direct) sum(segs, k > 0);
   }
@@ -562,17 +546,29 @@ export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: 
   if (g.Ho < 2 || g.Wo < 2) throw opError(op, `the ${g.Ho}x${g.Wo} convolution output is smaller than the 2x2 pooling window`, ['x', x], ['w', w]);
   const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);
   checkWhole(op, 'w', w);
-  const [OH, OW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
-  const out = Tensor.empty([g.N, g.O, OH, OW], 'f32', engine);
-  const indices = Tensor.empty(out.shape, 'u32', engine);
   const relu = !!pool.relu;
-  convPass({
-    op, names: ['x', 'y'], input: x, weights: w, bias, out, macs: macs(g), N: g.N,
-    K: g.C, inH: g.H, inW: g.W, M: g.O, tilesY: OH, tilesX: g.Wo, outH: OH, outW: OW,
-    sy: 2 * g.stride, sx: g.stride, taps: g.kh, kwTaps: g.kw, padY: g.padTop, padX: g.padLeft,
-    wM: g.C * g.kh * g.kw, wK: g.kh * g.kw, w0: 0, wRow: g.kw, wCol: 1,
-    oyBase: 0, oyStep: 1, oxBase: 0, oxStep: 1, activation: relu ? 'relu' : null, pool: { indices, rowStep: g.stride },
-  });
+  // The fused store is the register kernel's: where the convolution's forward runs tiled (as
+  // chosen for conv2d with these shapes), the pooling is a pass of its own.
+  const variant = convVariant(engine, 'conv2d', o.variant, bias ? [x.shape, w.shape, bias.shape] : [x.shape, w.shape], tuneDetail(g, false),
+    (v, [xt, wt, bt]) => conv2dRaw(xt!, wt!, bt ?? null, { ...o, variant: v }));
+  const [OH, OW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
+  let out: Tensor;
+  let indices: Tensor;
+  if (variant === 'tiled') {
+    const y = conv2dRaw(x, w, bias, o);
+    ({ out, indices } = maxPool2dRaw(y, { relu }, true) as { out: Tensor; indices: Tensor });
+    y.dispose();
+  } else {
+    out = Tensor.empty([g.N, g.O, OH, OW], 'f32', engine);
+    indices = Tensor.empty(out.shape, 'u32', engine);
+    convPass({
+      op, names: ['x', 'y'], input: x, weights: w, bias, out, macs: macs(g), N: g.N,
+      K: g.C, inH: g.H, inW: g.W, M: g.O, tilesY: OH, tilesX: g.Wo, outH: OH, outW: OW,
+      sy: 2 * g.stride, sx: g.stride, taps: g.kh, kwTaps: g.kw, padY: g.padTop, padX: g.padLeft,
+      wM: g.C * g.kh * g.kw, wK: g.kh * g.kw, w0: 0, wRow: g.kw, wCol: 1,
+      oyBase: 0, oyStep: 1, oxBase: 0, oxStep: 1, activation: relu ? 'relu' : null, pool: { indices, rowStep: g.stride },
+    }, variant);
+  }
   const y = record(out, op, bias ? [x, w, bias] : [x, w], (gOut, into) => {
     const dy = maxPool2dBackward(gOut, indices, [g.N, g.O, g.Ho, g.Wo], { kernel: 2, stride: 2, relu }, relu ? out : null);
     const grads = convGrads(x, w, bias, o, dy, into);

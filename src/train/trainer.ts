@@ -77,6 +77,8 @@ export interface TrainHooks {
   onCheckpoint?(step: number): void;
   /** Checked after every step; true stops the run after a checkpoint. */
   shouldStop?(): boolean;
+  /** The convolution autotune's picks, timed after the first step (engine.convVariant 'auto'). */
+  onTune?(line: string): void;
 }
 
 export class Trainer {
@@ -139,6 +141,9 @@ export class Trainer {
         return this.trainOn(this.optimizer, batch.images, kind, step);
       });
       this.engine.flush();
+      // The first step ran each convolution shape once with the fallback variant; now time the
+      // candidates of any not tuned before on this adapter (nothing queued: nothing happens).
+      await this.engine.autotune.settle(hooks.onTune);
       this.step = step + 1;
       const done = this.step;
       const stop = hooks.shouldStop?.() ?? false;

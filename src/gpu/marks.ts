@@ -1,4 +1,7 @@
-// GPU timestamps on a device's queue, for `npm run bench -- step`'s GPU span and its --profile.
+// GPU timestamps on a device's queue: `npm run bench -- step`'s GPU span and its --profile, and
+// the convolution autotune's timings (src/gpu/autotune.ts).
+import { BufferUsage, MapMode } from './flags.js';
+
 /**
  * Timestamps from empty compute passes submitted on a device's queue: the queue runs in order, so
  * the difference between two marks spans everything submitted between them.
@@ -10,8 +13,8 @@ export class GpuMarks {
   private used = 0;
   constructor(private readonly device: GPUDevice, readonly capacity: number) {
     this.set = device.createQuerySet({ type: 'timestamp', count: capacity });
-    this.resolve = device.createBuffer({ size: capacity * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    this.read = device.createBuffer({ size: capacity * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.resolve = device.createBuffer({ size: capacity * 8, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+    this.read = device.createBuffer({ size: capacity * 8, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
   }
   static available(device: GPUDevice): boolean {
     return device.features.has('timestamp-query');
@@ -19,7 +22,7 @@ export class GpuMarks {
   /** Submits a mark; returns its index, or -1 when the set is full. */
   mark(): number {
     if (this.used >= this.capacity) return -1;
-    const enc = this.device.createCommandEncoder({ label: 'bench mark' });
+    const enc = this.device.createCommandEncoder({ label: 'mark' });
     enc.beginComputePass({ timestampWrites: { querySet: this.set, beginningOfPassWriteIndex: this.used } }).end();
     this.device.queue.submit([enc.finish()]);
     return this.used++;
@@ -29,11 +32,11 @@ export class GpuMarks {
     const n = this.used;
     this.used = 0;
     if (!n) return [];
-    const enc = this.device.createCommandEncoder({ label: 'bench marks' });
+    const enc = this.device.createCommandEncoder({ label: 'marks' });
     enc.resolveQuerySet(this.set, 0, n, this.resolve, 0);
     enc.copyBufferToBuffer(this.resolve, 0, this.read, 0, n * 8);
     this.device.queue.submit([enc.finish()]);
-    await this.read.mapAsync(GPUMapMode.READ, 0, n * 8);
+    await this.read.mapAsync(MapMode.READ, 0, n * 8);
     const ts = new BigUint64Array(this.read.getMappedRange(0, n * 8).slice(0));
     this.read.unmap();
     return [...ts].map((t) => Number(t - ts[0]!) / 1e6);
