@@ -5,6 +5,7 @@
 // memory model (dcign-costs.ts) count.
 import type { Engine } from '../src/node.js';
 import { Tensor, tidy } from '../src/tensor.js';
+import { noGrad } from '../src/autograd/tape.js';
 import { foldGeometry } from '../src/kernels/upconv.js';
 import { Dcign } from '../src/model/dcign.js';
 import { getPreset } from '../src/model/presets.js';
@@ -109,6 +110,17 @@ async function runOurs(
   losses.push(...(await timeSteps(row, { device: engine.device, settle, step, submit: () => engine.flush(), note }, log)));
   row.allocatedBytes = engine.pool.stats.allocatedBytes;
 
+  // What an encode of one image records (the browser's job): no gradient, one flush.
+  const S = model.config.imageSize;
+  const one = Tensor.fromData(new Float32Array(S * S), [1, 1, S, S], 'f32', engine);
+  await engine.sync();
+  const before = { ...engine.stats };
+  const code = noGrad(() => model.encode(one));
+  engine.flush();
+  const encodeDispatches = engine.stats.dispatches - before.dispatches;
+  log(`  ours encode of one image: ${encodeDispatches} dispatches, ${engine.stats.submits - before.submits} submit`);
+  for (const t of [one, code.mu, code.logvar]) t.dispose();
+
   // Profile: one more step, every dispatch submitted alone between two timestamps.
   let prof: { entries: ProfileEntry[]; totalMs: number } | null = null;
   if (profile && !GpuMarks.available(engine.device)) log('  profile: skipped (no timestamp-query on this device)');
@@ -119,7 +131,7 @@ async function runOurs(
     prof = p;
   }
   optimizer.dispose();
-  return { row, losses, memory, profile: prof?.entries ?? null, profileTotalMs: prof?.totalMs ?? null, convVariants };
+  return { row, losses, memory, profile: prof?.entries ?? null, profileTotalMs: prof?.totalMs ?? null, convVariants, encodeDispatches };
 }
 
 export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
@@ -184,7 +196,7 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
       'GPU span: timestamps written before and after the step on the device queue (idle gaps included)',
     flopsNote: FLOPS_NOTE, flopsPerLayer: flops.perLayer, memoryModel: memoryModel(c, N), oursMemory: ours.memory, lossChecks,
     profile: ours.profile, profileTotalMs: ours.profileTotalMs, loadDuring,
-    convVariant: engine.convVariant, convVariants: ours.convVariants,
+    convVariant: engine.convVariant, convVariants: ours.convVariants, encodeDispatches: ours.encodeDispatches,
   };
   return { ...result, text: `${stepText(result, opts.memory)}\nConvolutions of ours (${engine.convVariant}): ${ours.convVariants}` };
 }

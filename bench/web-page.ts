@@ -43,6 +43,9 @@ export interface WebBenchResult {
   oursFirstMs: number;
   tfjsFirstMs: number;
   oursMs: number;
+  /** What one of our encodes records: GPU dispatches and queue submits (the readback's included). */
+  oursDispatches: number;
+  oursSubmits: number;
   tfjsMs: number;
   iterations: number;
   /** Largest |ours - tfjs| of mu and logvar over the largest |tfjs|. */
@@ -128,6 +131,10 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
   const ort = o.ort ? await ortSides(o.ort.distUrl, o.ort.onnxUrl, S, image) : undefined;
 
   const [oursFirstMs, a] = await timed(ours);
+  const counted = { ...engine.stats };
+  await ours();
+  const oursDispatches = engine.stats.dispatches - counted.dispatches;
+  const oursSubmits = engine.stats.submits - counted.submits;
   const [tfjsFirstMs, b] = await timed(theirs);
   const ortFirst: [number, Float32Array[]][] = [];
   for (const side of ort?.sides ?? []) ortFirst.push(await timed(side.run));
@@ -162,6 +169,8 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     oursFirstMs,
     tfjsFirstMs,
     oursMs: tooSlow ? warmMs[0] : median(t.ours),
+    oursDispatches,
+    oursSubmits,
     tfjsMs: tooSlow ? warmMs[1] : median(t.tfjs),
     iterations: t.ours.length,
     maxRelDiff: maxRelDiff(muLogvar(a), muLogvar(b)),

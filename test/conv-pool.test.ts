@@ -87,6 +87,24 @@ describe('conv2dPool: convolution, 2x2 max pooling and ReLU in one dispatch', ()
     for (const t of [x, w, b, y]) t!.dispose();
   });
 
+  it('as two passes where the engine does not fuse pooling (SwiftShader): the same values', async () => {
+    const c = cases[3]!;
+    const ins = [random(c.x, 17), random(c.w, 18, -0.5, 0.5), random([c.w[0]!], 19)];
+    const [x, w, b] = ins.map((a) => Tensor.fromData(a.data, a.shape));
+    const fused = noGrad(() => conv2dPool(x!, w!, b!, c.o, { relu: true }));
+    ctx.engine.fusedPooling = false;
+    try {
+      const before = ctx.engine.stats.dispatches;
+      const apart = noGrad(() => conv2dPool(x!, w!, b!, c.o, { relu: true }));
+      expect(ctx.engine.stats.dispatches - before).toBe(2);
+      expect(Array.from(await apart.data())).toEqual(Array.from(await fused.data()));
+      apart.dispose();
+    } finally {
+      ctx.engine.fusedPooling = true;
+    }
+    for (const t of [x, w, b, fused]) t!.dispose();
+  });
+
   it('dispatches once, and names the op and the shapes in errors', () => {
     const x = Tensor.fromData(random([2, 3, 9, 9], 1).data, [2, 3, 9, 9]);
     const w = Tensor.fromData(random([4, 3, 3, 3], 2).data, [4, 3, 3, 3]);

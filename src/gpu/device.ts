@@ -11,6 +11,8 @@ export interface DeviceOptions {
   wantFeatures?: GPUFeatureName[];
   /** The convolution variant (Engine.convVariant); default by adapter. */
   convVariant?: ConvChoice;
+  /** Engine.fusedPooling; default by adapter. */
+  fusedPooling?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -28,6 +30,7 @@ export interface AcquiredDevice {
    */
   maxBinding?: number;
   convVariant?: ConvChoice;
+  fusedPooling: boolean;
   /** Where the autotune keeps its picks between processes (Node: a JSON file); none: memory only. */
   tuneStore?: TuneStore;
 }
@@ -90,17 +93,22 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
     features,
     report: adapterReport(adapter, device, features),
     software: isSoftwareAdapter(adapter),
+    fusedPooling: options.fusedPooling ?? !/swiftshader/.test(adapterText(adapter)),
   };
   if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
   if (options.convVariant !== undefined) acquired.convVariant = parseConvChoice('convVariant', options.convVariant);
   return acquired;
 }
 
+function adapterText(adapter: GPUAdapter): string {
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
+  return `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.device ?? ''} ${info?.description ?? ''}`.toLowerCase();
+}
+
 export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
   const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).info;
   if (info?.isFallbackAdapter || (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
-  const text = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.device ?? ''} ${info?.description ?? ''}`.toLowerCase();
-  return /llvmpipe|lavapipe|swiftshader|software|warp/.test(text);
+  return /llvmpipe|lavapipe|swiftshader|software|warp/.test(adapterText(adapter));
 }
 
 /** One line for logs and benchmark records. */

@@ -199,15 +199,16 @@ function shared(L: string[], count: number, sg: boolean, prefix: string, load: (
 function convTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean, rows = 1): string {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
-  for (let t = 0; t < RUN; t++) L.push(`      let x${t} = select(0.0, X[row + col[${t}]], rowOk && colOk[${t}]);`);
-  if (rows === 2) for (let t = 0; t < RUN; t++) L.push(`      let v${t} = select(0.0, X[row2 + col[${t}]], rowOk2 && colOk[${t}]);`);
   // Weight e = o * KW + b of the block: channel min(m0 + o, M - 1), tap (a, b).
   const w = shared(L, OB * KW, sg, 'w', (e) => `Wt[min(m0 + ${e} / ${KW}u, u.M - 1u) * u.wM + u32(wa + i32(${e} % ${KW}u) * u.wCol)]`);
-  for (let b = 0; b < KW; b++) {
-    for (let o = 0; o < OB; o++) {
-      L.push(`      let w${o}_${b} = ${w(o * KW + b)};`);
-      for (let q = 0; q < PX; q++) L.push(`      acc[${o}][${q}] = fma(w${o}_${b}, x${q * SX + b}, acc[${o}][${q}]);`);
-      if (rows === 2) for (let q = 0; q < PX; q++) L.push(`      acc[${o}][${PX + q}] = fma(w${o}_${b}, v${q * SX + b}, acc[${o}][${PX + q}]);`);
+  for (let b = 0; b < KW; b++) for (let o = 0; o < OB; o++) L.push(`      let w${o}_${b} = ${w(o * KW + b)};`);
+  for (let r = 0; r < rows; r++) {
+    const [row, ok] = r ? ['row2', 'rowOk2'] : ['row', 'rowOk'];
+    for (let t = 0; t < RUN; t++) L.push(`      let x${r}_${t} = select(0.0, X[${row} + col[${t}]], ${ok} && colOk[${t}]);`);
+    for (let b = 0; b < KW; b++) {
+      for (let o = 0; o < OB; o++) {
+        for (let q = 0; q < PX; q++) L.push(`      acc[${o}][${r * PX + q}] = fma(w${o}_${b}, x${r}_${q * SX + b}, acc[${o}][${r * PX + q}]);`);
+      }
     }
   }
   return L.join('\n');
@@ -548,13 +549,14 @@ export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: 
   checkWhole(op, 'w', w);
   const relu = !!pool.relu;
   // The fused store is the register kernel's: where the convolution's forward runs tiled (as
-  // chosen for conv2d with these shapes), the pooling is a pass of its own.
+  // chosen for conv2d with these shapes), or the engine does not fuse, the pooling is a pass of
+  // its own.
   const variant = convVariant(engine, 'conv2d', o.variant, bias ? [x.shape, w.shape, bias.shape] : [x.shape, w.shape], tuneDetail(g, false),
     (v, [xt, wt, bt]) => conv2dRaw(xt!, wt!, bt ?? null, { ...o, variant: v }));
   const [OH, OW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
   let out: Tensor;
   let indices: Tensor;
-  if (variant === 'tiled') {
+  if (variant === 'tiled' || !engine.fusedPooling) {
     const y = conv2dRaw(x, w, bias, o);
     ({ out, indices } = maxPool2dRaw(y, { relu }, true) as { out: Tensor; indices: Tensor });
     y.dispose();
