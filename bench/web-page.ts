@@ -4,7 +4,7 @@
 // of mu and logvar, as the demo page does it.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
-import { initEngine, noGrad, Tensor } from '../src/browser.js';
+import { initEngine, noGrad, ops, Tensor } from '../src/browser.js';
 import { Dcign } from '../src/model/dcign.js';
 import { getPreset, shapesOf } from '../src/model/presets.js';
 import { Rng } from '../src/data/rng.js';
@@ -46,6 +46,8 @@ export interface WebBenchResult {
   /** What one of our encodes records: GPU dispatches and queue submits (the readback's included). */
   oursDispatches: number;
   oursSubmits: number;
+  /** The same round trip with next to no work (upload one image, one tiny dispatch, read 4 bytes back): what any call pays. */
+  floorMs: number;
   tfjsMs: number;
   iterations: number;
   /** Largest |ours - tfjs| of mu and logvar over the largest |tfjs|. */
@@ -131,6 +133,18 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
   const ort = o.ort ? await ortSides(o.ort.distUrl, o.ort.onnxUrl, S, image) : undefined;
 
   const [oursFirstMs, a] = await timed(ours);
+  // What a call pays besides the encoder: the upload, one dispatch and the readback.
+  const floor = async () => {
+    const x = Tensor.fromData(image, [1, 1, S, S], 'f32', engine);
+    const y = ops.mulScalar(x.view([S * S]), 1);
+    const first = y.slot(0, [1]);
+    const out = await first.data();
+    [x, y, first].forEach((t) => t.dispose());
+    return out;
+  };
+  await floor();
+  const floorTimes: number[] = [];
+  for (let i = 0; i < 5; i++) floorTimes.push((await timed(floor))[0]);
   const counted = { ...engine.stats };
   await ours();
   const oursDispatches = engine.stats.dispatches - counted.dispatches;
@@ -171,6 +185,7 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     oursMs: tooSlow ? warmMs[0] : median(t.ours),
     oursDispatches,
     oursSubmits,
+    floorMs: median(floorTimes),
     tfjsMs: tooSlow ? warmMs[1] : median(t.tfjs),
     iterations: t.ours.length,
     maxRelDiff: maxRelDiff(muLogvar(a), muLogvar(b)),
