@@ -30,7 +30,7 @@ function instrumentLayers(model: Dcign, ctx: Context, layerOf: Map<Tensor, strin
   for (const [part, layers] of [['encoder', model.encoder], ['decoder', model.decoder]] as const) {
     for (const [name, layer] of Object.entries(layers) as unknown as [string, Record<string, unknown>][]) {
       const label = `${part}.${name}`;
-      for (const method of ['forward', 'forwardUpsampled'] as const) {
+      for (const method of ['forward', 'forwardPooled', 'forwardUpsampled'] as const) {
         const f = layer[method];
         if (typeof f !== 'function') continue;
         // Every argument passes through: the decoder's layers take their activation as the second.
