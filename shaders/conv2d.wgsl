@@ -117,11 +117,21 @@ fn accumulate(at: u32, m0: u32, z: u32, sl: u32) -> Acc {
   }
 
   var acc: Acc;
+#if SHARE_ROWS
+{{CONV_VARS}}
+#endif
   let plane = u.inH * u.inW;
   var xc = u.inBase + n * u.inImg;
   var wc = u.w0;
   for (var c = 0u; c < u.inC; c++) {
+#if SHARE_ROWS
+    // A lane's two output rows, one input row apart, share kh - 1 input rows: the loop walks the
+    // kh + 1 input rows once, input row a feeding the first output row through kernel row a and
+    // the second through kernel row a - 1 (kept from the step before).
+    for (var a = 0u; a <= u.taps; a++) {
+#else
     for (var a = 0u; a < u.taps; a++) {
+#endif
       let iy = iy0 + i32(a);
       let rowOk = iy >= 0 && iy < H;
       let row = xc + u32(clamp(iy, 0, H - 1)) * u.inW;

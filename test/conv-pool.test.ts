@@ -35,6 +35,8 @@ const cases: Case[] = [
   { x: [2, 4, 15, 15], w: [9, 4, 3, 3], o: { stride: 2, padding: 1 }, relu: true },
   { x: [3, 2, 10, 30], w: [4, 2, 5, 5], o: {}, relu: true, bias: false },
   { x: [1, 1, 40, 150], w: [7, 1, 5, 5], o: {}, relu: true },
+  // Above 1e7 multiply-adds: the large register block (8 channels with subgroups, 8 pixels).
+  { x: [2, 16, 40, 41], w: [20, 16, 5, 5], o: {}, relu: true },
 ];
 
 const name = (c: Case) => `x [${c.x}] w [${c.w}] ${JSON.stringify(c.o)}${c.relu ? ' relu' : ''}${c.bias === false ? ' no bias' : ''}`;
