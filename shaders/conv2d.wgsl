@@ -83,6 +83,7 @@ struct U {
   shufO: u32,   // SHUFFLE: channels of the output
   rowStep: u32, // POOL: input rows between a lane's two output rows
   poolW: u32,   // POOL: pooled columns (outW is the pooled row's length too)
+  tilesY: u32,  // PAIRS: GEMM output rows (a lane's second row past them is not stored)
 }
 
 @group(0) @binding(2) var<storage, read> Wt: array<f32>;
@@ -90,6 +91,8 @@ struct U {
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 #if POOL
 @group(0) @binding(5) var<storage, read_write> IDX: array<u32>;
+#endif
+#if PAIRS
 const ROWS = 2u;
 #else
 const ROWS = 1u;
@@ -189,11 +192,24 @@ fn store(at: u32, m: u32, z: u32, acc: array<f32, PX * ROWS>) {
   let chan = m * u.outPlane;
 #endif
   let bias = select(0.0, Bias[o], u.hasBias != 0u);
+#if PAIRS
+  // A lane's rows 2r and 2r + 1 (SHARE_ROWS); the second past the last row is not stored.
+  for (var r = 0u; r < 2u; r++) {
+    let ty = (b / u.blocksX) * 2u + r;
+    if (ty >= u.tilesY) { break; }
+    let row = u.outBase + n * u.outImg + chan + (u.oyBase + ty * u.oyStep) * u.outW + u.oxBase;
+    for (var q = 0u; q < PX; q++) {
+      let tx = tx0 + q;
+      if (tx < u.tilesX) { Y[row + tx * u.oxStep] = activate(acc[r * PX + q] + bias); }
+    }
+  }
+#else
   let row = u.outBase + n * u.outImg + chan + (u.oyBase + (b / u.blocksX) * u.oyStep) * u.outW + u.oxBase;
   for (var q = 0u; q < PX; q++) {
     let tx = tx0 + q;
     if (tx < u.tilesX) { Y[row + tx * u.oxStep] = activate(acc[q] + bias); }
   }
+#endif
 }
 #endif
 #endif

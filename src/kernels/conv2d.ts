@@ -270,19 +270,25 @@ function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   // faster than 4 x 8 x 2 on the paper's conv2 (lavapipe), the shared input rows paying for them.
   const { OB, PX } = convBlock(p.M, p.tilesX, p.macs, sg);
   const KW = Math.max(p.kwTaps, 1);
+  // Two output rows a lane wherever consecutive rows read consecutive input rows (stride 1: the
+  // forward at stride 1, every input-gradient phase): they share kh - 1 input rows, so each input
+  // row is loaded once for both. Small convolutions keep one row (quick to compile).
+  const pairs = !p.pool && p.sy === 1 && p.tilesY > 1 && p.macs >= SMALL_MACS;
+  const laneRows = pairs ? Math.ceil(p.tilesY / 2) : p.tilesY;
   const blocksX = Math.ceil(p.tilesX / PX);
-  const blocks = blocksX * p.tilesY;
+  const blocks = blocksX * laneRows;
   if (blocks === 0) return null;
   // A lane per pixel block of each image of a chunk.
   const WG = workgroupSize(engine, p.N * blocks);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const maxImages = Math.floor((maxWg * WG) / blocks);
   if (maxImages < 1) throw opError(p.op, `an output plane of ${p.tilesY}x${p.tilesX} pixels needs more than ${maxWg} workgroups`, ['x', p.input]);
-  // Pooling at stride 1: the two rows share input rows (sharedRowTaps); else each reads its own.
-  const share = !!p.pool && p.pool.rowStep === 1;
+  // Pooling at stride 1 or row pairs: the two rows share input rows (sharedRowTaps); pooling at a
+  // larger stride: each reads its own.
+  const share = (!!p.pool && p.pool.rowStep === 1) || pairs;
   const { taps, vars } = share ? sharedRowTaps(KW, p.sx, PX, OB, sg) : { taps: convTaps(KW, p.sx, PX, OB, sg, p.pool ? 2 : 1), vars: '' };
   const kernel = gemmKernel(engine, 'CONV', taps, {
-    SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, POOL: !!p.pool, SHARE_ROWS: share,
+    SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, POOL: !!p.pool, PAIRS: pairs || !!p.pool, SHARE_ROWS: share,
     ...activationDefines(p.op, p.activation),
   }, WG, vars);
   const outChannels = p.shuffle ? p.M / 4 : p.M;
@@ -293,11 +299,11 @@ function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
     dispatch(nb: number, xin: Window, yout: Window, idx?: Window) {
       const lanes = nb * blocks;
       const uniforms = new Uniforms(128)
-        .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, lanes, p.outH * p.outW, p.outW, outImg, yout.base, p.sy, p.taps)
+        .u32(p.K, p.inH, p.inW, inImg, xin.base, p.M, p.tilesX, blocksX, blocks, lanes, p.outH * p.outW, p.outW, outImg, yout.base, pairs ? 2 : p.sy, p.taps)
         .i32(p.padY, p.padX)
         .u32(p.wM, p.wK, p.w0)
         .i32(p.wRow, p.wCol)
-        .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels, p.pool?.rowStep ?? 0, p.pool ? p.outW : 0)
+        .u32(p.oyBase, p.oyStep, p.oxBase, p.oxStep, p.bias ? 1 : 0, outChannels, p.pool?.rowStep ?? 0, p.pool ? p.outW : 0, p.tilesY)
         .build();
       // Without a bias the weights stand in for it (never read): one pipeline serves both cases.
       const bindings: Binding[] = [xin.binding, wholeBinding(p.weights), wholeBinding(p.bias ?? p.weights), yout.binding];
