@@ -205,12 +205,12 @@ const sized: SizedCase[] = [
   {
     why: '9x11 planes: 108 lanes over 6 images in small workgroups, the last part-filled; dw 126 lanes',
     x: [6, 42, 9, 11], w: [45, 42, 3, 3], o: { padding: 1 },
-    fwd: { OB: 'wide', PX: 8, WG: 'few' }, dx: { OB: 'wide', PX: 8, WG: 'few' }, dw: { OB: 4, PX: 8, WG: 64 },
+    fwd: { OB: 'wide', PX: 8, WG: 'few' }, dx: { OB: 'wide', PX: 8, WG: 'few' }, dw: { OB: 'wide', PX: 8, WG: 64 },
   },
   {
     why: 'rows of 3 pixels: 4-pixel blocks, 40 lanes; dw 288 lanes, 4 pixels a step',
     x: [10, 96, 4, 3], w: [100, 96, 3, 3], o: { padding: 1 },
-    fwd: { OB: 'wide', PX: 4, WG: 'few' }, dx: { OB: 'wide', PX: 4, WG: 'few' }, dw: { OB: 4, PX: 4, WG: 'few' },
+    fwd: { OB: 'wide', PX: 4, WG: 'few' }, dx: { OB: 'wide', PX: 4, WG: 'few' }, dw: { OB: 'wide', PX: 4, WG: 'few' },
   },
   {
     why: '3 output channels: a 4-channel block, 1000 lanes; dw 100 lanes',

@@ -122,9 +122,10 @@ function gradArgs(op: string, dy: Tensor, other: [string, Tensor], x: Shaped, w:
 // - convolutions of fewer than SMALL_MACS multiply-adds (tests, toy models) take 4 channels x 4
 //   pixels: quick to compile, and their run time is negligible whatever the block;
 // - larger ones take the blocks measured fastest on the paper's layers: with shared loads 8
-//   channels x 8 pixels for the implicit GEMM, and 4 x 8 for the weight gradient (8 x 8 is
-//   10-20% faster there but twice as slow to compile); without subgroups every lane loads every
-//   operand and 4 x 8 balances loads against registers.
+//   channels x 8 pixels, for the weight gradient too (9-28% faster than 4 x 8 on conv2, dec2 and
+//   dec3 at batch 4, for about a second more of compilation); without subgroups every lane loads
+//   every operand and 4 x 8 balances loads against registers. The implicit GEMM's two-row lanes
+//   (PAIRS, POOL) hold twice the accumulators of their block.
 // Narrow outputs shrink the block rather than compute copies: one output channel (the decoder's
 // last layer) gets a one-channel block, up to four (its last layer folded, 4 parities x 1) a
 // four-channel one, and rows of at most 4 pixels (the small decoder's 4x4 planes) 4 pixels.
@@ -141,8 +142,8 @@ function convBlock(M: number, rowPixels: number, work: number, sg: boolean): { O
   return { OB: sg && M > 4 ? 8 : 4, PX };
 }
 
-function dwBlock(O: number, rowPixels: number): { OB: number; PX: number } {
-  return { OB: O === 1 ? 1 : 4, PX: rowPixels <= 4 ? 4 : 8 };
+function dwBlock(O: number, rowPixels: number, work: number, sg: boolean): { OB: number; PX: number } {
+  return { OB: O === 1 ? 1 : sg && O > 4 && work >= SMALL_MACS ? 8 : 4, PX: rowPixels <= 4 ? 4 : 8 };
 }
 
 /**
@@ -413,7 +414,7 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
  */
 function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean): DwRun {
   const sg = subgroups8(engine);
-  const { OB, PX } = dwBlock(g.O, g.Wo);
+  const { OB, PX } = dwBlock(g.O, g.Wo, macs(g), sg);
   const lanes = g.C * g.kh + (withBias ? 1 : 0);
   const WG = workgroupSize(engine, lanes);
   const groupsX = Math.ceil(lanes / WG);
