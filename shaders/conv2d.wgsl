@@ -36,8 +36,11 @@
 // image; inBase/outBase (xBase/dyBase) are the element offsets of that image in the windows.
 //
 // CONV's store adds the bias and applies the activation of shaders/activation.wgsl (appended).
-// With POOL (forward only, stride-1 rows: each lane owns two output rows 2r and 2r+1, the second
-// run of each step read rowStep input rows below the first, and the weights serve both) the store
+// With PAIRS (stride-1 rows of large convolutions) a lane owns two output rows 2r and 2r+1, which
+// share kh - 1 input rows: with SHARE_ROWS the K loop walks the kh + 1 input rows once, each row
+// feeding the first output row through kernel row a and the second through kernel row a - 1.
+// With POOL (forward only; each lane owns two output rows 2r and 2r+1, sharing input rows at
+// stride 1, else the second run of each step read rowStep input rows below the first) the store
 // is a 2x2 max pool at stride 2 instead, as shaders/maxpool2d.wgsl does it (Torch's floor size,
 // the first maximum on ties, NaN winning), then the activation: the encoder's conv, pool and
 // ReLU in one dispatch, the conv's output never written. IDX gets each window's argmax as an
