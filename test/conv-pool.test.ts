@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
 import { expectClose } from './setup/expect.js';
+import { convTolerance } from './setup/conv-tolerance.js';
 import { noGrad, Tensor } from '../src/node.js';
 import { conv2dPool, conv2dRaw, type Conv2dOptions } from '../src/kernels/conv2d.js';
 import { maxPool2dRaw } from '../src/kernels/maxpool2d.js';
@@ -13,16 +14,13 @@ import { random, type Arr } from './ref/cpu.js';
 
 const ctx = useEngine();
 
-// As test/conv2d.test.ts: a float32 sum of K = C*kh*kw products (dx: O*kh*kw/s^2; dw, db:
-// N*Ho*Wo), 2e-5 * sqrt(K) absolute plus 1e-5 relative against float64. Pooling picks one of
-// them; finite differences meet the same tolerance away from ties (random data has none).
-const tolFor = (K: number) => ({ atol: 2e-5 * Math.sqrt(K), rtol: 1e-5 });
-
+// The tolerance is the convolutions' (test/setup/conv-tolerance.ts): pooling picks one of the
+// sums, and finite differences meet it away from ties (random data has none).
 interface Case {
+  relu: boolean;
   x: number[];
   w: number[];
   o: Conv2dOptions;
-  relu: boolean;
   bias?: boolean;
 }
 
@@ -58,7 +56,7 @@ describe('conv2dPool: convolution, 2x2 max pooling and ReLU in one dispatch', ()
         gpu: ([x, w, b]) => conv2dPool(x!, w!, b ?? null, c.o, { relu: c.relu }),
         cpu: (a) => reference(c, a),
         inputs: ins,
-        tol: tolFor(K),
+        tol: convTolerance(K),
         fdSamples: 12,
         seed,
       });
@@ -85,7 +83,7 @@ describe('conv2dPool: convolution, 2x2 max pooling and ReLU in one dispatch', ()
     const y = noGrad(() => conv2dPool(x!, w!, b!, { ...c.o, variant: 'tiled' }, { relu: true }));
     expect(ctx.engine.stats.dispatches - before).toBe(2);
     const g = ref.convGeom(c.x, c.w, c.o);
-    expectClose(await y.data(), reference(c, ins).data, tolFor(g.C * g.kh * g.kw).atol, tolFor(g.C * g.kh * g.kw).rtol, 'tiled');
+    expectClose(await y.data(), reference(c, ins).data, convTolerance(g.C * g.kh * g.kw).atol, convTolerance(g.C * g.kh * g.kw).rtol, 'tiled');
     for (const t of [x, w, b, y]) t!.dispose();
   });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
 import { expectClose } from './setup/expect.js';
+import { convTolerance } from './setup/conv-tolerance.js';
 import { backward, initEngine, parameter, setEngine, Tensor, tidy, type Engine } from '../src/node.js';
 import {
   conv2d,
@@ -18,13 +19,8 @@ import { random, sampleIndices, size, type Arr } from './ref/cpu.js';
 
 const ctx = useEngine();
 
-// Every value here is a float32 sum of K products of numbers in [-1, 1] (K = C*kh*kw for the
-// forward, O*kh*kw/s^2 for dx, N*Ho*Wo for dw and db), against a float64 reference. Rounding
-// error grows like sqrt(K): the worst seen over every case below is 3.2e-6 * sqrt(K) (the
-// forward of the 96->96 7x7 layer), so the tolerance is 2e-5 * sqrt(K) absolute plus 1e-5
-// relative. Finite differences (central, h = 1e-6, of the float64 forward) are exact to ~1e-8
-// here, so the gradients meet the same tolerance against them.
-const tolFor = (K: number) => ({ atol: 2e-5 * Math.sqrt(K), rtol: 1e-5 });
+// 2e-5 * sqrt(K) absolute plus 1e-5 relative for a sum of K products (test/setup/conv-tolerance.ts says why).
+const tolFor = convTolerance;
 
 interface Case {
   x: number[];
