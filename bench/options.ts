@@ -1,6 +1,7 @@
 // The options every bench takes, from `npm run bench`'s flags (bench/index.ts): each bench reads
 // its own and ignores the rest; an unset one takes that bench's default.
 import type { BatchKind } from '../src/train/schedule.js';
+import type { ConvChoice } from '../src/gpu/autotune.js';
 
 export interface BenchOptions {
   /** matmul: n of the n x n x n products; faces: image sides. */
@@ -15,6 +16,8 @@ export interface BenchOptions {
   jax?: boolean;
   /** web: measure onnxruntime-web too (default true; needs bench/torch_onnx.py's export). */
   ort?: boolean;
+  /** web: the page's convolution variant (--conv-variant); default its adapter's. */
+  convVariant?: ConvChoice;
   /** kernels: compare ours with tfjs on the first run of each row (default true; needs tfjs). */
   check?: boolean;
   /** step: the model preset, its timed steps of ours, of tfjs and of jax-js, the batch type. */

@@ -12,9 +12,12 @@ import { median } from '../src/eval/abc.js';
 import { maxRelDiff, NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './peer-data.js';
 import { decodeModel } from '../src/model/checkpoint.js';
 import { ortSides } from './web-ort.js';
+import type { ConvChoice } from '../src/gpu/autotune.js';
 
 export interface WebBenchOptions {
   preset: string;
+  /** The engine's convolution variant; default its adapter's. */
+  convVariant?: ConvChoice;
   /** Time each side for at least this long (after the warm-up), alternating calls. */
   minMs: number;
   minIters: number;
@@ -43,6 +46,8 @@ export interface WebBenchResult {
   oursFirstMs: number;
   tfjsFirstMs: number;
   oursMs: number;
+  /** The page engine's convolution variant (Engine.convVariant). */
+  convVariant: string;
   /** What one of our encodes records: GPU dispatches and queue submits (the readback's included). */
   oursDispatches: number;
   oursSubmits: number;
@@ -68,7 +73,7 @@ declare global {
 }
 
 window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
-  const engine = await initEngine();
+  const engine = await initEngine({ convVariant: o.convVariant });
   const config = getPreset(o.preset);
   const S = config.imageSize;
   const model = o.ort
@@ -183,6 +188,7 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     oursFirstMs,
     tfjsFirstMs,
     oursMs: tooSlow ? warmMs[0] : median(t.ours),
+    convVariant: engine.convVariant,
     oursDispatches,
     oursSubmits,
     floorMs: median(floorTimes),
