@@ -256,6 +256,7 @@ struct U {
   dwSize: u32,  // O * C * kh * KW: the stride between partial slices
   dbStride: u32,
   segBase: u32, // the first partial slice this dispatch writes (earlier batch chunks wrote those before)
+  khp: u32,     // lanes per input channel: kh, or ceil(kh / 2) with DW_PAIRS
 }
 
 @group(0) @binding(2) var<storage, read> DY: array<f32>;
@@ -264,9 +265,50 @@ struct U {
 @group(0) @binding(4) var<storage, read_write> PB: array<f32>;
 #endif
 
-alias Acc = array<array<f32, KW>, OB>;
+#if DW_PAIRS
+// A lane owns kernel rows i and i + 1 (stride 1): output row oy reads input rows oy + i and
+// oy + i + 1, and oy + 1 reads oy + i + 1 again, so each step loads one new input run and takes
+// the other from the step before (the loop walks rows inside pixel blocks to keep it).
+const RL = 2u;
+#else
+const RL = 1u;
+#endif
+alias Acc = array<array<f32, KW * RL>, OB>;
 
 // Lane `at` is input channel c = at / kh, kernel row i = at % kh; z is the segment.
+#if DW_PAIRS
+fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
+  let bias = at / u.khp >= u.C;
+  let c = min(at / u.khp, u.C - 1u);
+  let i = (at % u.khp) * 2u;
+  let pad = select(0.0, 1.0, bias);
+  let r0 = z * u.rowsPerSeg;
+  let r1 = min(r0 + u.rowsPerSeg, u.rows);
+  let H = i32(u.H);
+  let W = i32(u.W);
+  let plane = u.Ho * u.Wo;
+
+  var acc: Acc;
+{{DW_VARS}}
+  for (var ox0 = 0u; ox0 < u.Wo; ox0 += PX) {
+    let ix0 = i32(ox0 * SX) - u.padX;
+    for (var r = r0; r < r1; r++) {
+      let n = r / u.Ho;
+      let oy = r % u.Ho;
+      // The first run is the step before's second, except at a segment's or an image's first row.
+      let fresh = r == r0 || oy == 0u;
+      let iy = i32(oy) - u.padY + i32(i);
+      let rowOk = iy >= 0 && iy < H && !bias;
+      let rowOk2 = iy + 1 >= 0 && iy + 1 < H && !bias;
+      let xrow = u.xBase + n * u.xImg + c * u.H * u.W + u32(clamp(iy, 0, H - 1)) * u.W;
+      let xrow2 = u.xBase + n * u.xImg + c * u.H * u.W + u32(clamp(iy + 1, 0, H - 1)) * u.W;
+      let dyrow = u.dyBase + n * u.dyImg + oy * u.Wo;
+{{DW_TAPS}}
+    }
+  }
+  return acc;
+}
+#else
 fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
   let bias = at / u.kh >= u.C;
   let c = min(at / u.kh, u.C - 1u);
@@ -293,16 +335,22 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
   }
   return acc;
 }
+#endif
 
-fn store(at: u32, m: u32, z: u32, acc: array<f32, KW>) {
+fn store(at: u32, m: u32, z: u32, acc: array<f32, KW * RL>) {
 #if DB_LANE
-  if (at >= u.C * u.kh) {
+  if (at >= u.C * u.khp) {
     PB[(u.segBase + z) * u.dbStride + m] = acc[0];
     return;
   }
 #endif
-  let base = (u.segBase + z) * u.dwSize + (m * u.C * u.kh + at) * KW;
-  for (var j = 0u; j < KW; j++) { P[base + j] = acc[j]; }
+  let c = at / u.khp;
+  let i = (at % u.khp) * RL;
+  // With DW_PAIRS and kh odd, the last lane's second row is past the kernel: not stored.
+  for (var rr = 0u; rr < RL && i + rr < u.kh; rr++) {
+    let base = (u.segBase + z) * u.dwSize + ((m * u.C + c) * u.kh + i + rr) * KW;
+    for (var j = 0u; j < KW; j++) { P[base + j] = acc[rr * KW + j]; }
+  }
 }
 #endif
 

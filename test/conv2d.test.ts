@@ -213,6 +213,11 @@ const sized: SizedCase[] = [
     x: [5, 20, 40, 37], w: [3, 20, 5, 5], o: { padding: 2 },
     fwd: { OB: 4, PX: 8, WG: 64 }, dx: { OB: 'wide', PX: 8, WG: 64 }, dw: { OB: 4, PX: 8, WG: 'few' },
   },
+  {
+    why: "an even kernel: two kernel rows a lane in dw (DW_PAIRS, 16 x 2 lanes), segments of rows that cross images",
+    x: [3, 16, 39, 39], w: [12, 16, 4, 4], o: { padding: 'same' },
+    fwd: { OB: 'wide', PX: 8, WG: 'few' }, dx: { OB: 'wide', PX: 8, WG: 'few' }, dw: { OB: 'wide', PX: 8, WG: 'few' },
+  },
 ];
 
 describe('conv2d: workgroup and block sizes from the shapes, against the float64 reference', () => {

@@ -163,7 +163,8 @@ function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', taps: string, defines: 
   return engine.kernel({
     name: 'conv2d',
     // The defines determine the generated loops, so they keep the pipeline key exact.
-    wgsl: source.replace(`{{${kind}_TAPS}}`, taps).replace('{{CONV_VARS}}', vars) + (kind === 'CONV' ? activationSource : ''),
+    // (Every placeholder: the #if branches that do not apply are dropped by preprocess.)
+    wgsl: source.replaceAll(`{{${kind}_TAPS}}`, taps).replaceAll(`{{${kind}_VARS}}`, vars) + (kind === 'CONV' ? activationSource : ''),
     defines: { GEMM: true, [kind]: true, ...defines },
     overrides: { WG },
   });
@@ -241,6 +242,37 @@ function sharedRowTaps(KW: number, SX: number, PX: number, OB: number, sg: boole
     }
   }
   L.push('      }');
+  return { taps: L.join('\n'), vars: V.join('\n') };
+}
+
+/**
+ * DW with DW_PAIRS: one step of PX output pixels of row oy for kernel rows i (run xa: the step
+ * before's xb, or loaded afresh) and i + 1 (run xb, loaded, kept for the next step).
+ */
+function dwPairTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): { taps: string; vars: string } {
+  const RUN = (PX - 1) * SX + KW;
+  const L: string[] = [];
+  const V: string[] = [];
+  const load = (row: string, ok: string, t: number) => `select(pad, X[${row} + u32(clamp(ix0 + ${t}, 0, W - 1))], ${ok} && ix0 + ${t} >= 0 && ix0 + ${t} < W)`;
+  for (let t = 0; t < RUN; t++) {
+    V.push(`  var xb${t} = 0.0;`);
+    L.push(`      var xa${t} = xb${t};`);
+  }
+  L.push('      if (fresh) {');
+  for (let t = 0; t < RUN; t++) L.push(`        xa${t} = ${load('xrow', 'rowOk', t)};`);
+  L.push('      }');
+  for (let t = 0; t < RUN; t++) L.push(`      xb${t} = ${load('xrow2', 'rowOk2', t)};`);
+  const d = shared(L, OB * PX, sg, 'd', (e) =>
+    `select(0.0, DY[dyrow + min(o0 + ${e} / ${PX}u, u.M - 1u) * plane + min(ox0 + ${e} % ${PX}u, u.Wo - 1u)], ox0 + ${e} % ${PX}u < u.Wo)`);
+  for (let q = 0; q < PX; q++) {
+    for (let o = 0; o < OB; o++) {
+      L.push(`      let d${o}_${q} = ${d(o * PX + q)};`);
+      for (let j = 0; j < KW; j++) {
+        L.push(`      acc[${o}][${j}] = fma(d${o}_${q}, xa${q * SX + j}, acc[${o}][${j}]);`);
+        L.push(`      acc[${o}][${KW + j}] = fma(d${o}_${q}, xb${q * SX + j}, acc[${o}][${KW + j}]);`);
+      }
+    }
+  }
   return { taps: L.join('\n'), vars: V.join('\n') };
 }
 
@@ -415,20 +447,27 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
 function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean): DwRun {
   const sg = subgroups8(engine);
   const { OB, PX } = dwBlock(g.O, g.Wo, macs(g), sg);
-  const lanes = g.C * g.kh + (withBias ? 1 : 0);
+  // Two kernel rows a lane at stride 1 (DW_PAIRS): one input run loaded per step, not two. Where
+  // kh is even (the decoder's folded kernels): an odd kh wastes a row in the last lane of each
+  // channel, and it measured no faster on the encoder's 5x5 (conv2) and slower on conv1, whose
+  // one input channel leaves too few lanes.
+  const pairs = g.stride === 1 && g.kh % 2 === 0 && g.C >= 8 && macs(g) >= SMALL_MACS;
+  const khp = pairs ? Math.ceil(g.kh / 2) : g.kh;
+  const lanes = g.C * khp + (withBias ? 1 : 0);
   const WG = workgroupSize(engine, lanes);
   const groupsX = Math.ceil(lanes / WG);
   const groupsY = Math.ceil(g.O / OB);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
-  const kernel = gemmKernel(engine, 'DW', dwTaps(g.kw, g.stride, PX, OB, sg), { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias }, WG);
+  const { taps, vars } = pairs ? dwPairTaps(g.kw, g.stride, PX, OB, sg) : { taps: dwTaps(g.kw, g.stride, PX, OB, sg), vars: '' };
+  const kernel = gemmKernel(engine, 'DW', taps, { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias, DW_PAIRS: pairs }, WG, vars);
   return {
     groups: groupsX * groupsY,
     dispatch(xw: Window, dyw: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number) {
       const uniforms = new Uniforms(96)
         .u32(g.C, g.H, g.W, g.C * g.H * g.W, xw.base, g.O, g.Ho, g.Wo, g.O * g.Ho * g.Wo, dyw.base, g.stride)
         .i32(g.padTop, g.padLeft)
-        .u32(g.kh, lanes, rows, rowsPerSeg, g.O * g.C * g.kh * g.kw, g.O, segBase)
+        .u32(g.kh, lanes, rows, rowsPerSeg, g.O * g.C * g.kh * g.kw, g.O, segBase, khp)
         .build();
       engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, ...targets], workgroups: [groupsX, groupsY, segs] });
     },
