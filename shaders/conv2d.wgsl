@@ -275,12 +275,12 @@ const RL = 1u;
 #endif
 alias Acc = array<array<f32, KW * RL>, OB>;
 
-// Lane `at` is input channel c = at / kh, kernel row i = at % kh; z is the segment.
-#if DW_PAIRS
+// Lane `at` is input channel c = at / khp and kernel row i = (at % khp) * RL (and i + 1 with
+// DW_PAIRS); z is the segment.
 fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
   let bias = at / u.khp >= u.C;
   let c = min(at / u.khp, u.C - 1u);
-  let i = (at % u.khp) * 2u;
+  let i = (at % u.khp) * RL;
   let pad = select(0.0, 1.0, bias);
   let r0 = z * u.rowsPerSeg;
   let r1 = min(r0 + u.rowsPerSeg, u.rows);
@@ -289,6 +289,7 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
   let plane = u.Ho * u.Wo;
 
   var acc: Acc;
+#if DW_PAIRS
 {{DW_VARS}}
   for (var ox0 = 0u; ox0 < u.Wo; ox0 += PX) {
     let ix0 = i32(ox0 * SX) - u.padX;
@@ -306,21 +307,7 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
 {{DW_TAPS}}
     }
   }
-  return acc;
-}
 #else
-fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
-  let bias = at / u.kh >= u.C;
-  let c = min(at / u.kh, u.C - 1u);
-  let i = at % u.kh;
-  let pad = select(0.0, 1.0, bias);
-  let r0 = z * u.rowsPerSeg;
-  let r1 = min(r0 + u.rowsPerSeg, u.rows);
-  let H = i32(u.H);
-  let W = i32(u.W);
-  let plane = u.Ho * u.Wo;
-
-  var acc: Acc;
   for (var r = r0; r < r1; r++) {
     let n = r / u.Ho;
     let oy = r % u.Ho;
@@ -333,9 +320,9 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
 {{DW_TAPS}}
     }
   }
+#endif
   return acc;
 }
-#endif
 
 fn store(at: u32, m: u32, z: u32, acc: array<f32, KW * RL>) {
 #if DB_LANE
