@@ -526,7 +526,9 @@ function weightGrads(
   const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
   const plans = chunks.map(([n0, nb]) => {
     const rows = nb * g.Ho;
-    const want = Math.ceil(DW_TARGET_GROUPS / run.groups);
+    // Split only when the channel blocks alone give fewer than the target: a split's sum pass
+    // is a dispatch more.
+    const want = Math.floor(DW_TARGET_GROUPS / run.groups);
     const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
     return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
   });
