@@ -1,6 +1,6 @@
 // conv2dPool: the convolution, 2x2 max pooling at stride 2 (and ReLU) in one dispatch, against
 // the float64 convolution then pooling, the separate GPU ops, and finite differences.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
 import { expectClose } from './setup/expect.js';
@@ -87,20 +87,25 @@ describe('conv2dPool: convolution, 2x2 max pooling and ReLU in one dispatch', ()
     for (const t of [x, w, b, y]) t!.dispose();
   });
 
-  it('as two passes where the engine does not fuse pooling (SwiftShader): the same values', async () => {
-    const c = cases[3]!;
+  it('with one row a lane (Engine.twoRowConv off, as on SwiftShader): two passes, the same values', async () => {
+    // The large case: with two rows allowed its convolution would run row pairs as well.
+    const c = cases[cases.length - 1]!;
     const ins = [random(c.x, 17), random(c.w, 18, -0.5, 0.5), random([c.w[0]!], 19)];
     const [x, w, b] = ins.map((a) => Tensor.fromData(a.data, a.shape));
     const fused = noGrad(() => conv2dPool(x!, w!, b!, c.o, { relu: true }));
-    ctx.engine.fusedPooling = false;
+    ctx.engine.twoRowConv = false;
+    const spy = vi.spyOn(ctx.engine, 'kernel');
     try {
       const before = ctx.engine.stats.dispatches;
       const apart = noGrad(() => conv2dPool(x!, w!, b!, c.o, { relu: true }));
       expect(ctx.engine.stats.dispatches - before).toBe(2);
+      const conv = spy.mock.calls.map(([spec]) => spec).filter((spec) => spec.defines?.CONV);
+      expect(conv.map((spec) => [spec.defines!.PAIRS, spec.defines!.POOL]), 'one row a lane, no fused pooling').toEqual([[false, false]]);
       expect(Array.from(await apart.data())).toEqual(Array.from(await fused.data()));
       apart.dispose();
     } finally {
-      ctx.engine.fusedPooling = true;
+      spy.mockRestore();
+      ctx.engine.twoRowConv = true;
     }
     for (const t of [x, w, b, fused]) t!.dispose();
   });

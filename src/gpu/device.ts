@@ -11,8 +11,8 @@ export interface DeviceOptions {
   wantFeatures?: GPUFeatureName[];
   /** The convolution variant (Engine.convVariant); default by adapter. */
   convVariant?: ConvChoice;
-  /** Engine.fusedPooling; default by adapter. */
-  fusedPooling?: boolean;
+  /** Engine.twoRowConv; default by adapter. */
+  twoRowConv?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -30,7 +30,7 @@ export interface AcquiredDevice {
    */
   maxBinding?: number;
   convVariant?: ConvChoice;
-  fusedPooling: boolean;
+  twoRowConv: boolean;
   /** Where the autotune keeps its picks between processes (Node: a JSON file); none: memory only. */
   tuneStore?: TuneStore;
 }
@@ -93,7 +93,7 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
     features,
     report: adapterReport(adapter, device, features),
     software: isSoftwareAdapter(adapter),
-    fusedPooling: options.fusedPooling ?? !/swiftshader/.test(adapterText(adapter)),
+    twoRowConv: options.twoRowConv ?? !/swiftshader/.test(adapterText(adapter)),
   };
   if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
   if (options.convVariant !== undefined) acquired.convVariant = parseConvChoice('convVariant', options.convVariant);

@@ -46,12 +46,13 @@ export class Engine {
    */
   convVariant: ConvChoice;
   /**
-   * Whether conv2dPool runs the convolution and its pooling as one kernel. Default: yes, except on
-   * SwiftShader (Chromium's CPU WebGPU), whose compiler took 18 s for the fused kernels of the
-   * small encoder against 0.35 s for the separate ones (Chromium 156, 2026-12-07): in a page that
-   * encodes a few images the dispatch it saves is not worth that.
+   * Whether convolution kernels may give a lane two output rows (the row pairs of large
+   * convolutions, conv2dPool's fused pooling). Default: yes, except on SwiftShader (Chromium's CPU
+   * WebGPU), whose compiler took 18 s for the small encoder's two-row kernels against 0.35 s for
+   * one-row ones (Chromium 156, 2026-12-07): in a page that encodes a few images what they save
+   * is not worth that.
    */
-  fusedPooling: boolean;
+  twoRowConv: boolean;
   /** Variant picks by timing, per adapter; await autotune.settle() to time what ran untuned. */
   readonly autotune: Autotune;
 
@@ -81,7 +82,7 @@ export class Engine {
     this.pool = new BufferPool(this.device, this.limits.maxBufferSize, (check) => this.pipelines.pendingChecks.push(check));
     this.uniformAlign = this.limits.minUniformBufferOffsetAlignment;
     this.convVariant = acquired.convVariant ?? (acquired.software ? 'register' : 'auto');
-    this.fusedPooling = acquired.fusedPooling;
+    this.twoRowConv = acquired.twoRowConv;
     this.autotune = new Autotune(acquired.report, this, acquired.tuneStore ?? null);
     this.device.lost.then((info) => {
       if (!this.destroyed) this.lostInfo = { reason: info.reason, message: info.message };

@@ -306,7 +306,7 @@ function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   // Two output rows a lane wherever consecutive rows read consecutive input rows (stride 1: the
   // forward at stride 1, every input-gradient phase): they share kh - 1 input rows, so each input
   // row is loaded once for both. Small convolutions keep one row (quick to compile).
-  const pairs = !p.pool && p.sy === 1 && p.tilesY > 1 && p.macs >= SMALL_MACS;
+  const pairs = !p.pool && p.sy === 1 && p.tilesY > 1 && p.macs >= SMALL_MACS && engine.twoRowConv;
   const laneRows = pairs ? Math.ceil(p.tilesY / 2) : p.tilesY;
   const blocksX = Math.ceil(p.tilesX / PX);
   const blocks = blocksX * laneRows;
@@ -637,7 +637,7 @@ export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: 
   const [OH, OW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
   let out: Tensor;
   let indices: Tensor;
-  if (variant === 'tiled' || !engine.fusedPooling) {
+  if (variant === 'tiled' || !engine.twoRowConv) {
     const y = conv2dRaw(x, w, bias, o);
     ({ out, indices } = maxPool2dRaw(y, { relu }, true) as { out: Tensor; indices: Tensor });
     y.dispose();
