@@ -69,6 +69,10 @@ async function main(): Promise<number> {
     console.log('usage: npm run bench -- NAME [--json FILE] [--no-tfjs] [--no-jax] [--no-ort] [--conv-variant register|tiled|auto] [bench options]\n');
     for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)} ${v.about}`);
     console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
+    console.log('\nexamples:');
+    console.log('  npm run bench -- step --preset small --batch 20 --no-tfjs --no-jax      # our step alone: ms, dispatches, one encode');
+    console.log('  npm run bench -- kernels --batch 4 --conv-variant tiled --layers conv2   # one layer on the tiled convolution kernels');
+    console.log('  npm run bench -- web --preset small --conv-variant register               # the page\'s encoder on the register kernels');
     return 0;
   }
   if (!(name in BENCHES)) throw new UserError(`no bench named "${name}": one of ${Object.keys(BENCHES).join(', ')} (see --help)`);

@@ -75,7 +75,8 @@ examples:
   npm run train -- --procedure random --out runs/random               # section 3.1
   npm run train -- --resume runs/inv --steps 6000                     # the same options, longer
   npm run train -- --resume runs/inv --invariance-mode relative --steps 6000 --out runs/rel   # change the invariance from here on
-  npm run train -- --random-encoder scene --out runs/scene            # the default recipe, random batches training z1..z3 alone in the encoder`;
+  npm run train -- --random-encoder scene --out runs/scene            # the default recipe, random batches training z1..z3 alone in the encoder
+  npm run train -- --conv-variant tiled --out runs/tiled              # the workgroup-tiled convolution kernels, not the autotune's pick`;
 
 // Flags that may change a run's options on --resume, and the option each sets.
 const RESUMABLE = {
