@@ -390,8 +390,8 @@ export const MUTANTS: Mutant[] = [
     name: 'sum-offer-shared',
     bug: 'a rule adding into a gradient another tensor still reads',
     file: 'src/autograd/tape.ts',
-    find: 'return prev && prev.isSoleOwner && inputs.indexOf(input) === k ? prev : null;',
-    replace: 'return prev && inputs.indexOf(input) === k ? prev : null;',
+    find: 'return prev && prev.isSoleOwner && first(input, k) ? prev : null;',
+    replace: 'return prev && first(input, k) ? prev : null;',
     tests: ['test/autograd.test.ts'],
   },
 ];

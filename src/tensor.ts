@@ -136,7 +136,8 @@ export class Tensor {
    * One buffer lets a kernel such as the optimizer treat many tensors in one dispatch.
    */
   static pack(tensors: readonly Tensor[], engine: Engine = getEngine()): { flat: Tensor; offsets: number[] } {
-    const storages = [...new Set(tensors.map((t) => (t.buffer, t.storage!)))];
+    for (const t of tensors) t.buffer; // throws, naming it, for a disposed tensor
+    const storages = [...new Set(tensors.map((t) => t.storage!))];
     for (const s of storages) {
       if (s.engine !== engine) throw new Error('Tensor.pack: tensors of another engine');
       if (s.slots) throw new Error('Tensor.pack: a tensor has slots cut from it, which cannot move with it');

@@ -98,17 +98,19 @@ export function backward(root: Tensor | readonly Tensor[], seed?: Tensor): void 
 
     /** Runs node's rule on its incoming gradients and gathers what it gives each input. */
     const apply = (node: GradNode, incoming: Tensor[], run: (into: (Tensor | null)[], sum: (Tensor | null)[]) => (Tensor | null)[]) => {
-      // A parameter's first gradient of this backward may go straight where its optimizer reads
-      // it; offered on a view of the slot, so that disposing the gradient leaves the slot.
+      // The offers go to an input's first place in the list only (an op may list it twice). An
+      // input with a gradient slot (a parameter's, in its optimizer's buffer; a fold's output's)
+      // that has no gradient yet may get it written there: offered on a view of the slot, so that
+      // disposing the gradient leaves the slot. One with a gradient gathered that nothing else
+      // shares may get the rule's added into it.
       const inputs = node.inputs;
+      const first = (input: Tensor, k: number) => inputs.indexOf(input) === k;
       const into = inputs.map((input, k) =>
-        input.gradSlot && input.requiresGrad && !input.grad && !grads.has(input) && inputs.indexOf(input) === k
-          ? input.gradSlot.view(input.gradSlot.shape)
-          : null,
+        input.gradSlot && input.requiresGrad && !input.grad && !grads.has(input) && first(input, k) ? input.gradSlot.view(input.gradSlot.shape) : null,
       );
       const sum = inputs.map((input, k) => {
         const prev = grads.get(input);
-        return prev && prev.isSoleOwner && inputs.indexOf(input) === k ? prev : null;
+        return prev && prev.isSoleOwner && first(input, k) ? prev : null;
       });
       const inputGrads = run(into, sum);
       into.forEach((v, k) => {

@@ -524,11 +524,11 @@ function weightGrads(
   const dyImg = g.O * g.Ho * g.Wo;
   const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
   const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
+  // Split only when the channel blocks alone give fewer than the target: a split's sum pass is a
+  // dispatch more.
+  const want = Math.floor(DW_TARGET_GROUPS / run.groups);
   const plans = chunks.map(([n0, nb]) => {
     const rows = nb * g.Ho;
-    // Split only when the channel blocks alone give fewer than the target: a split's sum pass
-    // is a dispatch more.
-    const want = Math.floor(DW_TARGET_GROUPS / run.groups);
     const rowsPerSeg = Math.ceil(rows / Math.max(1, Math.min(want, maxSegs, rows)));
     return { n0, nb, rows, rowsPerSeg, segs: Math.ceil(rows / rowsPerSeg) };
   });

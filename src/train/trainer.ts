@@ -197,7 +197,6 @@ export class Trainer {
    */
   async precompile(): Promise<number> {
     const o = this.options;
-    const S = this.model.config.imageSize;
     const steps = [...new Set([this.step, Math.max(this.step, o.pretrainSteps ?? 0)])].filter((s) => s < o.steps);
     this.precompiled = true;
     return this.engine.precompile(() =>
