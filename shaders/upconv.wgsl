@@ -11,9 +11,12 @@
 // Otherwise the backward of the convolution's depth-to-space store (shaders/conv2d.wgsl, SHUFFLE):
 // the gradient at pixel (2i+py, 2j+px) of channel o in [N,O,2H,2W] goes to channel (py*2+px)*O + o
 // of [N,4O,H,W], through the activation's derivative (shaders/activation.wgsl, joined) read
-// from the layer's output Y at the same pixel. It walks whole images, bound as windows that start
-// on an aligned byte offset at or before a chunk's first image; inBase/outBase are the element
-// offsets of that image within the windows (Y's window is the gradient's).
+// from the layer's output Y at the same pixel. An invocation owns pixel (y, x) of the H x W plane
+// for all four parities; the launch is 3-D (x: column, y: row, z: image x O + channel), so no
+// invocation divides to find its place (lavapipe scalarises integer division, which made a flat
+// index four divisions an element). Images are bound as windows that start on an aligned byte
+// offset at or before a dispatch's first image; inBase/outBase are the element offsets of that
+// image within the windows (Y's window is the gradient's).
 
 #if FOLD
 // Either way up to 8 folds run at once, each a row of this table: its invocations (elements of
@@ -43,7 +46,7 @@ struct U {
 }
 #else
 struct U {
-  n: u32,       // invocations in this chunk: elements of the destination
+  planes: u32,  // image x channel planes in this dispatch
   inBase: u32,
   outBase: u32,
   O: u32,       // channels of the [N,O,2H,2W] side
@@ -52,6 +55,9 @@ struct U {
   _a: u32,
   _b: u32,
 }
+
+override WG_X: u32;
+override WG_Y: u32;
 #endif
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -61,11 +67,11 @@ struct U {
 @group(0) @binding(3) var<storage, read> Y: array<f32>;
 #endif
 
+#if FOLD
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= u.n) { return; }
-#if FOLD
   // Invocation i is element j of the table's row l.
   var l = 0u;
   while (l + 1u < u.folds && i >= u.f[l].end) { l++; }
@@ -111,23 +117,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   B[f.dst + j] = acc;
 #endif
-#else
-  // A: gradient [N,O,2H,2W]; B: gradient [N,4O,H,W], r indexing its image.
-  let hw = u.H * u.W;
-  let img = 4u * u.O * hw;
-  let n = i / img;
-  let r = i - n * img;
-  let m = r / hw;
-  let s = r - m * hw;
-  let y = s / u.W;
-  let x = s - y * u.W;
-  let q = m / u.O;
-  let o = m - q * u.O;
-  let src = u.inBase + n * img + (o * 2u * u.H + 2u * y + (q >> 1u)) * 2u * u.W + 2u * x + (q & 1u);
-#if ACT
-  B[u.outBase + i] = activateGrad(A[src], Y[src]);
-#else
-  B[u.outBase + i] = A[src];
-#endif
-#endif
 }
+#else
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  // A: gradient [N,O,2H,2W]; B: gradient [N,4O,H,W]. z is image n (of this dispatch) and channel o.
+  let x = gid.x;
+  let y = gid.y;
+  let z = gid.z;
+  if (x >= u.W || y >= u.H || z >= u.planes) { return; }
+  let n = z / u.O;
+  let o = z - n * u.O;
+  let hw = u.H * u.W;
+  let src = u.inBase + z * 4u * hw + 2u * y * 2u * u.W + 2u * x;
+  let dst = u.outBase + (n * 4u * u.O + o) * hw + y * u.W + x;
+  for (var q = 0u; q < 4u; q++) {
+    let s = src + (q >> 1u) * 2u * u.W + (q & 1u);
+#if ACT
+    B[dst + q * u.O * hw] = activateGrad(A[s], Y[s]);
+#else
+    B[dst + q * u.O * hw] = A[s];
+#endif
+  }
+}
+#endif

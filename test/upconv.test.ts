@@ -90,6 +90,11 @@ describe('upsampleConv2d against float64 upsample + conv2d and finite difference
   it('a layer large enough for the large conv2d blocks: x [2,16,19,19] w [20,16,7,7] valid', () =>
     check({ x: [2, 16, 19, 19], w: [20, 16, 7, 7], padding: 'valid' }, 77, 2));
 
+  // The gradient's unshuffle launches one workgroup layer per image and channel: 70 x 1000 planes
+  // pass the 65535 a dispatch may have, so it runs in two dispatches (65 images, then 5).
+  it('more image x channel planes than one dispatch holds: x [70,1,1,1] w [1000,1,3,3] padding 1, relu', () =>
+    check({ x: [70, 1, 1, 1], w: [1000, 1, 3, 3], padding: 1, activation: 'relu' }, 83, 2));
+
   it('computes only the gradients that are needed', async () => {
     const x = Tensor.fromData(random([1, 3, 6, 6], 1).data, [1, 3, 6, 6]);
     const w = parameter(Tensor.fromData(random([4, 3, 5, 5], 2).data, [4, 3, 5, 5]));

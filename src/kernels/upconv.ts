@@ -4,7 +4,7 @@
 // convolution with 4*O output channels whose store interleaves them into the output, adds the
 // bias and applies the layer's activation: one dispatch besides the weight fold.
 import source from '../../shaders/upconv.wgsl';
-import { grid1d, Uniforms } from '../gpu/engine.js';
+import { Uniforms } from '../gpu/engine.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import activationSource from '../../shaders/activation.wgsl';
@@ -14,6 +14,9 @@ import { activationDefines, type Activation } from './elementwise.js';
 import { foldBackLayers, foldGeometry, foldGradSlots, foldUpsample, type FoldedLayer } from './fold.js';
 
 export { foldGeometry, foldUpsample, type FoldGeometry, type FoldedLayer } from './fold.js';
+
+// Workgroups of the depth-to-space backward: 16 columns x 8 rows of the H x W plane.
+const SHUFFLE_WG = [16, 8] as const;
 
 export interface UpsampleConv2dOptions {
   /** Zero padding of the upsampled map, 'valid' (0) or 'same' ((K - 1) / 2). Default 0. */
@@ -49,20 +52,30 @@ export function upsampleConv2dStackedGrad(g: Tensor, N: number, O: number, H: nu
     name: 'upconv',
     wgsl: activationSource + source,
     defines: { FOLD: false, ACT: act, ...activationDefines(op, act ? activation : null) },
+    overrides: { WG_X: SHUFFLE_WG[0], WG_Y: SHUFFLE_WG[1] },
   });
   const gy = Tensor.empty([N, 4 * O, H, W], 'f32', engine);
   const img = 4 * O * H * W;
-  for (const [n0, count] of planeChunks(op, engine, N, img, img)) {
-    const a = bindRange(engine, g, n0 * img, count * img);
-    const b = bindRange(engine, gy, n0 * img, count * img);
-    const n = count * img;
-    const bindings = [a.binding, b.binding];
-    if (act) bindings.push(bindRange(engine, y!, n0 * img, count * img).binding);
-    engine.dispatch(kernel, {
-      uniforms: new Uniforms(32).u32(n, a.base, b.base, O, H, W, 0, 0).build(),
-      bindings,
-      workgroups: grid1d(n, 256),
-    });
+  const cap = engine.limits.maxComputeWorkgroupsPerDimension;
+  const [gx, gyRows] = [Math.ceil(W / SHUFFLE_WG[0]), Math.ceil(H / SHUFFLE_WG[1])];
+  if (gx > cap || gyRows > cap || O > cap) {
+    throw opError(op, `a ${H}x${W} plane of ${O} channels exceeds the dispatch limit of ${cap} workgroups a dimension`, ['g', g]);
+  }
+  // The launch's z runs over image x channel, so a dispatch takes at most cap / O images.
+  const perDispatch = Math.floor(cap / O);
+  for (const [c0, count] of planeChunks(op, engine, N, img, img)) {
+    for (let n0 = c0; n0 < c0 + count; n0 += perDispatch) {
+      const n = Math.min(perDispatch, c0 + count - n0);
+      const a = bindRange(engine, g, n0 * img, n * img);
+      const b = bindRange(engine, gy, n0 * img, n * img);
+      const bindings = [a.binding, b.binding];
+      if (act) bindings.push(bindRange(engine, y!, n0 * img, n * img).binding);
+      engine.dispatch(kernel, {
+        uniforms: new Uniforms(32).u32(n * O, a.base, b.base, O, H, W, 0, 0).build(),
+        bindings,
+        workgroups: [gx, gyRows, n * O],
+      });
+    }
   }
   return gy;
 }
