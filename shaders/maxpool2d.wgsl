@@ -106,12 +106,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #if BACKWARD
   let g = grad(o);
   let at = IDX[o];
-  let r1 = select(y * S + S, u.H, y + 1u == u.OH);
-  let c1 = select(x * S + S, u.W, x + 1u == u.OW);
-  for (var r = y * S; r < r1; r++) {
-    let row = r * u.W;
-    for (var c = x * S; c < c1; c++) {
-      GI[plane + row + c] = select(0.0, g, row + c == at);
+  // The S x S cell with constant bounds (unrolled), then what the floor mode leaves uncovered
+  // past the last window of a row or column: loops with bounds that vary by lane cost lavapipe
+  // a mask per store.
+  let first = y * S * u.W + x * S;
+  for (var dr = 0u; dr < S; dr++) {
+    for (var dc = 0u; dc < S; dc++) {
+      let at2 = first + dr * u.W + dc;
+      GI[plane + at2] = select(0.0, g, at2 == at);
+    }
+  }
+  if (y + 1u == u.OH || x + 1u == u.OW) {
+    let r1 = select(y * S + S, u.H, y + 1u == u.OH);
+    let c1 = select(x * S + S, u.W, x + 1u == u.OW);
+    for (var r = y * S; r < r1; r++) {
+      let row = r * u.W;
+      for (var c = select(x * S + S, x * S, r >= y * S + S); c < c1; c++) {
+        GI[plane + row + c] = 0.0;
+      }
     }
   }
 #else
