@@ -45,6 +45,7 @@ const small: Case[] = [
   { x: [2, 7, 13, 17], w: [17, 7, 3, 5], o: { stride: 2, padding: 1 } },
   { x: [1, 3, 9, 9], w: [5, 3, 7, 7], o: { padding: 0 }, bias: false },
   { x: [1, 3, 5, 150], w: [3, 3, 3, 5], o: { padding: 1 } }, // several workgroups along a row
+  { x: [3, 2, 5, 6], w: [1, 2, 3, 3], o: { padding: 0 } }, // one channel of 4-pixel rows: 4 dy values a step, half a subgroup
 ];
 
 const caseName = (c: Case) => `x [${c.x}] w [${c.w}] ${JSON.stringify(c.o)}${c.bias === false ? ' no bias' : ''}`;
