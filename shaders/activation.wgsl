@@ -20,10 +20,19 @@ fn activate(v: f32) -> f32 {
 #endif
 }
 
+/** Whether a gradient passes the activation at its output y: for ReLU, y positive (not NaN). */
+fn activePasses(y: f32) -> bool {
+#if ACT_RELU
+  return y > 0.0;
+#else
+  return true;
+#endif
+}
+
 /** g through the activation's derivative, read from the activation's output y. */
 fn activateGrad(g: f32, y: f32) -> f32 {
 #if ACT_RELU
-  return select(0.0, g, y > 0.0);
+  return select(0.0, g, activePasses(y));
 #else
 #if ACT_SIGMOID
   return g * y * (1.0 - y);

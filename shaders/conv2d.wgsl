@@ -44,7 +44,8 @@
 // is a 2x2 max pool at stride 2 instead, as shaders/maxpool2d.wgsl does it (Torch's floor size,
 // the first maximum on ties, NaN winning), then the activation: the encoder's conv, pool and
 // ReLU in one dispatch, the conv's output never written. IDX gets each window's argmax as an
-// offset in the conv's output plane (ih * tilesX + iw), as maxPool2dBackward reads it.
+// offset in the conv's output plane (ih * tilesX + iw), as maxPool2dBackward reads it, or
+// 0xffffffff where the activation passes no gradient (as shaders/maxpool2d.wgsl stores it).
 // With SHUFFLE it also interleaves depth into space for upsampleConv2d: stacked channel
 // m = (py*2+px)*shufO + o goes to pixels (2ty+py, 2tx+px) of channel o, whose bias it takes, so
 // the decoder's output needs no pass of its own (outW, outPlane and the steps are the output's).
@@ -177,8 +178,10 @@ fn store(at: u32, m: u32, z: u32, acc: array<f32, PX * ROWS>) {
         arg = first + (e >> 1u) * u.tilesX + (e & 1u);
       }
     }
-    Y[out + pc] = activate(best);
-    IDX[out + pc] = arg;
+    let y = activate(best);
+    Y[out + pc] = y;
+    // As shaders/maxpool2d.wgsl stores it: no argmax (NONE) where the activation passes no gradient.
+    IDX[out + pc] = select(0xffffffffu, arg, activePasses(y));
   }
 }
 #else

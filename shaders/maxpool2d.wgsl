@@ -13,10 +13,11 @@
 // constant bounds.
 // Rows and columns past the dispatch limit are launched again from the offsets y0 and x0.
 //
-// ACT_RELU applies activation.wgsl's ReLU (joined) to each window's maximum (it commutes with the maximum, so this is also the
-// pooling of rectified inputs) and, in the backward, passes a window's gradient only where that
-// output is positive: the encoder's pool and ReLU as one kernel each way, reading nothing more
-// than the pooled output the next layer keeps anyway.
+// ACT_RELU applies activation.wgsl's ReLU (joined) to each window's maximum (it commutes with the
+// maximum, so this is also the pooling of rectified inputs); a window whose output is not
+// positive stores NONE as its argmax, which no input element matches, so the backward passes it
+// no gradient without reading the output: the encoder's pool and ReLU as one kernel each way.
+// (shaders/conv2d.wgsl's fused pooling stores its argmax the same way.)
 //
 // Tensors are bound as windows that start on an aligned byte offset at or before a chunk's first
 // plane; inBase/outBase are the element offsets of that first plane within the bound windows.
@@ -42,13 +43,12 @@ struct U {
 }
 
 @group(0) @binding(0) var<uniform> u: U;
+const NONE = 0xffffffffu;
+
 #if BACKWARD
 @group(0) @binding(1) var<storage, read> G: array<f32>;    // gradient of the outputs
-@group(0) @binding(2) var<storage, read> IDX: array<u32>;  // argmax of each output window
+@group(0) @binding(2) var<storage, read> IDX: array<u32>;  // argmax of each output window, or NONE
 @group(0) @binding(3) var<storage, read_write> GI: array<f32>;
-#if ACT_RELU
-@group(0) @binding(4) var<storage, read> OUT: array<f32>;  // the rectified pooled output
-#endif
 #else
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
@@ -61,17 +61,6 @@ struct U {
 fn isNan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
-
-#if BACKWARD
-// The gradient of output o: with ACT_RELU, zero where the rectified output is not positive (NaN included).
-fn grad(o: u32) -> f32 {
-#if ACT_RELU
-  return activateGrad(G[o], OUT[o]);
-#else
-  return G[o];
-#endif
-}
-#endif
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -94,7 +83,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var oh = ohLo; oh < ohHi; oh++) {
     for (var ow = owLo; ow < owHi; ow++) {
       let o = plane + oh * u.OW + ow;
-      if (IDX[o] == r) { acc += grad(o); }
+      if (IDX[o] == r) { acc += G[o]; }
     }
   }
   GI[u.inBase + p * u.H * u.W + r] = acc;
@@ -104,7 +93,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let o = u.outBase + p * u.OH * u.OW + y * u.OW + x;
   let plane = u.inBase + p * u.H * u.W;
 #if BACKWARD
-  let g = grad(o);
+  let g = G[o];
   let at = IDX[o];
   // The S x S cell with constant bounds (unrolled), then what the floor mode leaves uncovered
   // past the last window of a row or column: loops with bounds that vary by lane cost lavapipe
@@ -142,9 +131,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
     }
   }
-  OUT[o] = activate(best);
+  let pooled = activate(best);
+  OUT[o] = pooled;
 #if INDICES
-  IDX[o] = at;
+  IDX[o] = select(NONE, at, activePasses(pooled));
 #endif
 #endif
 #endif

@@ -615,8 +615,8 @@ function convGrads(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOptions, 
  * maxPool2d(conv2d(x, w, bias, o), {kernel: 2, stride: 2, relu}) in one dispatch: each lane of
  * the convolution computes two output rows and pools them in its store, so the convolution's
  * output is never written (the encoder's first layer at batch 20: 164 MB). The rule routes the
- * gradient through the stored argmax (maxPool2dBackward) to conv2d's gradients; with relu it
- * reads the output, so the caller keeps it until the backward.
+ * gradient through the stored argmax (maxPool2dBackward; with relu a window the ReLU zeroed
+ * stores none) to conv2d's gradients.
  */
 export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}, pool: { relu?: boolean } = {}): Tensor {
   const op = 'conv2dPool';
@@ -653,7 +653,7 @@ export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: 
     }, variant);
   }
   const y = record(out, op, bias ? [x, w, bias] : [x, w], (gOut, into) => {
-    const dy = maxPool2dBackward(gOut, indices, [g.N, g.O, g.Ho, g.Wo], { kernel: 2, stride: 2, relu }, relu ? out : null);
+    const dy = maxPool2dBackward(gOut, indices, [g.N, g.O, g.Ho, g.Wo], { kernel: 2, stride: 2 });
     const grads = convGrads(x, w, bias, o, dy, into);
     dy.dispose();
     return grads;

@@ -78,7 +78,8 @@ function launch(op: string, kernel: CompiledKernel, g: Geometry, bound: [Tensor,
 
 /**
  * Max pooling without a gradient record: the pooled values and, per output, the offset of the
- * chosen element within its input plane (ih * W + iw; the first maximum on ties).
+ * chosen element within its input plane (ih * W + iw; the first maximum on ties), or with relu
+ * 0xffffffff where the output is not positive (no element gets that window's gradient).
  */
 export function maxPool2dRaw(x: Tensor, o: MaxPool2dOptions = {}, withIndices = true): { out: Tensor; indices: Tensor | null } {
   checkF32('maxPool2d', 'x', x);
@@ -95,24 +96,22 @@ export function maxPool2dRaw(x: Tensor, o: MaxPool2dOptions = {}, withIndices = 
 
 /**
  * Gradient of max pooling: each input element receives the sum of the output gradients of the
- * windows whose stored argmax is that element (at most one window when stride >= kernel).
+ * windows whose stored argmax is that element (at most one window when stride >= kernel). With
+ * relu the indices themselves gate the gradient (a window the ReLU zeroed stores none).
  */
-export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: readonly number[], o: MaxPool2dOptions = {}, out: Tensor | null = null): Tensor {
+export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: readonly number[], o: MaxPool2dOptions = {}): Tensor {
   checkF32('maxPool2d.grad', 'grad', grad);
-  if (!!o.relu !== !!out) throw opError('maxPool2d.grad', 'the rectified output is needed exactly when relu is set', ['grad', grad]);
   const engine = grad.engine;
   const g = geometry('maxPool2d.grad', inputShape, o);
   if (grad.size !== g.planes * g.OH * g.OW || indices.size !== grad.size || indices.dtype !== 'u32') {
     throw opError('maxPool2d.grad', 'gradient or indices do not match the pooled shape', ['grad', grad], ['indices', indices], ['input', inputShape]);
   }
-  if (out && out.size !== grad.size) throw opError('maxPool2d.grad', 'the pooled output does not match the gradient', ['grad', grad], ['out', out]);
   const gi = Tensor.empty(inputShape, 'f32', engine);
   // Overlapping windows can route several gradients to one input: gather per input element.
   // Otherwise scatter per window, which writes every input element exactly once.
   const overlap = g.s < g.k;
-  const kernel = poolKernel(engine, g, { BACKWARD: true, OVERLAP: overlap, ACT_RELU: !!out });
+  const kernel = poolKernel(engine, g, { BACKWARD: true, OVERLAP: overlap });
   const bound: [Tensor, 'in' | 'out'][] = [[grad, 'out'], [indices, 'out'], [gi, 'in']];
-  if (out) bound.push([out, 'out']);
   launch('maxPool2d.grad', kernel, g, bound, overlap ? g.H : g.OH, overlap ? g.W : g.OW);
   return gi;
 }
@@ -121,12 +120,12 @@ export function maxPool2dBackward(grad: Tensor, indices: Tensor, inputShape: rea
  * Max pooling over NCHW with square windows (default 2x2, stride = kernel), output size
  * floor((H - kernel) / stride) + 1 as in Torch's SpatialMaxPooling. The argmax indices live as
  * long as the gradient rule that needs them; they are only computed when a gradient is recorded.
- * With `relu` the output is rectified (NaN passing through) and the rule reads it, so the caller
- * must not dispose it before backward.
+ * With `relu` the output is rectified (NaN passing through), and a window it zeroed passes no
+ * gradient.
  */
 export function maxPool2d(x: Tensor, o: MaxPool2dOptions = {}): Tensor {
   const needGrad = isGradEnabled() && x.requiresGrad;
   const { out, indices } = maxPool2dRaw(x, o, needGrad);
   if (!indices) return out;
-  return record(out, 'maxPool2d', [x], (g) => [maxPool2dBackward(g, indices, x.shape, o, o.relu ? out : null)]);
+  return record(out, 'maxPool2d', [x], (g) => [maxPool2dBackward(g, indices, x.shape, o)]);
 }
