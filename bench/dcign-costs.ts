@@ -49,7 +49,9 @@ export type MemoryModel = ReturnType<typeof memoryModel>;
  * through the flattening view the heads' weight gradients read); the folded conv's input gradient
  * reads the folded weights, and its weight gradient the un-upsampled input (no upsampled map
  * exists); the folded conv writes the layer's output, interleaved and through its ReLU, directly. Each tensor of the graph gets a gradient of its own size, so the largest is that of the
- * largest tensor other than the images (at the paper preset d encoder.conv1 out).
+ * largest tensor other than the images and encoder.conv1's output, whose gradient is never made
+ * (its weight gradient reads the pooled gradient and the argmax; at the paper preset that of
+ * decoder.conv3's output or its stacked form, the same size).
  */
 export function memoryModel(c: DcignConfig, N: number) {
   const net = network(c);
@@ -75,7 +77,7 @@ export function memoryModel(c: DcignConfig, N: number) {
     { name: 'decoder.fc matmul output (before the bias add)', bytes: b(fcOut) },
     { name: 'decoder folded biases', bytes: decoder.reduce((a, l) => a + 4 * 4 * l.O, 0) },
   ];
-  const grads = net.activations.filter((a) => a.name !== 'images');
+  const grads = net.activations.filter((a) => a.name !== 'images' && a.name !== 'encoder.conv1 out');
   const big = grads.reduce((x, y) => (y.perImage > x.perImage ? y : x));
   const weights = 4 * net.params;
   const activationBytes = acts.reduce((a, t) => a + t.bytes, 0);

@@ -234,6 +234,12 @@ fn store(at: u32, m: u32, z: u32, acc: array<f32, PX * ROWS>) {
 // K is split into segments of flattened (image, output row) rows, one per workgroup z, each
 // writing its own partial slice (DW_SUM adds them in a fixed order: deterministic, no atomics).
 //
+// With DY_POOL dy is not read but made from the gradient at the convolution's 2x2-pooled output
+// (DY, [N, O, PH, PW]) and the pool's argmax (IDXP, offsets in the convolution's output plane, as
+// shaders/maxpool2d.wgsl and the POOL store write them): dy is that gradient at its window's
+// argmax and zero elsewhere. conv2dPool's weight gradient reads it so where its input needs no
+// gradient (the encoder's first layer), and the pooling's backward pass is never run.
+//
 // With DB_LANE the bias gradient rides along as one more lane, c = C: a channel whose inputs are
 // all padding and whose padding is 1, so its acc[o][0] sums dy over the lane's rows. It shares
 // the other lanes' dy loads and adds nothing to their work; it stores to PB (stride dbStride per
@@ -260,12 +266,18 @@ struct U {
   dbStride: u32,
   segBase: u32, // the first partial slice this dispatch writes (earlier batch chunks wrote those before)
   khp: u32,     // lanes per input channel: kh, or ceil(kh / 2) with DW_PAIRS
+  PH: u32,      // DY_POOL: the pooled plane (dyImg is then O * PH * PW)
+  PW: u32,
+  idxBase: u32, // DY_POOL: the chunk's first image in IDXP's window
 }
 
 @group(0) @binding(2) var<storage, read> DY: array<f32>;
 @group(0) @binding(3) var<storage, read_write> P: array<f32>;
 #if DB_LANE
 @group(0) @binding(4) var<storage, read_write> PB: array<f32>;
+#endif
+#if DY_POOL
+@group(0) @binding({{IDX_BINDING}}) var<storage, read> IDXP: array<u32>;
 #endif
 
 #if DW_PAIRS
@@ -289,7 +301,11 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
   let r1 = min(r0 + u.rowsPerSeg, u.rows);
   let H = i32(u.H);
   let W = i32(u.W);
+#if DY_POOL
+  let plane = u.PH * u.PW;
+#else
   let plane = u.Ho * u.Wo;
+#endif
 
   var acc: Acc;
 #if DW_PAIRS
@@ -317,7 +333,16 @@ fn accumulate(at: u32, o0: u32, z: u32, sl: u32) -> Acc {
     let iy = i32(oy * u.sy) - u.padY + i32(i);
     let rowOk = iy >= 0 && iy < H && !bias;
     let xrow = u.xBase + n * u.xImg + c * u.H * u.W + u32(clamp(iy, 0, H - 1)) * u.W;
+#if DY_POOL
+    // The pooled row that holds output row oy and oy's first pixel as the indices count them (row *
+    // Wo + column of the convolution's output). A row past the floor mode's last reads the last
+    // pooled row, whose argmax lies in the two rows above it: no pixel of oy matches.
+    let dyrow = u.dyBase + n * u.dyImg + min(oy / 2u, u.PH - 1u) * u.PW;
+    let idxrow = u.idxBase + n * u.dyImg + min(oy / 2u, u.PH - 1u) * u.PW;
+    let pixrow = oy * u.Wo;
+#else
     let dyrow = u.dyBase + n * u.dyImg + oy * u.Wo;
+#endif
     for (var ox0 = 0u; ox0 < u.Wo; ox0 += PX) {
       let ix0 = i32(ox0 * SX) - u.padX;
 {{DW_TAPS}}

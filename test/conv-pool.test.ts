@@ -5,7 +5,7 @@ import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
 import { expectClose } from './setup/expect.js';
 import { convTolerance } from './setup/conv-tolerance.js';
-import { noGrad, Tensor } from '../src/node.js';
+import { backward, noGrad, parameter, Tensor, tidy } from '../src/node.js';
 import { conv2dPool, conv2dRaw, type Conv2dOptions } from '../src/kernels/conv2d.js';
 import { maxPool2dRaw } from '../src/kernels/maxpool2d.js';
 import * as ref from './ref/conv.js';
@@ -120,4 +120,59 @@ describe('conv2dPool: convolution, 2x2 max pooling and ReLU in one dispatch', ()
     expect(() => conv2dPool(x, w, Tensor.empty([3]))).toThrow(/conv2dPool: bias must have shape \[4\].*bias \[3\]/);
     expect(() => conv2dPool(x, Tensor.empty([4, 2, 3, 3]))).toThrow(/conv2dPool: x has 3 channels but w expects 2/);
   });
+});
+
+// Where x needs no gradient (the encoder's first layer reads the images), the weight gradient's
+// kernel makes dy from the pooled gradient and the argmax as it loads it, with no pooling pass.
+function checkFrozenInput(c: Case, seed: number, fdSamples = 8): Promise<void> {
+  const ins = [random(c.x, seed), random(c.w, seed + 1, -0.5, 0.5)];
+  if (c.bias !== false) ins.push(random([c.w[0]!], seed + 2));
+  const g = ref.convGeom(c.x, c.w, c.o);
+  const K = Math.max(g.C * g.kh * g.kw, g.N * g.Ho * g.Wo);
+  return gradCheck({
+    gpu: ([x, w, b]) => conv2dPool(x!, w!, b ?? null, c.o, { relu: c.relu }),
+    cpu: (a) => reference(c, a),
+    inputs: ins,
+    skip: [0],
+    tol: convTolerance(K),
+    fdSamples,
+    seed,
+  });
+}
+
+describe('conv2dPool where x needs no gradient: dy made in the weight gradient\'s loads', () => {
+  cases.forEach((c, i) => it(name(c), () => checkFrozenInput(c, 600 + 10 * i)));
+
+  it('bit for bit the weight and bias gradients of the pooling pass and the weight-gradient pass', async () => {
+    const c = cases[cases.length - 1]!;
+    const ins = [random(c.x, 41), random(c.w, 42, -0.5, 0.5), random([c.w[0]!], 43)];
+    const R = random([c.x[0]!, c.w[0]!, 18, 18], 44);
+    const grads = async (xNeedsGrad: boolean) => {
+      const [x, w, b] = ins.map((a) => Tensor.fromData(a.data, a.shape));
+      const [xp, wp, bp] = [xNeedsGrad ? parameter(x!) : x!, parameter(w!), parameter(b!)];
+      const before = ctx.engine.stats.dispatches;
+      tidy(() => backward(conv2dPool(xp, wp, bp, c.o, { relu: true }), Tensor.fromData(R.data, R.shape)));
+      const dispatches = ctx.engine.stats.dispatches - before;
+      const out = [await wp.grad!.data(), await bp.grad!.data(), dispatches] as const;
+      for (const t of [xp, wp, bp, wp.grad, bp.grad, xp.grad]) t?.dispose();
+      return out;
+    };
+    const [dwFused, dbFused, nFused] = await grads(false);
+    const [dwApart, dbApart, nApart] = await grads(true);
+    expect(Array.from(dwFused)).toEqual(Array.from(dwApart));
+    expect(Array.from(dbFused)).toEqual(Array.from(dbApart));
+    // The other run adds the pooling pass and the input gradient's passes.
+    expect(nFused).toBeLessThan(nApart - 1);
+  });
+
+  it('with the tiled convolution forced: the pooling pass, then the tiled weight gradient', () =>
+    checkFrozenInput({ ...cases[0]!, o: { ...cases[0]!.o, variant: 'tiled' } }, 701));
+});
+
+describe('conv2dPool where x needs no gradient, with a 1 MiB storage-binding limit', () => {
+  useEngine({ maxStorageBufferBindingSize: 1 << 20 });
+  // x is 180 KB an image, so the weight gradient runs 5 images and then 2, the second chunk's
+  // windows of x and of the pooled gradient [7,6,73,73] starting off the binding alignment.
+  it('matches the reference when the images span binding chunks', () =>
+    checkFrozenInput({ x: [7, 2, 150, 150], w: [6, 2, 5, 5], o: {}, relu: true }, 801, 2));
 });

@@ -94,5 +94,6 @@ export interface ConvRun {
  */
 export interface DwRun {
   groups: number;
-  dispatch(x: Window, dy: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number): void;
+  /** `indices`: with a pooled dy (the register kernel only), the pooling's argmax window. */
+  dispatch(x: Window, dy: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number, indices?: Window): void;
 }

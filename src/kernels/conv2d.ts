@@ -115,6 +115,19 @@ function gradArgs(op: string, dy: Tensor, other: [string, Tensor], x: Shaped, w:
   return { g, engine: sameEngine(op, ['dy', dy], other) };
 }
 
+/** gradArgs for a gradient g at the 2x2-pooled convolution output and the pool's indices. */
+function pooledArgs(op: string, gp: Tensor, indices: Tensor, x: Tensor, w: Shaped, o: Conv2dOptions): { g: Conv2dGeometry; engine: Engine } {
+  checkF32(op, 'dy', gp);
+  checkF32(op, 'x', x);
+  const g = conv2dGeometry(op, x, w, o);
+  const want = [g.N, g.O, Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
+  if (gp.rank !== 4 || gp.shape.some((d, i) => d !== want[i])) throw opError(op, `the pooled gradient must have shape ${shapeStr(want)}`, ['dy', gp]);
+  if (indices.dtype !== 'u32' || indices.rank !== 4 || indices.shape.some((d, i) => d !== want[i])) {
+    throw opError(op, `the pooling's indices must be u32 of shape ${shapeStr(want)}`, ['indices', indices]);
+  }
+  return { g, engine: sameEngine(op, ['dy', gp], ['x', x], ['indices', indices]) };
+}
+
 // ---- the implicit GEMM (forward and input gradient) ---------------------------------------
 
 // Register blocks. Each variant is a pipeline, and lavapipe's LLVM takes about 0.3 s to compile
@@ -296,6 +309,36 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
   return L.join('\n');
 }
 
+/**
+ * DW with DY_POOL: dwTaps with dy read from the gradient at the 2x2-pooled output and the pool's
+ * argmax. The step's PX pixels lie in PX / 2 windows per channel, so it loads PX / 2 pooled
+ * gradients and as many indices where dwTaps loads PX values of dy; pixel q takes its window's
+ * gradient where the argmax is that pixel, else zero (also past the pooled rows and columns, and
+ * where the ReLU stored no argmax).
+ */
+function dwPooledTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): { taps: string; vars: string } {
+  const RUN = (PX - 1) * SX + KW;
+  const HX = PX / 2;
+  const L: string[] = [];
+  for (let t = 0; t < RUN; t++) {
+    L.push(`      let xi${t} = ix0 + ${t};`);
+    L.push(`      let x${t} = select(pad, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
+  }
+  // Window e = o * HX + h: channel min(o0 + o, O - 1), pooled column ox0 / 2 + h.
+  const at = (e: string) => `min(o0 + ${e} / ${HX}u, u.M - 1u) * plane + min(ox0 / 2u + ${e} % ${HX}u, u.PW - 1u)`;
+  // Past the last pooled column the clamped window's argmax could match a pixel of the next row.
+  const gp = shared(L, OB * HX, sg, 'g', (e) => `select(0.0, DY[dyrow + ${at(e)}], ox0 / 2u + ${e} % ${HX}u < u.PW)`);
+  const ip = shared(L, OB * HX, sg, 'p', (e) => `IDXP[idxrow + ${at(e)}]`);
+  for (let q = 0; q < PX; q++) {
+    for (let o = 0; o < OB; o++) {
+      const e = o * HX + (q >> 1);
+      L.push(`      let d${o}_${q} = select(0.0, ${gp(e)}, ${ip(e)} == pixrow + ox0 + ${q}u);`);
+      for (let j = 0; j < KW; j++) L.push(`      acc[${o}][${j}] = fma(d${o}_${q}, x${q * SX + j}, acc[${o}][${j}]);`);
+    }
+  }
+  return { taps: L.join('\n'), vars: '' };
+}
+
 /** The register-blocked kernel for one pass; null when it has no output pixels. */
 function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   const sg = subgroups8(engine);
@@ -444,14 +487,14 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
  * The register-blocked weight gradient: a lane per (c, kernel row), and with a bias one more
  * lane for db; OB output channels per workgroup row.
  */
-function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean): DwRun {
+function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean, pooled = false): DwRun {
   const sg = subgroups8(engine);
   const { OB, PX } = dwBlock(g.O, g.Wo, macs(g), sg);
   // Two kernel rows a lane at stride 1 (DW_PAIRS): one input run loaded per step, not two. Where
   // kh is even (the decoder's folded kernels): an odd kh wastes a row in the last lane of each
   // channel, and it measured no faster on the encoder's 5x5 (conv2) and slower on conv1, whose
   // one input channel leaves too few lanes.
-  const pairs = g.stride === 1 && g.kh % 2 === 0 && g.C >= 8 && macs(g) >= SMALL_MACS;
+  const pairs = g.stride === 1 && g.kh % 2 === 0 && g.C >= 8 && macs(g) >= SMALL_MACS && !pooled;
   const khp = pairs ? Math.ceil(g.kh / 2) : g.kh;
   const lanes = g.C * khp + (withBias ? 1 : 0);
   const WG = workgroupSize(engine, lanes);
@@ -459,17 +502,22 @@ function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boo
   const groupsY = Math.ceil(g.O / OB);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
-  const { taps, vars } = pairs ? dwPairTaps(g.kw, g.stride, PX, OB, sg) : { taps: dwTaps(g.kw, g.stride, PX, OB, sg), vars: '' };
-  const kernel = gemmKernel(engine, 'DW', taps, { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias, DW_PAIRS: pairs }, WG, vars);
+  const taps = pooled ? dwPooledTaps(g.kw, g.stride, PX, OB, sg) : pairs ? dwPairTaps(g.kw, g.stride, PX, OB, sg) : { taps: dwTaps(g.kw, g.stride, PX, OB, sg), vars: '' };
+  const defines = { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias, DW_PAIRS: pairs, DY_POOL: pooled };
+  const kernel = gemmKernel(engine, 'DW', taps.taps, pooled ? { ...defines, IDX_BINDING: withBias ? 5 : 4 } : defines, WG, taps.vars);
+  const [PH, PW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
   return {
     groups: groupsX * groupsY,
-    dispatch(xw: Window, dyw: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number) {
+    dispatch(xw: Window, dyw: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number, idx?: Window) {
+      if (pooled !== !!idx) throw new Error(`${op}: the pooled weight gradient needs the pooling's indices, and only it`);
       const uniforms = new Uniforms(96)
-        .u32(g.C, g.H, g.W, g.C * g.H * g.W, xw.base, g.O, g.Ho, g.Wo, g.O * g.Ho * g.Wo, dyw.base, g.stride)
+        .u32(g.C, g.H, g.W, g.C * g.H * g.W, xw.base, g.O, g.Ho, g.Wo, pooled ? g.O * PH * PW : g.O * g.Ho * g.Wo, dyw.base, g.stride)
         .i32(g.padTop, g.padLeft)
-        .u32(g.kh, lanes, rows, rowsPerSeg, g.O * g.C * g.kh * g.kw, g.O, segBase, khp)
+        .u32(g.kh, lanes, rows, rowsPerSeg, g.O * g.C * g.kh * g.kw, g.O, segBase, khp, PH, PW, idx?.base ?? 0)
         .build();
-      engine.dispatch(kernel, { uniforms, bindings: [xw.binding, dyw.binding, ...targets], workgroups: [groupsX, groupsY, segs] });
+      const bindings = [xw.binding, dyw.binding, ...targets];
+      if (idx) bindings.push(idx.binding);
+      engine.dispatch(kernel, { uniforms, bindings, workgroups: [groupsX, groupsY, segs] });
     },
   };
 }
@@ -508,21 +556,33 @@ function weightGrads(
   o: Conv2dOptions,
   into: Tensor | null | undefined,
   bias: { into?: Tensor | null } | null,
+  indices: Tensor | null = null,
 ): { dw: Tensor; db: Tensor | null } {
-  const { g, engine } = gradArgs(op, dy, ['x', x], x, wShape, o);
-  const variant = convVariant(engine, op, o.variant, [x.shape, dy.shape], `w ${shapeStr(wShape)} ${tuneDetail(g)}${bias ? ' with bias' : ''}`, (v, [xt, dyt]) => {
+  // With indices, dy is the gradient at the 2x2-pooled output (pooledArgs).
+  const { g, engine } = indices ? pooledArgs(op, dy, indices, x, wShape, o) : gradArgs(op, dy, ['x', x], x, wShape, o);
+  const dyShape = [g.N, g.O, g.Ho, g.Wo];
+  const variant = convVariant(engine, op, o.variant, [x.shape, dyShape], `w ${shapeStr(wShape)} ${tuneDetail(g)}${bias ? ' with bias' : ''}`, (v, [xt, dyt]) => {
     const r = weightGrads(op, xt!, dyt!, wShape, { ...o, variant: v }, null, bias ? {} : null);
     return { dispose: () => [r.dw, r.db].forEach((t) => t?.dispose()) };
   });
+  if (indices && variant === 'tiled') {
+    // The tiled kernel reads dy itself: the pooling's backward writes it first.
+    const full = maxPool2dBackward(dy, indices, dyShape, { kernel: 2, stride: 2 });
+    const r = weightGrads(op, x, full, wShape, o, into, bias);
+    full.dispose();
+    return r;
+  }
   const dw = output(op, [g.O, g.C, g.kh, g.kw], engine, into);
   const db = bias ? output(op, [g.O], engine, bias.into) : null;
   checkWhole(op, 'dw', dw);
   const dwSize = dw.size;
-  const run = variant === 'tiled' ? tiledDw(op, engine, g, !!db) : registerDw(op, engine, g, !!db);
+  const run = variant === 'tiled' ? tiledDw(op, engine, g, !!db) : registerDw(op, engine, g, !!db, !!indices);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const xImg = g.C * g.H * g.W;
-  const dyImg = g.O * g.Ho * g.Wo;
-  const chunks = batchChunks(op, engine, g.N, [['x', x], ['dy', dy]], [xImg, dyImg]);
+  const dyImg = indices ? g.O * Math.floor(g.Ho / 2) * Math.floor(g.Wo / 2) : g.O * g.Ho * g.Wo;
+  const named: [string, Tensor][] = [['x', x], ['dy', dy]];
+  if (indices) named.push(['indices', indices]);
+  const chunks = batchChunks(op, engine, g.N, named, [xImg, dyImg, dyImg].slice(0, named.length));
   const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
   // Split only when the channel blocks alone give fewer than the target: a split's sum pass is a
   // dispatch more.
@@ -558,7 +618,7 @@ function weightGrads(
     const ends = segBase + segs;
     const targets = [direct ? wholeBinding(dw) : rangeBinding(scratch!, 0, ends * dwSize)];
     if (db) targets.push(direct ? wholeBinding(db) : rangeBinding(bScratch!, 0, ends * g.O));
-    run.dispatch(xw, dyw, targets, rows, rowsPerSeg, segs, segBase);
+    run.dispatch(xw, dyw, targets, rows, rowsPerSeg, segs, segBase, indices ? window(engine, indices, n0 * dyImg, nb * dyImg) : undefined);
     if (sumOnce) segBase = ends;
     else if (!direct) sum(segs, k > 0);
   }
@@ -616,7 +676,8 @@ function convGrads(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOptions, 
  * the convolution computes two output rows and pools them in its store, so the convolution's
  * output is never written (the encoder's first layer at batch 20: 164 MB). The rule routes the
  * gradient through the stored argmax (maxPool2dBackward; with relu a window the ReLU zeroed
- * stores none) to conv2d's gradients.
+ * stores none) to conv2d's gradients; where x needs no gradient, the weight gradient's kernel
+ * reads the pooled gradient and the argmax directly (no pass, no conv-sized gradient).
  */
 export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}, pool: { relu?: boolean } = {}): Tensor {
   const op = 'conv2dPool';
@@ -653,6 +714,12 @@ export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: 
     }, variant);
   }
   const y = record(out, op, bias ? [x, w, bias] : [x, w], (gOut, into) => {
+    // Where x needs no gradient (the images), the weight gradient reads gOut and the indices
+    // itself: the convolution's output gradient is never written.
+    if (!x.requiresGrad && w.requiresGrad && (!bias || bias.requiresGrad)) {
+      const r = weightGrads(bias ? 'conv2d.gradWeightBias' : 'conv2d.gradWeight', x, gOut, w.shape, o, into[1], bias ? { into: into[2] } : null, indices);
+      return bias ? [null, r.dw, r.db] : [null, r.dw];
+    }
     const dy = maxPool2dBackward(gOut, indices, [g.N, g.O, g.Ho, g.Wo], { kernel: 2, stride: 2 });
     const grads = convGrads(x, w, bias, o, dy, into);
     dy.dispose();
