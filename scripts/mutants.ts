@@ -394,4 +394,28 @@ export const MUTANTS: Mutant[] = [
     replace: 'return prev && first(input, k) ? prev : null;',
     tests: ['test/autograd.test.ts'],
   },
+  {
+    name: 'pooled-dy-past-row',
+    bug: "the weight gradient's pooled dy not zeroed past the last pooled column (a clamped window's argmax matching a pixel of the next row)",
+    file: 'src/kernels/conv2d.ts',
+    find: "(e) => `select(0.0, DY[dyrow + ${at(e)}], ox0 / 2u + ${e} % ${HX}u < u.PW)`);",
+    replace: "(e) => `DY[dyrow + ${at(e)}]`);",
+    tests: ['test/conv-pool.test.ts'],
+  },
+  {
+    name: 'relu-argmax-kept',
+    bug: "the fused conv-pool storing the argmax of a window the ReLU zeroed (its gradient then passed)",
+    file: 'shaders/conv2d.wgsl',
+    find: 'IDX[out + pc] = select(0xffffffffu, arg, activePasses(y));',
+    replace: 'IDX[out + pc] = arg;',
+    tests: ['test/conv-pool.test.ts'],
+  },
+  {
+    name: 'unshuffle-one-parity',
+    bug: "the upsampled convolution's gradient unshuffle writing one parity of four",
+    file: 'shaders/upconv.wgsl',
+    find: '  for (var q = 0u; q < 4u; q++) {\n    let s = src',
+    replace: '  for (var q = 0u; q < 1u; q++) {\n    let s = src',
+    tests: ['test/upconv.test.ts'],
+  },
 ];
