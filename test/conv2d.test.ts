@@ -354,6 +354,24 @@ describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () =>
   });
 });
 
+// ---- loads shared by four lanes -------------------------------------------------------------
+
+// SwiftShader's subgroups have 4 lanes, so there the kernels share each load among 4 lanes, not
+// 8. Four of lavapipe's 8 lanes run the same code: the lanes past the fourth load values nobody
+// reads (every broadcast comes from lanes 0-3).
+describe('conv2d: loads shared by four lanes (Engine.sharedLanes 4, as on SwiftShader)', () => {
+  beforeAll(() => {
+    expect(ctx.engine.sharedLanes).toBe(8);
+    ctx.engine.sharedLanes = 4;
+  });
+  afterAll(() => {
+    ctx.engine.sharedLanes = 8;
+  });
+
+  [small[0]!, small[3]!, small[6]!, small[12]!].forEach((c, i) => it(caseName(c), () => check(c, 330 + i)));
+  [sized[0]!, sized[3]!].forEach((c, i) => it(`${caseName(c)}: ${c.why}`, () => checkSized(ctx.engine, c, 340 + 10 * i)));
+});
+
 // ---- without subgroups --------------------------------------------------------------------
 
 describe('conv2d: without the subgroups feature (every lane loads every operand)', () => {

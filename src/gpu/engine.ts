@@ -53,6 +53,13 @@ export class Engine {
    * is not worth that.
    */
   twoRowConv: boolean;
+  /**
+   * How many lanes of a subgroup share the register convolution kernels' loads through
+   * subgroupBroadcast, each loading one value in that many (0: none, every lane loads every
+   * value). By adapter: 8 where subgroups have at least 8 lanes (lavapipe, GPUs), 4 where they
+   * have 4 (SwiftShader), 0 without subgroups. Fewer than a subgroup's lanes is always valid.
+   */
+  sharedLanes: 0 | 4 | 8;
   /** Variant picks by timing, per adapter; await autotune.settle() to time what ran untuned. */
   readonly autotune: Autotune;
 
@@ -83,6 +90,8 @@ export class Engine {
     this.uniformAlign = this.limits.minUniformBufferOffsetAlignment;
     this.convVariant = acquired.convVariant ?? (acquired.software ? 'register' : 'auto');
     this.twoRowConv = acquired.twoRowConv;
+    const minLanes = this.features.has('subgroups') ? (this.device.adapterInfo?.subgroupMinSize ?? 0) : 0;
+    this.sharedLanes = minLanes >= 8 ? 8 : minLanes >= 4 ? 4 : 0;
     this.autotune = new Autotune(acquired.report, this, acquired.tuneStore ?? null);
     this.device.lost.then((info) => {
       if (!this.destroyed) this.lostInfo = { reason: info.reason, message: info.message };

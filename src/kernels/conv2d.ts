@@ -148,14 +148,14 @@ const macs = (g: Conv2dGeometry) => g.N * g.O * g.Ho * g.Wo * g.C * g.kh * g.kw;
 /** What besides the operands' shapes sets an op's work, for the autotune's key. */
 const tuneDetail = (g: Conv2dGeometry, shuffle = false) => `stride ${g.stride} pad ${g.padTop},${g.padLeft}${shuffle ? ' depth-to-space' : ''}`;
 
-function convBlock(M: number, rowPixels: number, work: number, sg: boolean): { OB: number; PX: number } {
+function convBlock(M: number, rowPixels: number, work: number, sg: number): { OB: number; PX: number } {
   const PX = rowPixels <= 4 ? 4 : 8;
   if (M === 1) return { OB: 1, PX };
   if (work < SMALL_MACS) return { OB: 4, PX: 4 };
   return { OB: sg && M > 4 ? 8 : 4, PX };
 }
 
-function dwBlock(O: number, rowPixels: number, work: number, sg: boolean): { OB: number; PX: number } {
+function dwBlock(O: number, rowPixels: number, work: number, sg: number): { OB: number; PX: number } {
   return { OB: O === 1 ? 1 : sg && O > 4 && work >= SMALL_MACS ? 8 : 4, PX: rowPixels <= 4 ? 4 : 8 };
 }
 
@@ -188,30 +188,25 @@ function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', taps: string, defines: 
 // constant lane ids, and straight-line code keeps the input run and the accumulators in
 // registers. Names: x{t} the input run, w{o}_{b} / d{o}_{q} the shared operand, acc[o][k].
 
-/**
- * Whether a subgroup of at least 8 lanes can share loads: on lavapipe every storage load is a
- * per-lane branchy loop, even at a uniform address inside a loop, so one load per lane and a
- * broadcast costs an eighth of the loads.
- */
-function subgroups8(engine: Engine): boolean {
-  return engine.features.has('subgroups') && (engine.device.adapterInfo?.subgroupMinSize ?? 0) >= 8;
-}
+// On lavapipe and SwiftShader every storage load is a per-lane branchy loop, even at a uniform
+// address inside a loop, so with Engine.sharedLanes = S each of S lanes loads one value in S and
+// subgroupBroadcast hands them round: 1/S of the loads.
 
-/** Loads `count` values, value e from `load(e)` (a WGSL expression in e), as name(e). */
-function shared(L: string[], count: number, sg: boolean, prefix: string, load: (e: string) => string): (e: number) => string {
-  if (!sg) return (e) => load(`${e}u`);
-  for (let k = 0; k < Math.ceil(count / 8); k++) {
-    L.push(`      let ${prefix}e${k} = min(sl + ${8 * k}u, ${count - 1}u);`);
+/** Loads `count` values, value e from `load(e)` (a WGSL expression in e), as name(e), shared by `lanes` lanes. */
+function shared(L: string[], count: number, lanes: number, prefix: string, load: (e: string) => string): (e: number) => string {
+  if (!lanes) return (e) => load(`${e}u`);
+  for (let k = 0; k < Math.ceil(count / lanes); k++) {
+    L.push(`      let ${prefix}e${k} = min(sl + ${lanes * k}u, ${count - 1}u);`);
     L.push(`      let ${prefix}r${k} = ${load(`${prefix}e${k}`)};`);
   }
-  return (e) => `subgroupBroadcast(${prefix}r${e >> 3}, ${e & 7}u)`;
+  return (e) => `subgroupBroadcast(${prefix}r${Math.floor(e / lanes)}, ${e % lanes}u)`;
 }
 
 /**
  * CONV: one (input channel, kernel row) step of OB channels x PX pixels x KW taps; with two rows
  * (POOL), of two output rows, the second's run from row2 into acc[o][PX + q], on the same weights.
  */
-function convTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean, rows = 1): string {
+function convTaps(KW: number, SX: number, PX: number, OB: number, sg: number, rows = 1): string {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   // Weight e = o * KW + b of the block: channel min(m0 + o, M - 1), tap (a, b).
@@ -233,7 +228,7 @@ function convTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean, r
  * CONV with POOL at stride 1 (SHARE_ROWS): one step at input row a of the kh + 1 rows a lane's two
  * output rows read; wp{o}_{b}, the weights of kernel row a - 1, carry over from the step before.
  */
-function sharedRowTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): { taps: string; vars: string } {
+function sharedRowTaps(KW: number, SX: number, PX: number, OB: number, sg: number): { taps: string; vars: string } {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   const V: string[] = [];
@@ -262,7 +257,7 @@ function sharedRowTaps(KW: number, SX: number, PX: number, OB: number, sg: boole
  * DW with DW_PAIRS: one step of PX output pixels of row oy for kernel rows i (run xa: the step
  * before's xb, or loaded afresh) and i + 1 (run xb, loaded, kept for the next step).
  */
-function dwPairTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): { taps: string; vars: string } {
+function dwPairTaps(KW: number, SX: number, PX: number, OB: number, sg: number): { taps: string; vars: string } {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   const V: string[] = [];
@@ -290,7 +285,7 @@ function dwPairTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean)
 }
 
 /** DW: one step of PX output pixels of one row for OB channels x KW taps of one (c, i). */
-function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): string {
+function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: number): string {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   for (let t = 0; t < RUN; t++) {
@@ -316,7 +311,7 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): st
  * gradient where the argmax is that pixel, else zero (also past the pooled rows and columns, and
  * where the ReLU stored no argmax).
  */
-function dwPooledTaps(KW: number, SX: number, PX: number, OB: number, sg: boolean): { taps: string; vars: string } {
+function dwPooledTaps(KW: number, SX: number, PX: number, OB: number, sg: number): { taps: string; vars: string } {
   const RUN = (PX - 1) * SX + KW;
   const HX = PX / 2;
   const L: string[] = [];
@@ -341,7 +336,7 @@ function dwPooledTaps(KW: number, SX: number, PX: number, OB: number, sg: boolea
 
 /** The register-blocked kernel for one pass; null when it has no output pixels. */
 function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
-  const sg = subgroups8(engine);
+  const sg = engine.sharedLanes;
   // With POOL a lane holds two rows: 8 channels x 8 pixels x 2 rows of accumulators measured 25%
   // faster than 4 x 8 x 2 on the paper's conv2 (lavapipe), the shared input rows paying for them.
   const { OB, PX } = convBlock(p.M, p.tilesX, p.macs, sg);
@@ -364,7 +359,7 @@ function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   const share = (!!p.pool && p.pool.rowStep === 1) || pairs;
   const { taps, vars } = share ? sharedRowTaps(KW, p.sx, PX, OB, sg) : { taps: convTaps(KW, p.sx, PX, OB, sg, p.pool ? 2 : 1), vars: '' };
   const kernel = gemmKernel(engine, 'CONV', taps, {
-    SUBGROUPS: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, POOL: !!p.pool, PAIRS: pairs || !!p.pool, SHARE_ROWS: share,
+    SUBGROUPS: sg > 0, SHARED_LANES: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, POOL: !!p.pool, PAIRS: pairs || !!p.pool, SHARE_ROWS: share,
     ...activationDefines(p.op, p.activation),
   }, WG, vars);
   const outChannels = p.shuffle ? p.M / 4 : p.M;
@@ -488,7 +483,7 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
  * lane for db; OB output channels per workgroup row.
  */
 function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean, pooled = false): DwRun {
-  const sg = subgroups8(engine);
+  const sg = engine.sharedLanes;
   const { OB, PX } = dwBlock(g.O, g.Wo, macs(g), sg);
   // Two kernel rows a lane at stride 1 (DW_PAIRS): one input run loaded per step, not two. Where
   // kh is even (the decoder's folded kernels): an odd kh wastes a row in the last lane of each
@@ -503,7 +498,7 @@ function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boo
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
   const taps = pooled ? dwPooledTaps(g.kw, g.stride, PX, OB, sg) : pairs ? dwPairTaps(g.kw, g.stride, PX, OB, sg) : { taps: dwTaps(g.kw, g.stride, PX, OB, sg), vars: '' };
-  const defines = { SUBGROUPS: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias, DW_PAIRS: pairs, DY_POOL: pooled };
+  const defines = { SUBGROUPS: sg > 0, SHARED_LANES: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias, DW_PAIRS: pairs, DY_POOL: pooled };
   const kernel = gemmKernel(engine, 'DW', taps.taps, pooled ? { ...defines, IDX_BINDING: withBias ? 5 : 4 } : defines, WG, taps.vars);
   const [PH, PW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
   return {
