@@ -65,7 +65,7 @@ export class Dcign {
     let h = x;
     for (const conv of [this.encoder.conv1, this.encoder.conv2, this.encoder.conv3]) {
       // Convolution, pool and ReLU in one kernel (the convolution's output is never written); its
-      // rule reads its argmax and its output.
+      // rule reads its argmax.
       h = conv.forwardPooled(h);
     }
     const { mu, logvar } = this.encoder;
