@@ -1,10 +1,11 @@
 // kill -9 at random moments: a `tiny` run that checkpoints every step is killed with SIGKILL
 // again and again (during start-up, steps, checkpoint writes), resumed after each kill, and its
-// final model and training state must equal, byte for byte, those of the same run left alone.
+// final model and training state must equal, byte for byte, those of the same run left alone; its
+// log must hold each step once with the same losses, and no half-written temporary may remain.
 // `node scripts/run.mjs scripts/kill9.ts -- [--kills 100] [--seed 1]`; CI runs 10 kills
 // (test/kill9.test.ts). The run is 60 steps per kill long (an idle machine trains about 36 steps in a life), so kills rarely find it finished.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,8 +23,14 @@ export interface KillReport {
   steps: number;
   /** The step on disk after each kill. */
   stepsAtKills: (number | null)[];
-  /** Whether the final model.safetensors and train state equal the uninterrupted run's. */
+  /**
+   * Whether the final model.safetensors and train state equal the uninterrupted run's, its
+   * log.jsonl holds the same records (step, kind, losses; not the seconds), and no temporary
+   * file or lock is left.
+   */
   identical: boolean;
+  /** What differed, when something did. */
+  differences: string[];
   seconds: number;
 }
 
@@ -83,11 +90,23 @@ export async function killAndResume(o: { kills: number; seed?: number; dir?: str
   await life(next(), null);
   const same = (f: string) => existsSync(join(killed, f)) && readFileSync(join(straight, f)).equals(readFileSync(join(killed, f)));
   const stateFile = `train-state-${String(steps).padStart(8, '0')}.safetensors`;
+  const records = (d: string) =>
+    readFileSync(join(d, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => {
+      const { seconds: _, ...r } = JSON.parse(l) as Record<string, unknown>;
+      return JSON.stringify(r);
+    });
+  const differences: string[] = [];
+  if (!same(MODEL_FILE)) differences.push(MODEL_FILE);
+  if (!same(stateFile)) differences.push(stateFile);
+  if (records(straight).join('\n') !== records(killed).join('\n')) differences.push('log.jsonl records');
+  const leftovers = readdirSync(killed).filter((f) => f.endsWith('.tmp') || f === LOCK_FILE);
+  if (leftovers.length) differences.push(`left behind: ${leftovers.join(', ')}`);
   const report = {
     kills: stepsAtKills.length,
     steps,
     stepsAtKills,
-    identical: same(MODEL_FILE) && same(stateFile) && !existsSync(join(killed, LOCK_FILE)),
+    identical: differences.length === 0,
+    differences,
     seconds: (performance.now() - t0) / 1000,
   };
   if (!o.dir) rmSync(dir, { recursive: true, force: true });
@@ -97,6 +116,8 @@ export async function killAndResume(o: { kills: number; seed?: number; dir?: str
 if (process.argv[1] && /kill9\.(ts|mjs)$/.test(process.argv[1]) && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values: a } = parseArgs({ options: { kills: { type: 'string', default: '100' }, seed: { type: 'string', default: '1' } } });
   const r = await killAndResume({ kills: Number(a.kills), seed: Number(a.seed), log: (l) => console.log(l) });
-  console.log(`${r.kills} kills over ${r.steps} steps in ${r.seconds.toFixed(0)} s; final model and train state ${r.identical ? 'byte-identical to' : 'DIFFER from'} the uninterrupted run's`);
+  console.log(
+    `${r.kills} kills over ${r.steps} steps in ${r.seconds.toFixed(0)} s; final model, train state and log ${r.identical ? 'identical to' : `DIFFER from (${r.differences.join('; ')})`} the uninterrupted run's`,
+  );
   process.exit(r.identical && r.kills === Number(a.kills) ? 0 : 1);
 }

@@ -44,6 +44,28 @@ describe('train --out', { timeout: 300_000 }, () => {
     expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
+  it('--resume after a kill: steps logged past the checkpoint are logged once, and half-written temporaries go', () => {
+    const out = tmp();
+    expect(train([...TINY, '--steps', '3', '--out', out]).status).toBe(0);
+    const log = join(out, 'log.jsonl');
+    const done = readFileSync(log, 'utf8');
+    // What a kill after step 5's log line and before its checkpoint leaves: records of steps 4 and
+    // 5 past the checkpoint at 3, a line cut short, and a checkpoint write's temporary.
+    const late = (step: number) => JSON.stringify({ step, kind: 'random', bce: 1, kl: 1, seconds: 9 }) + '\n';
+    writeFileSync(log, done + late(4) + late(5) + '{"step":6,"ki');
+    writeFileSync(join(out, '.model.safetensors.999999.tmp'), 'half a checkpoint');
+    writeFileSync(join(out, 'notes.tmp'), 'not ours');
+    const r = train(['--resume', out, '--steps', '5']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`removed 1 temporary file(s) an interrupted write left in ${out}: .model.safetensors.999999.tmp`);
+    expect(r.stdout).toContain(`${log}: dropped 3 record(s) past step 3, the checkpoint's: those steps run again`);
+    const steps = readFileSync(log, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number; bce: number }));
+    expect(steps.map((x) => x.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(steps.slice(3).every((x) => x.bce !== 1)).toBe(true); // the re-run's losses, not the stale ones
+    expect(readFileSync(log, 'utf8').startsWith(done)).toBe(true);
+    expect(readdirSync(out).sort()).toEqual(['log.jsonl', 'model.safetensors', 'notes.tmp', 'samples', 'train-state-00000005.safetensors']);
+  });
+
   it('a second process on a folder in use refuses, naming the first', async () => {
     const out = tmp();
     const first = trainInBackground([...TINY, '--steps', '1000000', '--checkpoint-every', '5', '--out', out]);

@@ -13,7 +13,7 @@ import { runCommand, UserError } from './errors.js';
 import { convChoiceFlag, convVariantNote, intFlag, numberFlag } from './flags.js';
 import { trainProgress } from './progress.js';
 import { largestBatch } from './batch-limit.js';
-import { claimRunFolder, describeCheckpoint } from '../train/run-folder.js';
+import { claimRunFolder, describeCheckpoint, truncateLog } from '../train/run-folder.js';
 import { faultHook, parseFault } from '../train/faults.js';
 import { describeFailure } from './train-failures.js';
 
@@ -207,6 +207,9 @@ async function main(): Promise<number> {
   const claim = claimRunFolder(options.out, a.overwrite ? 'overwrite' : intoResumed ? 'resume' : 'new');
   if (claim.tookOverFrom !== null) console.log(`took over ${join(options.out, 'train.lock')}, left by pid ${claim.tookOverFrom}, which is no longer running`);
   if (claim.movedTo) console.log(`--overwrite: moved the previous run's files to ${claim.movedTo}`);
+  if (claim.removedTemporaries.length) {
+    console.log(`removed ${claim.removedTemporaries.length} temporary file(s) an interrupted write left in ${options.out}: ${claim.removedTemporaries.join(', ')}`);
+  }
 
   // On --resume the checkpoint's options hold, except those given here, which change them from
   // the resumed step on.
@@ -225,6 +228,11 @@ async function main(): Promise<number> {
     throw new UserError('--pretrain-steps trains random batches before --procedure clamped; with random every batch is random already');
   }
   if (a.resume && a.steps === undefined) o.steps = Math.max(o.steps, trainer.step);
+  if (intoResumed) {
+    // A run killed between checkpoints logged steps it takes again now.
+    const dropped = truncateLog(o.out, trainer.step);
+    if (dropped) console.log(`${join(o.out, 'log.jsonl')}: dropped ${dropped} record(s) past step ${trainer.step}, the checkpoint's: those steps run again`);
+  }
   const change = o.history?.at(-1);
   if (a.resume && change?.step === trainer.step) {
     console.log(`changed from the checkpoint: ${describeChange(change)}`);

@@ -5,6 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MODEL_FILE } from './state.js';
+import { writeFileAtomic } from './files.js';
 
 export const LOCK_FILE = 'train.lock';
 
@@ -22,6 +23,36 @@ export function runFiles(dir: string): string[] {
   return readdirSync(dir)
     .filter((f) => f === MODEL_FILE || f === 'log.jsonl' || f === 'samples' || /^train-state-\d+\.safetensors$/.test(f))
     .sort();
+}
+
+/**
+ * Drops the records of `dir`/log.jsonl past `step` (and a last line a kill cut short): a run
+ * resumed from the checkpoint at `step` takes those steps again and logs them anew. The log is
+ * rewritten atomically, and only when something is dropped. Returns the records dropped.
+ */
+export function truncateLog(dir: string, step: number): number {
+  const path = join(dir, 'log.jsonl');
+  if (!existsSync(path)) return 0;
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const kept: string[] = [];
+  let dropped = 0;
+  for (const [i, line] of lines.entries()) {
+    if (!line.trim()) continue;
+    let record: { step?: unknown } | null = null;
+    try {
+      record = JSON.parse(line) as { step?: unknown };
+    } catch {
+      // A line that does not parse: the last one cut short by a kill, or damage left for the reader.
+      if (i === lines.length - 1) {
+        dropped++;
+        continue;
+      }
+    }
+    if (record && typeof record.step === 'number' && record.step > step) dropped++;
+    else kept.push(line);
+  }
+  if (dropped) writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
+  return dropped;
 }
 
 /** The step of the checkpoint on disk in `dir`, read from the model file's header alone; null when there is none. */
@@ -101,7 +132,29 @@ export interface RunLock {
   tookOverFrom: number | null;
   /** Where --overwrite moved the old run's files, or null. */
   movedTo: string | null;
+  /**
+   * Temporary files of checkpoint, state or sample writes that a killed run left half-written
+   * (relative to the folder), removed once the lock was held: no live writer can own them.
+   */
+  removedTemporaries: string[];
   release(): void;
+}
+
+// writeFileAtomic's temporaries (".NAME.PID.tmp") of the files a training run writes.
+const RUN_TEMPORARY = /^\.(model\.safetensors|train-state-\d+\.safetensors)\.\d+\.tmp$/;
+const SAMPLE_TEMPORARY = /^\.step-\d+\.png\.\d+\.tmp$/;
+
+function removeTemporaries(dir: string): string[] {
+  const removed: string[] = [];
+  for (const [sub, pattern] of [['', RUN_TEMPORARY], ['samples', SAMPLE_TEMPORARY]] as const) {
+    const at = join(dir, sub);
+    if (!existsSync(at)) continue;
+    for (const f of readdirSync(at).filter((f) => pattern.test(f)).sort()) {
+      rmSync(join(at, f), { force: true });
+      removed.push(sub ? join(sub, f) : f);
+    }
+  }
+  return removed;
 }
 
 export type ClaimMode = 'new' | 'resume' | 'overwrite';
@@ -125,6 +178,7 @@ export function claimRunFolder(dir: string, mode: ClaimMode): RunLock {
   }
   mkdirSync(dir, { recursive: true });
   const tookOverFrom = acquire(dir, lockPath);
+  const removedTemporaries = removeTemporaries(dir);
   let movedTo: string | null = null;
   if (mode === 'overwrite' && files.length) {
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -141,7 +195,7 @@ export function claimRunFolder(dir: string, mode: ClaimMode): RunLock {
     if (readLock(lockPath)?.pid === process.pid) rmSync(lockPath, { force: true });
   };
   process.on('exit', release);
-  return { tookOverFrom, movedTo, release };
+  return { tookOverFrom, movedTo, removedTemporaries, release };
 }
 
 /** Creates the lock file exclusively; a lock of a dead process is removed and the creation retried. */
