@@ -96,9 +96,9 @@ describe('what a stopped run says is on disk', () => {
 });
 
 describe('the run folder lock', () => {
-  const lock = (dir: string, pid: number, host = hostname()) => {
+  const lock = (dir: string, pid: number, host = hostname(), started = new Date().toISOString()) => {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, host, started: '2026-01-01T00:00:00.000Z' }));
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, host, started }));
   };
 
   it('takes over the lock of a process that is gone, and removes it on release', () => {
@@ -110,6 +110,15 @@ describe('the run folder lock', () => {
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
     claim.release();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('takes over a lock whose pid now belongs to a process started after the lock was written', () => {
+    const dir = tmp();
+    // The parent process lives, but it started after 2026-01-01: it cannot have written this lock.
+    lock(dir, process.ppid, hostname(), '2026-01-01T00:00:00.000Z');
+    const claim = claimRunFolder(dir, 'resume');
+    expect(claim.tookOverFrom).toBe(process.ppid);
+    claim.release();
   });
 
   it('refuses while the holder lives, or when it runs on another host', () => {

@@ -114,9 +114,26 @@ function holderAlive(h: LockHolder | null): boolean {
   if (h.pid === process.pid) return false; // a lock of this very process is left over from an earlier life of its pid
   try {
     process.kill(h.pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A process that started after the lock was written is not its writer: the pid was reused.
+  const start = processStart(h.pid);
+  const written = Date.parse(h.started);
+  return start === null || !Number.isFinite(written) || start <= written + 2000;
+}
+
+/** When process `pid` started (ms since the epoch), from Linux's /proc; null elsewhere or when unreadable. */
+function processStart(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses; starttime is field 22, in clock
+    // ticks (100 a second on Linux) after boot.
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const boot = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    return Number.isFinite(ticks) && Number.isFinite(boot) ? (boot + ticks / 100) * 1000 : null;
+  } catch {
+    return null;
   }
 }
 
