@@ -4,13 +4,15 @@
 // Neither define: the identity. activateGrad matches activationGrad in src/kernels/elementwise.ts.
 
 // By its bits: WGSL lets a compiler assume floats are never NaN, which folds `v != v` to false.
-fn actIsNan(v: f32) -> bool {
+// (The one NaN test of the shaders: elementwise.wgsl's expressions and the pooling kernels join
+// this file for it.)
+fn isNan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
 fn activate(v: f32) -> f32 {
 #if ACT_RELU
-  return select(max(v, 0.0), v, actIsNan(v));
+  return select(max(v, 0.0), v, isNan(v));
 #else
 #if ACT_SIGMOID
   return 1.0 / (1.0 + exp(-v));

@@ -173,7 +173,7 @@ fn store(at: u32, m: u32, z: u32, acc: array<f32, PX * ROWS>) {
     var arg = first;
     for (var e = 1u; e < 4u; e++) {
       let v = acc[(e >> 1u) * PX + q + (e & 1u)] + bias;
-      if (actIsNan(v) || (!actIsNan(best) && v > best)) {
+      if (isNan(v) || (!isNan(best) && v > best)) {
         best = v;
         arg = first + (e >> 1u) * u.tilesX + (e & 1u);
       }

@@ -34,11 +34,6 @@ fn strided(g: u32, useB: bool) -> u32 {
   return idx;
 }
 
-// By its bits, for expressions: WGSL lets a compiler assume no NaN, which folds `x != x` to false.
-fn isNan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
 #if UNARY
 fn op(x: f32) -> f32 { return {{EXPR}}; }
 #else

@@ -57,11 +57,6 @@ const NONE = 0xffffffffu;
 #endif
 #endif
 
-// By its bits: WGSL lets a compiler assume floats are never NaN, which folds `v != v` to false.
-fn isNan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let p = gid.z;

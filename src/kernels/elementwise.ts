@@ -52,7 +52,7 @@ export const exp = (x: Tensor) => unary(x, 'exp', 'exp(x)', (g, _x, y) => mapBin
 export const log = (x: Tensor) => unary(x, 'log', 'log(x)', (g, x) => mapBinary(g, x, 'a / b', 'log.grad'));
 // The rule reads the output (y > 0 exactly where x > 0), so a caller may free the input.
 // NaN passes through, as in PyTorch, so the trainer's non-finite loss check sees it (lavapipe's
-// max(NaN, 0) is 0; isNan is elementwise.wgsl's bit test).
+// max(NaN, 0) is 0; isNan is activation.wgsl's bit test).
 export const relu = (x: Tensor) => unary(x, 'relu', 'select(max(x, 0.0), x, isNan(x))', (g, _x, y) => activationGrad(g, y, 'relu'));
 export const sigmoid = (x: Tensor) => unary(x, 'sigmoid', '1.0 / (1.0 + exp(-x))', (g, _x, y) => activationGrad(g, y, 'sigmoid'));
 

@@ -1,10 +1,14 @@
 // The elementwise WGSL template's raw kernels: unary maps, broadcasting binary maps and expand.
 // No gradients here, so reductions (whose gradients expand) and the differentiable ops can both
 // build on this file without importing each other.
-import source from '../../shaders/elementwise.wgsl';
+import elementwiseSource from '../../shaders/elementwise.wgsl';
+import activationSource from '../../shaders/activation.wgsl';
 import { grid1d, Uniforms } from '../gpu/engine.js';
 import { Tensor } from '../tensor.js';
 import { checkF32, chunks, contiguousStrides, opError, rangeBinding, sameShape, wholeBinding } from './util.js';
+
+// Expressions may call isNan, activation.wgsl's bit test.
+const source = elementwiseSource + activationSource;
 
 const MAX_RANK = 8;
 
