@@ -4,7 +4,7 @@ import { gradCheck } from './setup/gradcheck.js';
 import { backward, ops, parameter, Tensor, tidy } from '../src/node.js';
 import { conv2d, type Conv2dPadding } from '../src/kernels/conv2d.js';
 import { upsampleNearest } from '../src/kernels/upsample.js';
-import { foldUpsample, foldUpsampleWeight, upsampleConv2d, type FoldedLayer } from '../src/kernels/upconv.js';
+import { foldUpsample, foldUpsampleWeight, upsampleConv2d, upsampleConv2dStackedGrad, type FoldedLayer } from '../src/kernels/upconv.js';
 import { RMSProp } from '../src/train/optim.js';
 import type { Activation } from '../src/kernels/elementwise.js';
 import * as ref from './ref/conv.js';
@@ -141,6 +141,9 @@ describe('upsampleConv2d against float64 upsample + conv2d and finite difference
     expect(bad([4, 3, 3, 3], 0, x, Tensor.empty([5]))).toThrow(/upsampleConv2d: bias must have shape \[4\].*bias \[5\]/);
     expect(() => foldUpsampleWeight(Tensor.empty([4, 3, 3]))).toThrow(/foldUpsampleWeight: w must be 4-D.*w \[4,3,3\]/);
     expect(() => upsampleConv2d(x, Tensor.empty([4, 3, 3, 3]), null, { activation: 'tanh' as Activation })).toThrow(/upsampleConv2d: activation must be 'relu' or 'sigmoid', got "tanh"/);
+    // The gradient's unshuffle reads the activation's derivative from the layer's output.
+    const g = Tensor.empty([1, 4, 8, 8]);
+    expect(() => upsampleConv2dStackedGrad(g, 1, 4, 4, 4, null, 'relu')).toThrow(/upsampleConv2d.grad: the relu layer's output is needed for its derivative.*g \[1,4,8,8\]/);
   });
 });
 

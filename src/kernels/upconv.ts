@@ -47,7 +47,8 @@ export function foldUpsampleWeight(w: Tensor, padding: Conv2dPadding = 0): Tenso
 export function upsampleConv2dStackedGrad(g: Tensor, N: number, O: number, H: number, W: number, y: Tensor | null = null, activation: Activation | null = null): Tensor {
   const op = 'upsampleConv2d.grad';
   const engine = g.engine;
-  const act = !!activation && !!y;
+  if (activation && !y) throw opError(op, `the ${activation} layer's output is needed for its derivative`, ['g', g]);
+  const act = !!activation;
   const kernel = engine.kernel({
     name: 'upconv',
     wgsl: activationSource + source,
