@@ -48,9 +48,9 @@ export class Engine {
   /**
    * Whether convolution kernels may give a lane two output rows (the row pairs of large
    * convolutions, conv2dPool's fused pooling). Default: yes, except on SwiftShader (Chromium's CPU
-   * WebGPU), whose compiler took 18 s for the small encoder's two-row kernels against 0.35 s for
-   * one-row ones (Chromium 156, 2026-12-07): in a page that encodes a few images what they save
-   * is not worth that.
+   * WebGPU): there they make the small encoder's first call slower (488 against about 330 ms) and
+   * a warm one no faster (24.8 against 25.0 ms; Chromium 156, 2026-12-07, with loads shared by 4
+   * lanes; before that sharing its compiler took 18 s over them).
    */
   twoRowConv: boolean;
   /**
