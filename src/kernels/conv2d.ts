@@ -284,14 +284,19 @@ function dwPairTaps(KW: number, SX: number, PX: number, OB: number, sg: number):
   return { taps: L.join('\n'), vars: V.join('\n') };
 }
 
-/** DW: one step of PX output pixels of one row for OB channels x KW taps of one (c, i). */
-function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: number): string {
-  const RUN = (PX - 1) * SX + KW;
-  const L: string[] = [];
+/** DW: the lane's run of inputs for one step, x{t} (pad outside the input: 1 in the bias lane). */
+function dwRun(L: string[], RUN: number): void {
   for (let t = 0; t < RUN; t++) {
     L.push(`      let xi${t} = ix0 + ${t};`);
     L.push(`      let x${t} = select(pad, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
   }
+}
+
+/** DW: one step of PX output pixels of one row for OB channels x KW taps of one (c, i). */
+function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: number): string {
+  const RUN = (PX - 1) * SX + KW;
+  const L: string[] = [];
+  dwRun(L, RUN);
   // dy value e = o * PX + q: channel min(o0 + o, O - 1), pixel ox0 + q (zero past the row).
   const d = shared(L, OB * PX, sg, 'd', (e) =>
     `select(0.0, DY[dyrow + min(o0 + ${e} / ${PX}u, u.M - 1u) * plane + min(ox0 + ${e} % ${PX}u, u.Wo - 1u)], ox0 + ${e} % ${PX}u < u.Wo)`);
@@ -315,19 +320,17 @@ function dwPooledTaps(KW: number, SX: number, PX: number, OB: number, sg: number
   const RUN = (PX - 1) * SX + KW;
   const HX = PX / 2;
   const L: string[] = [];
-  for (let t = 0; t < RUN; t++) {
-    L.push(`      let xi${t} = ix0 + ${t};`);
-    L.push(`      let x${t} = select(pad, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
-  }
+  dwRun(L, RUN);
   // Window e = o * HX + h: channel min(o0 + o, O - 1), pooled column ox0 / 2 + h.
   const at = (e: string) => `min(o0 + ${e} / ${HX}u, u.M - 1u) * plane + min(ox0 / 2u + ${e} % ${HX}u, u.PW - 1u)`;
   // Past the last pooled column the clamped window's argmax could match a pixel of the next row.
   const gp = shared(L, OB * HX, sg, 'g', (e) => `select(0.0, DY[dyrow + ${at(e)}], ox0 / 2u + ${e} % ${HX}u < u.PW)`);
   const ip = shared(L, OB * HX, sg, 'p', (e) => `IDXP[idxrow + ${at(e)}]`);
+  for (let e = 0; e < OB * HX; e++) L.push(`      let gw${e} = ${gp(e)};`, `      let pw${e} = ${ip(e)};`);
   for (let q = 0; q < PX; q++) {
     for (let o = 0; o < OB; o++) {
       const e = o * HX + (q >> 1);
-      L.push(`      let d${o}_${q} = select(0.0, ${gp(e)}, ${ip(e)} == pixrow + ox0 + ${q}u);`);
+      L.push(`      let d${o}_${q} = select(0.0, gw${e}, pw${e} == pixrow + ox0 + ${q}u);`);
       for (let j = 0; j < KW; j++) L.push(`      acc[${o}][${j}] = fma(d${o}_${q}, x${q * SX + j}, acc[${o}][${j}]);`);
     }
   }
