@@ -96,6 +96,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let first = y * S * u.W + x * S;
   for (var dr = 0u; dr < S; dr++) {
     for (var dc = 0u; dc < S; dc++) {
+      // With a stride past the window the last cell can overhang the plane (S <= K: never).
+      if (S > K && (y * S + dr >= u.H || x * S + dc >= u.W)) { continue; }
       let at2 = first + dr * u.W + dc;
       GI[plane + at2] = select(0.0, g, at2 == at);
     }

@@ -118,6 +118,21 @@ describe('maxPool2d', () => {
     await checkRaw([1, 3, 20, 131], 3, 3, 35);
   });
 
+  it('with a stride past the window, where the last cell overhangs the plane: its elements inside get their gradients', async () => {
+    // 5 x 5 planes, windows of 2 at stride 3: the last window's 3 x 3 cell reaches row and column
+    // 5, past the plane (the kernel skips those; a write there would land in the next row or
+    // plane). The last window's maximum is each plane's last element.
+    const x = ref.map(ref.random([1, 3, 5, 5], 7), (v) => v - 2);
+    for (let p = 0; p < 3; p++) x.data[25 * p + 24] = 5;
+    const R = ref.random([1, 3, 2, 2], 8);
+    const xt = parameter(Tensor.fromData(x.data, x.shape));
+    tidy(() => backward(ops.maxPool2d(xt, { kernel: 2, stride: 3 }), Tensor.fromData(R.data, R.shape)));
+    const { idx } = refPool(x, 2, 3);
+    expectClose(await xt.grad!.data(), refPoolGrad(R, idx, x.shape).data, TOL.atol, TOL.rtol, 'gradient');
+    xt.grad!.dispose();
+    xt.dispose();
+  });
+
   it('splits dispatches past 65535 workgroups per dimension (planes, rows, columns)', async () => {
     await checkRaw([1, 70001, 3, 3], 2, 2, 41); // planes > 65535
     await checkRaw([1, 1, 524300 * 2 + 1, 2], 2, 2, 42); // window rows > 65535 * 8
