@@ -167,6 +167,16 @@ describe('conv2dPool where x needs no gradient: dy made in the weight gradient\'
 
   it('with the tiled convolution forced: the pooling pass, then the tiled weight gradient', () =>
     checkFrozenInput({ ...cases[0]!, o: { ...cases[0]!.o, variant: 'tiled' } }, 701));
+
+  it('with one row a lane (Engine.twoRowConv off): the separate pooling\'s argmax, read by the weight gradient', async () => {
+    ctx.engine.twoRowConv = false;
+    try {
+      await checkFrozenInput(cases[0]!, 711);
+      await checkFrozenInput(cases[1]!, 712);
+    } finally {
+      ctx.engine.twoRowConv = true;
+    }
+  });
 });
 
 describe('conv2dPool where x needs no gradient, with a 1 MiB storage-binding limit', () => {
