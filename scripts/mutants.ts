@@ -382,8 +382,8 @@ export const MUTANTS: Mutant[] = [
     name: 'fold-back-three-parities',
     bug: 'the fold back summing three of the four parities',
     file: 'shaders/upconv.wgsl',
-    find: 'for (var q = 0u; q < 4u; q++) {',
-    replace: 'for (var q = 0u; q < 3u; q++) {',
+    find: 'for (var q = 0u; q < 4u; q++) {\n    // floor((p + k - P) / 2) + PF',
+    replace: 'for (var q = 0u; q < 3u; q++) {\n    // floor((p + k - P) / 2) + PF',
     tests: ['test/upconv.test.ts'],
   },
   {
