@@ -30,6 +30,8 @@ async function main(): Promise<number> {
       steps: { type: 'string' },
       'tfjs-steps': { type: 'string' },
       'jax-steps': { type: 'string' },
+      torch: { type: 'boolean', default: false },
+      'torch-steps': { type: 'string' },
       kind: { type: 'string' },
       profile: { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
@@ -53,8 +55,9 @@ async function main(): Promise<number> {
     },
     step: {
       about:
-        'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu and jax-js: ms, GFLOP/s, pool peak vs an analytic sum ' +
-        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--jax-steps N] [--kind az|el|light|shape] [--profile] [--memory]',
+        'the full training step (forward, backward, RMSProp) of ours vs tfjs-backend-webgpu and jax-js (and with --torch PyTorch on the CPU, ' +
+        'bench/torch_step.py): ms, GFLOP/s, pool peak vs an analytic sum ' +
+        '[--preset paper|small] [--batch 20] [--steps 3] [--tfjs-steps N] [--jax-steps N] [--torch] [--torch-steps N] [--kind az|el|light|shape] [--profile] [--memory]',
       run: benchStep,
     },
     web: {
@@ -71,6 +74,7 @@ async function main(): Promise<number> {
     console.log(`\nkernels layers: ${LAYER_NAMES.join(' ')}`);
     console.log('\nexamples:');
     console.log('  npm run bench -- step --preset small --batch 20 --no-tfjs --no-jax      # our step alone: ms, dispatches, one encode');
+    console.log('  npm run bench -- step --preset small --no-tfjs --no-jax --torch          # and PyTorch on the CPU, with the ratio');
     console.log('  npm run bench -- kernels --batch 4 --conv-variant tiled --layers conv2   # one layer on the tiled convolution kernels');
     console.log('  npm run bench -- web --preset small --conv-variant register               # the page\'s encoder on the register kernels');
     return 0;
@@ -80,7 +84,7 @@ async function main(): Promise<number> {
 
   const kinds = ['az', 'el', 'light', 'shape'];
   if (values.kind !== undefined && !kinds.includes(values.kind)) throw new UserError(`--kind must be one of ${kinds.join(', ')}, got ${values.kind}`);
-  const positiveInt = (flag: 'batch' | 'steps' | 'tfjs-steps' | 'jax-steps') => intFlag(flag, values[flag], 1);
+  const positiveInt = (flag: 'batch' | 'steps' | 'tfjs-steps' | 'jax-steps' | 'torch-steps') => intFlag(flag, values[flag], 1);
   const flags: BenchOptions = {
     sizes: list(values.sizes)?.map(Number),
     batch: positiveInt('batch'),
@@ -93,6 +97,8 @@ async function main(): Promise<number> {
     steps: positiveInt('steps'),
     tfjsSteps: positiveInt('tfjs-steps'),
     jaxSteps: positiveInt('jax-steps'),
+    torch: values.torch,
+    torchSteps: positiveInt('torch-steps'),
     kind: values.kind as BatchKind | undefined,
     profile: values.profile,
     memory: values.memory,

@@ -14,6 +14,8 @@ export interface BenchOptions {
   tfjs?: boolean;
   /** Measure jax-js too (default true). */
   jax?: boolean;
+  /** step: measure PyTorch on the CPU too (bench/torch_step.py; default false). */
+  torch?: boolean;
   /** web: measure onnxruntime-web too (default true; needs bench/torch_onnx.py's export). */
   ort?: boolean;
   /** web: the page's convolution variant (--conv-variant); default its adapter's. */
@@ -25,6 +27,7 @@ export interface BenchOptions {
   steps?: number;
   tfjsSteps?: number;
   jaxSteps?: number;
+  torchSteps?: number;
   kind?: BatchKind;
   /** step: one more step of ours with every dispatch timed on its own (needs timestamp-query). */
   profile?: boolean;

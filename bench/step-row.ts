@@ -3,7 +3,7 @@ import { GpuMarks } from '../src/gpu/marks.js';
 import { median } from '../src/eval/abc.js';
 
 export interface StepRow {
-  framework: 'ours' | 'tfjs' | 'jax';
+  framework: 'ours' | 'tfjs' | 'jax' | 'pytorch';
   preset: string;
   batch: number;
   warmup: number;

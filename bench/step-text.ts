@@ -28,6 +28,11 @@ function tracedText(title: string, mm: OursMemory): string[] {
 }
 
 /** The step bench's result as text; memoryDetail (--memory): the traced step buffer by buffer and the model's terms one by one. */
+/** A peer's time against ours: "2.31x slower" or "1.75x faster". */
+function versus(theirs: number, ours: number): string {
+  return theirs >= ours ? `${(theirs / ours).toFixed(2)}x slower` : `${(ours / theirs).toFixed(2)}x faster`;
+}
+
 export function stepText(
   a: {
     rows: StepRow[];
@@ -37,7 +42,7 @@ export function stepText(
     lossChecks: { tfjs?: LossCheck; jax?: LossCheck };
     profile: ProfileEntry[] | null;
     profileTotalMs: number | null;
-    loadDuring: { ours: Load; tfjs: Load | null; jax: Load | null };
+    loadDuring: { ours: Load; tfjs: Load | null; jax: Load | null; pytorch: Load | null };
   },
   memoryDetail = false,
 ): string {
@@ -65,13 +70,17 @@ export function stepText(
           fmtMB(r.allocatedBytes),
           r.bcePerImage === null ? '-' : r.bcePerImage.toFixed(1),
           r.klPerImage === null ? '-' : r.klPerImage.toFixed(3),
-          r.framework === 'ours' || r.msPerStep === null || !oursRow.msPerStep ? '-' : `${(r.msPerStep / oursRow.msPerStep).toFixed(2)}x slower`,
+          r.framework === 'ours' || r.msPerStep === null || !oursRow.msPerStep ? '-' : versus(r.msPerStep, oursRow.msPerStep),
           ld ? `${ld[0]} -> ${ld[1]}` : '-',
         ];
       }),
     ),
   );
   for (const r of a.rows) if (r.error) out.push(`${r.framework} fails: ${r.error}`);
+  const torch = a.rows.find((r) => r.framework === 'pytorch' && r.msPerStep !== null);
+  if (torch && oursRow.msPerStep) {
+    out.push(`ours / PyTorch CPU: ${(oursRow.msPerStep / torch.msPerStep!).toFixed(2)} (PyTorch trains from its own weights and images, so its losses are not shown)`);
+  }
   for (const [peer, check] of Object.entries(a.lossChecks)) {
     out.push(`losses ours vs ${peer} (same weights, images, eps): max relative difference ${check.maxRelDiff.toExponential(1)} over ${check.steps} step(s)`);
   }

@@ -22,6 +22,7 @@ import { compareLosses, emptyRow, perImage, readLosses, timeSteps, type Load, ty
 import { instrumentedStep, profileDispatches, summarise, tracePool, type Context, type ProfileEntry } from './step-trace.js';
 import { runTfjs } from './step-tfjs.js';
 import { runJax } from './step-jax.js';
+import { runTorch } from './step-torch.js';
 import type { BenchOptions } from './options.js';
 import { fmtMB, stepText } from './step-text.js';
 
@@ -145,10 +146,13 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
   const wantTfjs = opts.tfjs !== false;
   const wantJax = opts.jax !== false;
   const jaxSteps = opts.jaxSteps ?? steps;
+  const wantTorch = opts.torch === true;
+  const torchSteps = opts.torchSteps ?? Math.max(2 * steps, 5);
   log(
     `step: preset ${preset}, batch ${N} (${kind} batch: latents [${passThrough(kind, c.latents).join(', ')}) pass through), ` +
       `${(flops.total / 1e9).toFixed(1)} GFLOP per step nominal, ${(flops.executedTotal / 1e9).toFixed(1)} executed by ours; ours ${steps} timed step(s), ` +
-      (wantTfjs ? `tfjs ${tfjsSteps}` : 'tfjs off') + ', ' + (wantJax ? `jax-js ${jaxSteps}` : 'jax-js off') + ', one warm-up each',
+      (wantTfjs ? `tfjs ${tfjsSteps}` : 'tfjs off') + ', ' + (wantJax ? `jax-js ${jaxSteps}` : 'jax-js off') +
+      (wantTorch ? `, PyTorch CPU ${torchSteps}` : '') + ', one warm-up each',
   );
 
   // One fixed batch of rendered faces and one fixed eps, shared by every side.
@@ -166,7 +170,7 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
 
   const oursLoad = loadAverage();
   const ours = await runOurs(engine, model, images, eps, net, { kind, seed, steps, profile: opts.profile ?? false, flops: { nominal: flops.total, executed: flops.executedTotal }, log });
-  const loadDuring: { ours: Load; tfjs: Load | null; jax: Load | null } = { ours: [oursLoad, loadAverage()], tfjs: null, jax: null };
+  const loadDuring: { ours: Load; tfjs: Load | null; jax: Load | null; pytorch: Load | null } = { ours: [oursLoad, loadAverage()], tfjs: null, jax: null, pytorch: null };
   model.dispose();
   images.dispose();
   eps.dispose();
@@ -188,6 +192,13 @@ export async function benchStep(engine: Engine, opts: BenchOptions = {}) {
   };
   if (wantTfjs) await peer('tfjs', () => runTfjs(setup, tfjsSteps, peerFlops, opts.tfjsSteps !== undefined, log));
   if (wantJax) await peer('jax', () => runJax(setup, jaxSteps, peerFlops, log));
+  if (wantTorch) {
+    // Its own weights and images: its time is compared, its losses are not.
+    const start = loadAverage();
+    const r = runTorch({ preset, batch: N, steps: torchSteps, kind }, peerFlops, log);
+    if (r.loaded) loadDuring.pytorch = [start, loadAverage()];
+    rows.push(r.row);
+  }
 
   const result = {
     rows, preset, batch: N, batchKind: kind,
