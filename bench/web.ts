@@ -60,8 +60,9 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
       page.on('pageerror', (e) => errors.push(e.message));
       try {
         await page.goto(server.origin + '/');
-        await page.waitForFunction(() => typeof window.runWebBench === 'function', null, { timeout: 30_000 }).catch(() => {
-          throw new Error(`the bench page did not start: ${errors.join('; ') || 'no error reported'}`);
+        // Loading the bundled engine, tfjs and onnxruntime-web takes seconds, and minutes on a loaded machine.
+        await page.waitForFunction(() => typeof window.runWebBench === 'function', null, { timeout: 180_000 }).catch(() => {
+          throw new Error(`the bench page did not start within 180 s: ${errors.join('; ') || 'no error reported'}`);
         });
         return await page.evaluate((opts) => window.runWebBench(opts), o);
       } finally {
