@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { Rng } from '../src/data/rng.js';
 import { checkpointStep, LOCK_FILE } from '../src/train/run-folder.js';
-import { MODEL_FILE } from '../src/train/state.js';
+import { LOG_FILE, MODEL_FILE } from '../src/train/state.js';
 import { repoRoot } from './build-web.js';
 
 const root = repoRoot();
@@ -91,7 +91,7 @@ export async function killAndResume(o: { kills: number; seed?: number; dir?: str
   const same = (f: string) => existsSync(join(killed, f)) && readFileSync(join(straight, f)).equals(readFileSync(join(killed, f)));
   const stateFile = `train-state-${String(steps).padStart(8, '0')}.safetensors`;
   const records = (d: string) =>
-    readFileSync(join(d, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => {
+    readFileSync(join(d, LOG_FILE), 'utf8').trim().split('\n').map((l) => {
       const { seconds: _, ...r } = JSON.parse(l) as Record<string, unknown>;
       return JSON.stringify(r);
     });

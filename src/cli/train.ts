@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { initEngine } from '../node.js';
 import { PRESETS, type DcignConfig } from '../model/presets.js';
 import { Trainer, type TrainOptions } from '../train/trainer.js';
-import { MODEL_FILE } from '../train/state.js';
+import { LOG_FILE, MODEL_FILE } from '../train/state.js';
 import { describeChange } from '../train/history.js';
 import { FaceBatches } from '../train/batches.js';
 import { DEFAULT_LR, DEFAULT_RECIPE, DEFAULT_STEPS, PAPER_RECIPE, recipeDefaults } from '../train/defaults.js';
@@ -231,7 +231,7 @@ async function main(): Promise<number> {
   if (intoResumed) {
     // A run killed between checkpoints logged steps it takes again now.
     const dropped = truncateLog(o.out, trainer.step);
-    if (dropped) console.log(`${join(o.out, 'log.jsonl')}: dropped ${dropped} record(s) past step ${trainer.step}, the checkpoint's: those steps run again`);
+    if (dropped) console.log(`${join(o.out, LOG_FILE)}: dropped ${dropped} record(s) past step ${trainer.step}, the checkpoint's: those steps run again`);
   }
   const change = o.history?.at(-1);
   if (a.resume && change?.step === trainer.step) {

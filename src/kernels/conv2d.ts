@@ -578,9 +578,8 @@ function weightGrads(
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   const xImg = g.C * g.H * g.W;
   const dyImg = indices ? g.O * Math.floor(g.Ho / 2) * Math.floor(g.Wo / 2) : g.O * g.Ho * g.Wo;
-  const named: [string, Tensor][] = [['x', x], ['dy', dy]];
-  if (indices) named.push(['indices', indices]);
-  const chunks = batchChunks(op, engine, g.N, named, [xImg, dyImg, dyImg].slice(0, named.length));
+  const named: [string, Tensor][] = indices ? [['x', x], ['dy', dy], ['indices', indices]] : [['x', x], ['dy', dy]];
+  const chunks = batchChunks(op, engine, g.N, named, named.map((_, k) => (k ? dyImg : xImg)));
   const maxSegs = Math.max(1, Math.min(Math.floor(Math.min(DW_SCRATCH_BYTES, engine.maxBinding) / (dwSize * 4)), maxWg));
   // Split only when the channel blocks alone give fewer than the target: a split's sum pass is a
   // dispatch more.

@@ -52,7 +52,7 @@ export function upsampleConv2dStackedGrad(g: Tensor, N: number, O: number, H: nu
   const kernel = engine.kernel({
     name: 'upconv',
     wgsl: activationSource + source,
-    defines: { FOLD: false, ACT: act, ...activationDefines(op, act ? activation : null) },
+    defines: { FOLD: false, ACT: act, ...activationDefines(op, activation) },
     overrides: { WG_X: SHUFFLE_WG[0], WG_Y: SHUFFLE_WG[1] },
   });
   const gy = Tensor.empty([N, 4 * O, H, W], 'f32', engine);

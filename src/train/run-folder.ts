@@ -4,7 +4,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { MODEL_FILE } from './state.js';
+import { LOG_FILE, MODEL_FILE } from './state.js';
 import { writeFileAtomic } from './files.js';
 
 export const LOCK_FILE = 'train.lock';
@@ -21,7 +21,7 @@ export class RunFolderError extends Error {
 export function runFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => f === MODEL_FILE || f === 'log.jsonl' || f === 'samples' || /^train-state-\d+\.safetensors$/.test(f))
+    .filter((f) => f === MODEL_FILE || f === LOG_FILE || f === 'samples' || /^train-state-\d+\.safetensors$/.test(f))
     .sort();
 }
 
@@ -31,28 +31,31 @@ export function runFiles(dir: string): string[] {
  * rewritten atomically, and only when something is dropped. Returns the records dropped.
  */
 export function truncateLog(dir: string, step: number): number {
-  const path = join(dir, 'log.jsonl');
+  const path = join(dir, LOG_FILE);
   if (!existsSync(path)) return 0;
   const lines = readFileSync(path, 'utf8').split('\n');
   const kept: string[] = [];
   let dropped = 0;
   for (const [i, line] of lines.entries()) {
     if (!line.trim()) continue;
-    let record: { step?: unknown } | null = null;
-    try {
-      record = JSON.parse(line) as { step?: unknown };
-    } catch {
-      // A line that does not parse: the last one cut short by a kill, or damage left for the reader.
-      if (i === lines.length - 1) {
-        dropped++;
-        continue;
-      }
-    }
-    if (record && typeof record.step === 'number' && record.step > step) dropped++;
+    const at = recordStep(line);
+    // A line that does not parse is the last one cut short by a kill, or damage left for the reader.
+    const cutShort = at === undefined && i === lines.length - 1;
+    if (cutShort || (typeof at === 'number' && at > step)) dropped++;
     else kept.push(line);
   }
   if (dropped) writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
   return dropped;
+}
+
+/** A log line's step: undefined when the line is not JSON, null when it has no numeric step. */
+function recordStep(line: string): number | null | undefined {
+  try {
+    const step = (JSON.parse(line) as { step?: unknown }).step;
+    return typeof step === 'number' ? step : null;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The step of the checkpoint on disk in `dir`, read from the model file's header alone; null when there is none. */

@@ -12,6 +12,8 @@ import type { RMSProp } from './optim.js';
 import { writeFileAtomic } from './files.js';
 
 export const MODEL_FILE = 'model.safetensors';
+/** Per logged step, one JSON record a line (Trainer.run appends them). */
+export const LOG_FILE = 'log.jsonl';
 const stateFile = (step: number) => `train-state-${String(step).padStart(8, '0')}.safetensors`;
 
 /** A checkpoint that could not be written; the previous pair in the folder is untouched. */

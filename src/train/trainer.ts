@@ -13,7 +13,7 @@ import type { InvarianceMode } from '../kernels/selective.js';
 import type { Procedure } from './schedule.js';
 import type { ClampSource } from '../kernels/selective.js';
 import type { BatchType } from '../data/batches.js';
-import { loadCheckpoint, saveCheckpoint } from './state.js';
+import { LOG_FILE, loadCheckpoint, saveCheckpoint } from './state.js';
 import type { OptionChange } from './history.js';
 import type { BatchSource } from './batches.js';
 import { contactSheet } from '../data/images.js';
@@ -157,7 +157,7 @@ export class Trainer {
           losses.kl.dispose();
           throw new NonFiniteLossError(done, r.bce, r.kl, this.lastCheckpoint);
         }
-        appendFileSync(join(o.out, 'log.jsonl'), JSON.stringify(r) + '\n');
+        appendFileSync(join(o.out, LOG_FILE), JSON.stringify(r) + '\n');
         logged.push(r);
         hooks.onLog?.(r);
       }
