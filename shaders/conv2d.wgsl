@@ -24,6 +24,7 @@
 //   for t < RUN:        x[t] = select(0, X[row + col[t]], rowOk && colOk[t])
 //   for b < KW, o < OB: w = Wt[min(m0 + o, M - 1) * wM + wa + b * wCol]
 //     for q < PX:       acc[o][q] += w * x[q * SX + b]
+// (the products emitted an accumulator at a time, its KW taps in a row: tapOrder there says why).
 //
 // The input gradient runs the same kernel over dy with the weights read transposed and flipped
 // through signed strides. With stride s it runs once per output phase (py, px) in [0,s)^2:
