@@ -2,6 +2,7 @@
 import { create, globals } from 'webgpu';
 import { acquireDevice, NoAdapterError, type AcquiredDevice, type DeviceOptions } from './device.js';
 import { withoutKnownWarnings } from './dawn-warnings.js';
+import { calmDawnPolling } from './dawn-poll.js';
 import { parseConvChoice } from './autotune.js';
 import { autotunePath, fileTuneStore } from './autotune-file.js';
 
@@ -39,6 +40,8 @@ export async function acquireNodeDevice(options: NodeDeviceOptions = {}): Promis
   const env = process.env.DCIGN_CONV;
   const convVariant = options.convVariant ?? (env ? parseConvChoice('DCIGN_CONV', env) : undefined);
   const acquired = await acquireDawn(convVariant ? { ...options, convVariant } : options);
+  // The GPU's work shares the CPU with Dawn's polling only on a software adapter (dawn-poll.ts).
+  if (acquired.software) calmDawnPolling();
   return { ...acquired, tuneStore: fileTuneStore(autotunePath()) };
 }
 
