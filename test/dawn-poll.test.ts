@@ -40,3 +40,26 @@ describe('waiting on Dawn', () => {
     for (const t of [a, b, ...outs]) t.dispose();
   });
 });
+
+describe('waiting on Dawn, many times', () => {
+  // Each wait starts and ends a period with calls pending; a second loop of sleeps left running
+  // from each made every wait after it slower (the 300th took over 20 ms).
+  it('the 300th short wait takes as long as the first', async () => {
+    const a = Tensor.fromData(new Float32Array(64).fill(1), [8, 8]);
+    const times: number[] = [];
+    const start = performance.now();
+    for (let i = 0; i < 300 && performance.now() - start < 20_000; i++) {
+      const t0 = performance.now();
+      const c = matmulRaw(a, a);
+      await c.data();
+      c.dispose();
+      times.push(performance.now() - t0);
+    }
+    const median = (xs: number[]) => xs.slice().sort((x, y) => x - y)[xs.length >> 1]!;
+    expect(times.length).toBe(300);
+    const first = median(times.slice(0, 50));
+    const last = median(times.slice(-50));
+    expect(last).toBeLessThan(2 * first + 1);
+    a.dispose();
+  });
+});

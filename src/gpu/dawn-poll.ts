@@ -30,20 +30,30 @@ const METHODS: readonly (readonly [cls: string, method: string])[] = [
 
 let installed = false;
 let pending = 0;
+// One loop of turns at a time: a loop whose last pending call settled may not have seen it yet
+// when the next call comes (a second loop would double the sleeps, and so on).
+let looping = false;
 const cell = new Int32Array(new SharedArrayBuffer(4));
 
 // When the latest of the pending calls was made.
 let since = 0;
 
 function turn(): void {
-  if (pending === 0) return;
+  if (pending === 0) {
+    looping = false;
+    return;
+  }
   Atomics.wait(cell, 0, 0, Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + (performance.now() - since) * GROWTH));
   setImmediate(turn);
 }
 
 function track<T>(p: Promise<T>): Promise<T> {
   since = performance.now();
-  if (pending++ === 0) setImmediate(turn);
+  pending++;
+  if (!looping) {
+    looping = true;
+    setImmediate(turn);
+  }
   const settled = () => void pending--;
   p.then(settled, settled);
   return p;
