@@ -418,4 +418,20 @@ export const MUTANTS: Mutant[] = [
     replace: '  for (var q = 0u; q < 1u; q++) {\n    let s = src',
     tests: ['test/upconv.test.ts'],
   },
+  {
+    name: 'dawn-poll-spins',
+    bug: "waits on Dawn polling without sleeping between polls (the main thread spins, taking a core from lavapipe)",
+    file: 'src/gpu/dawn-poll.ts',
+    find: '  Atomics.wait(cell, 0, 0, Math.min(',
+    replace: '  void Math.min(',
+    tests: ['test/dawn-poll.test.ts'],
+  },
+  {
+    name: 'dawn-poll-second-loop',
+    bug: 'a call made before the loop of sleeps saw the last pending one settle starting a second loop',
+    file: 'src/gpu/dawn-poll.ts',
+    find: '  if (!looping) {',
+    replace: '  if (!looping || pending === 1) {',
+    tests: ['test/dawn-poll.test.ts'],
+  },
 ];
