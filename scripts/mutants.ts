@@ -422,8 +422,8 @@ export const MUTANTS: Mutant[] = [
     name: 'dawn-poll-spins',
     bug: "waits on Dawn polling without sleeping between polls (the main thread spins, taking a core from lavapipe)",
     file: 'src/gpu/dawn-poll.ts',
-    find: '  Atomics.wait(cell, 0, 0, Math.min(',
-    replace: '  void Math.min(',
+    find: '  Atomics.wait(cell, 0, 0, Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + waited * GROWTH));',
+    replace: '  void Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + waited * GROWTH);',
     tests: ['test/dawn-poll.test.ts'],
   },
   {
