@@ -14,11 +14,44 @@
 //
 // Layouts (row-major, batch outermost): A is [M,K] or, with TRANS_A, [K,M]; B is [K,N] or,
 // with TRANS_B, [N,K]; C is [M,N]. Batch strides of 0 broadcast an operand over the batch.
+//
+// SPLIT (batch 1, no row sums): workgroup z takes K's slice [z * kChunk, (z + 1) * kChunk) and
+// writes alpha times its partial product to slice z of C, [splits, M, N]; SPLIT_SUM then adds the
+// slices in order and applies the epilogue (accumulate, bias, activation). A product with few
+// outputs and a long K (a linear layer's dx, or an encoder head of one image) otherwise runs as a
+// handful of lanes in one workgroup, one core of a CPU adapter and a sliver of a GPU.
 
 struct U {
   M: u32, N: u32, K: u32, batch: u32,
   strideA: u32, strideB: u32, strideC: u32, alpha: f32,
+  kChunk: u32, splits: u32,
 }
+
+#if SPLIT_SUM
+// C[e] = activate(sum over s of P[s * M * N + e] (+ C[e]) (+ BIAS[e % N])), s in order.
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> P: array<f32>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+#if BIAS
+@group(0) @binding(3) var<storage, read> BIAS: array<f32>;
+#endif
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let size = u.M * u.N;
+  let e = gid.x;
+  if (e >= size) { return; }
+  var v = 0.0;
+  for (var s = 0u; s < u.splits; s++) { v += P[s * size + e]; }
+#if ACCUMULATE
+  v += C[e];
+#endif
+#if BIAS
+  v += BIAS[e % u.N];
+#endif
+  C[e] = activate(v);
+}
+#else
 
 @group(0) @binding(0) var<uniform> u: U;
 #if A_VEC
@@ -103,11 +136,21 @@ fn ib(base: u32, k: u32, n: u32) -> u32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n0 = (wid.x * WG_X + lid.x) * 8u;
   let m0 = (wid.y * WG_Y + lid.y) * 4u;
-  let b = wid.z;
   if (n0 >= u.N || m0 >= u.M) { return; }
+#if SPLIT
+  // z is the K slice; C is the slices' scratch, one [M, N] slice each.
+  let b = 0u;
+  let kBegin = wid.z * u.kChunk;
+  let kEnd = min(u.K, kBegin + u.kChunk);
+  let baseC = wid.z * u.M * u.N;
+#else
+  let b = wid.z;
+  let kBegin = 0u;
+  let kEnd = u.K;
+  let baseC = b * u.strideC;
+#endif
   let baseA = b * u.strideA;
   let baseB = b * u.strideB;
-  let baseC = b * u.strideC;
 
   // Clamped rows and columns: out-of-range lanes compute garbage that is never stored.
   var rows: array<u32, 4>;
@@ -120,8 +163,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   // Row sums of op(A): every lane keeps them (four adds per k step), the first column's store them.
   var rs = vec4<f32>(0.0);
 
-  var k = 0u;
-  for (; k + 4u <= u.K; k += 4u) {
+  var k = kBegin;
+  for (; k + 4u <= kEnd; k += 4u) {
     // a[i] = op(A)[rows[i], k..k+3]
     var a: array<vec4<f32>, 4>;
 #if TRANS_A
@@ -201,7 +244,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       }
     }
   }
-  for (; k < u.K; k++) {
+  for (; k < kEnd; k++) {
     let b0 = vec4<f32>(b1(ib(baseB, k, cols[0])), b1(ib(baseB, k, cols[1])), b1(ib(baseB, k, cols[2])), b1(ib(baseB, k, cols[3])));
     let b4 = vec4<f32>(b1(ib(baseB, k, cols[4])), b1(ib(baseB, k, cols[5])), b1(ib(baseB, k, cols[6])), b1(ib(baseB, k, cols[7])));
     for (var i = 0u; i < 4u; i++) {
@@ -253,3 +296,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
 }
+#endif

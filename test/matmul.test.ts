@@ -3,10 +3,10 @@ import { useEngine } from './setup/engine.js';
 import { gradCheck } from './setup/gradcheck.js';
 import { expectClose } from './setup/expect.js';
 import { ops, Tensor } from '../src/node.js';
-import { linear, matmulRaw } from '../src/kernels/matmul.js';
+import { linear, matmulRaw, splitK } from '../src/kernels/matmul.js';
 import * as ref from './ref/cpu.js';
 
-useEngine();
+const ctx = useEngine();
 
 // float32 dot products of length K with terms in [-1, 1]: error grows like sqrt(K) ulps of the
 // partial sums; 2e-4 absolute + 1e-4 relative holds to K = 300 with margin.
@@ -78,6 +78,48 @@ describe('matmul', () => {
   });
 });
 
+// Split-K: few outputs, long K (the products' K slices summed by a second dispatch). The sums
+// run to K = 2051, so the tolerance is scaled by sqrt(2051 / 300) from TOL's.
+const SPLIT_TOL = { atol: 6e-4, rtol: 1e-4 };
+
+describe('matmul split over K', () => {
+  // [M, K, N]: one workgroup (4 slices and 8), two (N = 66, a ragged scalar store), K % 4 tails.
+  const cases: [number, number, number][] = [
+    [3, 1030, 5],
+    [2, 2051, 66],
+    [7, 1024, 8],
+  ];
+  for (const [M, K, N] of cases) {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, async () => {
+        expect(splitK(K, Math.ceil(N / 64) * Math.ceil(M / 32))).toBeGreaterThan(1);
+        await gradCheck({
+          gpu: ([a, b]) => ops.matmul(a!, b!, { transA, transB }),
+          cpu: ([a, b]) => ref.matmul(a!, b!, transA, transB),
+          analytic: analytic(transA, transB),
+          inputs: [ref.random(shape(M, K, transA), M + K), ref.random(shape(K, N, transB), K + N)],
+          tol: SPLIT_TOL,
+          fdSamples: 6,
+        });
+      });
+    }
+  }
+
+  it('adds into C, then the bias and the activation, after the slices (two dispatches)', async () => {
+    const [M, K, N] = [3, 1030, 6];
+    const a = ref.random([M, K], 1);
+    const b = ref.random([K, N], 2);
+    const c0 = ref.random([M, N], 3);
+    const bias = ref.random([N], 4);
+    const into = Tensor.fromData(c0.data, c0.shape);
+    const before = ctx.engine.stats.dispatches;
+    matmulRaw(Tensor.fromData(a.data, a.shape), Tensor.fromData(b.data, b.shape), { accumulate: true, bias: Tensor.fromData(bias.data, bias.shape), activation: 'relu', alpha: 0.5 }, into);
+    expect(ctx.engine.stats.dispatches - before).toBe(2);
+    const want = ref.map(ref.zip(ref.zip(ref.map(ref.matmul(a, b), (v) => 0.5 * v), c0, (x, y) => x + y), bias, (x, y) => x + y), (v) => Math.max(v, 0));
+    expectClose(await into.data(), want.data, SPLIT_TOL.atol, SPLIT_TOL.rtol, 'accumulate + bias + relu');
+  });
+});
+
 // A fully connected layer, activation(x W^T + b), in float64.
 const acts = {
   none: (v: number) => v,
@@ -91,7 +133,10 @@ function linearRef(x: ref.Arr, w: ref.Arr, b: ref.Arr, act: keyof typeof acts): 
 describe('linear: bias and activation in the matmul epilogue, the bias gradient in the weight gradient\'s dispatch', () => {
   // [batch, in, out] from the matmul sizes above: ragged (4 x 8 register blocks cut at every edge,
   // K % 4 tails), the vec4 paths (in and out multiples of 4), one output, one image.
-  for (const [B, I, O] of sizes.filter(([M, K, N]) => M * K * N < 1e6)) {
+  // And two whose long side splits over K: the forward ([2, 1030] x [9, 1030]^T, with the bias
+  // and the activation after the slices) and the input gradient ([3, 7] x [1030, 7]^T: dx = g'W,
+  // gated through the activation, K = 1030).
+  for (const [B, I, O] of [...sizes.filter(([M, K, N]) => M * K * N < 1e6), [2, 1030, 9], [3, 7, 1030]]) {
     for (const act of ['none', 'relu', 'sigmoid'] as const) {
       it(`[${B},${I}] x [${O},${I}]^T + b, ${act}`, async () => {
         const seed = B * 100 + I + O;

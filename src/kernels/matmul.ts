@@ -88,34 +88,67 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
     }
   }
   const c = output('matmul', outShape, engine, into);
+  const groups = Math.ceil(d.N / 64) * Math.ceil(d.M / 32);
+  const splits = rowSums || d.batch !== 1 ? 1 : splitK(d.K, groups);
+  const kChunk = Math.ceil(d.K / splits / 4) * 4;
+  // With a split the product's dispatch writes partial slices; the epilogue moves to the sum.
+  const epilogue = splits === 1;
   const kernel = engine.kernel({
     name: 'matmul',
     wgsl: activationSource + source,
     defines: {
-      ...activationDefines('matmul', gate ? gate.activation : o.activation),
+      ...activationDefines('matmul', gate ? gate.activation : epilogue ? o.activation : null),
       A_GATE: !!gate,
-      BIAS: !!bias,
+      BIAS: !!bias && epilogue,
       ROW_SUM: !!rowSums,
       RS_BINDING: bias ? 5 : 4,
-      Y_BINDING: 4 + (bias ? 1 : 0) + (rowSums ? 1 : 0),
+      Y_BINDING: 4 + (bias && epilogue ? 1 : 0) + (rowSums ? 1 : 0),
       TRANS_A: !!o.transA,
       TRANS_B: !!o.transB,
       A_VEC: (o.transA ? d.M : d.K) % 4 === 0,
       B_VEC: (o.transB ? d.K : d.N) % 4 === 0,
       C_VEC: d.N % 4 === 0,
-      ACCUMULATE: !!o.accumulate,
+      ACCUMULATE: !!o.accumulate && epilogue,
+      SPLIT: !epilogue,
     },
   });
-  const uniforms = new Uniforms(32)
-    .u32(d.M, d.N, d.K, d.batch, d.batchA === 1 ? 0 : d.M * d.K, d.batchB === 1 ? 0 : d.K * d.N, d.M * d.N)
-    .f32(o.alpha ?? 1)
-    .build();
+  const uniforms = () =>
+    new Uniforms(48)
+      .u32(d.M, d.N, d.K, d.batch, d.batchA === 1 ? 0 : d.M * d.K, d.batchB === 1 ? 0 : d.K * d.N, d.M * d.N)
+      .f32(o.alpha ?? 1)
+      .u32(kChunk, splits)
+      .build();
+  const partial = epilogue ? null : Tensor.empty([splits * d.M * d.N], 'f32', engine);
   engine.dispatch(kernel, {
-    uniforms,
-    bindings: [a, b, c, ...(bias ? [bias] : []), ...(rowSums ? [rowSums] : []), ...(gate ? [gate.y] : [])].map(wholeBinding),
-    workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), d.batch],
+    uniforms: uniforms(),
+    bindings: [a, b, partial ?? c, ...(bias && epilogue ? [bias] : []), ...(rowSums ? [rowSums] : []), ...(gate ? [gate.y] : [])].map(wholeBinding),
+    workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), epilogue ? d.batch : splits],
   });
+  if (partial) {
+    const sum = engine.kernel({
+      name: 'matmul',
+      wgsl: activationSource + source,
+      defines: { ...activationDefines('matmul', gate ? null : o.activation), SPLIT_SUM: true, BIAS: !!bias, ACCUMULATE: !!o.accumulate },
+    });
+    engine.dispatch(sum, {
+      uniforms: uniforms(),
+      bindings: [partial, c, ...(bias ? [bias] : [])].map(wholeBinding),
+      workgroups: [Math.ceil((d.M * d.N) / 64), 1, 1],
+    });
+    partial.dispose();
+  }
   return c;
+}
+
+// Split-K: few workgroups and a long K. Slices of at least SPLIT_K_MIN, up to SPLIT_GROUPS
+// workgroups in all.
+const SPLIT_K_MIN = 256;
+const SPLIT_GROUPS = 16;
+
+/** K slices for a product of `groups` workgroups (1: no split). */
+export function splitK(K: number, groups: number): number {
+  if (groups >= SPLIT_GROUPS / 2) return 1;
+  return Math.max(1, Math.min(Math.floor(K / SPLIT_K_MIN), Math.floor(SPLIT_GROUPS / groups)));
 }
 
 /**
