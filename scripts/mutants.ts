@@ -419,6 +419,22 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/upconv.test.ts'],
   },
   {
+    name: 'split-k-one-slice',
+    bug: "a split-K product's workgroups all reading K's first slice",
+    file: 'shaders/matmul.wgsl',
+    find: '  let kBegin = wid.z * u.kChunk;',
+    replace: '  let kBegin = 0u * u.kChunk;',
+    tests: ['test/matmul.test.ts'],
+  },
+  {
+    name: 'split-k-sum-no-bias',
+    bug: "the split-K sum pass dropping the bias",
+    file: 'shaders/matmul.wgsl',
+    find: '  v += BIAS[e % u.N];',
+    replace: '  v += 0.0;',
+    tests: ['test/matmul.test.ts'],
+  },
+  {
     name: 'dawn-poll-spins',
     bug: "waits on Dawn polling without sleeping between polls (the main thread spins, taking a core from lavapipe)",
     file: 'src/gpu/dawn-poll.ts',
