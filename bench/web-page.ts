@@ -13,6 +13,9 @@ import { maxRelDiff, NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './peer-data.js
 import { decodeModel } from '../src/model/checkpoint.js';
 import { ortSides } from './web-ort.js';
 import type { ConvChoice } from '../src/gpu/autotune.js';
+import type { Engine } from '../src/gpu/engine.js';
+import { GpuMarks } from '../src/gpu/marks.js';
+import { profileDispatches } from './dispatch-profile.js';
 
 export interface WebBenchOptions {
   preset: string;
@@ -27,6 +30,8 @@ export interface WebBenchOptions {
   /** onnxruntime-web too: its dist folder, the exported encoder, and the weights it was made from
    * (then ours and tfjs run those weights, not random ones). */
   ort?: { distUrl: string; onnxUrl: string; weightsUrl: string };
+  /** Time one encode dispatch by dispatch too (GPU timestamps; medians of PROFILE_REPS encodes). */
+  profile?: boolean;
 }
 
 export interface OrtRow {
@@ -50,6 +55,8 @@ export interface WebBenchResult {
   convVariant: string;
   /** What one of our encodes records: GPU dispatches and queue submits (the readback's included). */
   oursDispatches: number;
+  /** With profile: each dispatch of an encode in order, its kernel and median GPU ms; null without timestamp-query. */
+  oursProfile?: { what: string; ms: number }[] | null;
   oursSubmits: number;
   /** The same round trip with next to no work (upload one image, one tiny dispatch, read 4 bytes back): what any call pays. */
   floorMs: number;
@@ -154,6 +161,7 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
   await ours();
   const oursDispatches = engine.stats.dispatches - counted.dispatches;
   const oursSubmits = engine.stats.submits - counted.submits;
+  const oursProfile = o.profile ? await profileEncode(engine, ours) : undefined;
   const [tfjsFirstMs, b] = await timed(theirs);
   const ortFirst: [number, Float32Array[]][] = [];
   for (const side of ort?.sides ?? []) ortFirst.push(await timed(side.run));
@@ -190,6 +198,7 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     oursMs: tooSlow ? warmMs[0] : median(t.ours),
     convVariant: engine.convVariant,
     oursDispatches,
+    ...(oursProfile !== undefined && { oursProfile }),
     oursSubmits,
     floorMs: median(floorTimes),
     tfjsMs: tooSlow ? warmMs[1] : median(t.tfjs),
@@ -200,3 +209,17 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     ...(ort && { ortVersion: ort.version, ort: ortRows, ortErrors: ort.errors }),
   };
 };
+
+const PROFILE_REPS = 5;
+
+/** Each dispatch of an encode timed alone, in order: the median over PROFILE_REPS encodes. */
+async function profileEncode(engine: Engine, encode: () => Promise<unknown>): Promise<{ what: string; ms: number }[] | null> {
+  if (!GpuMarks.available(engine.device)) return null;
+  const reps: { what: string; ms: number }[][] = [];
+  for (let i = 0; i < PROFILE_REPS; i++) {
+    const p = await profileDispatches(engine, { label: 'encode' }, encode);
+    await p.result;
+    reps.push(p.timed);
+  }
+  return reps[0]!.map((d, k) => ({ what: d.what.replace(/^encode: /, ''), ms: median(reps.map((r) => r[k]!.ms)) }));
+}

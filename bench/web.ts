@@ -69,7 +69,7 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
         await page.close();
       }
     };
-    const timing = { minMs: 3000, minIters: 5, maxIters: 40, convVariant: options.convVariant };
+    const timing = { minMs: 3000, minIters: 5, maxIters: 40, convVariant: options.convVariant, profile: options.profile ?? false };
     let r: WebBenchResult;
     let rows: WebBenchResult[];
     let why: string;
@@ -124,11 +124,23 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
       ) +
       notes.map((n) => `\n${n}`).join('') +
       `\n\ntfjs ms / ours ms: ${(r.tfjsMs / r.oursMs).toFixed(2)} (above 1, ours is faster); ` +
-      `mu and logvar agree to ${r.maxRelDiff.toExponential(1)} of their largest value.`;
+      `mu and logvar agree to ${r.maxRelDiff.toExponential(1)} of their largest value.` +
+      profileText(r);
     return { rows, text, preset: r.preset, browserAdapter: r.adapter };
   } finally {
     await browser.close();
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** --profile: one encode of ours dispatch by dispatch (medians of a few encodes). */
+function profileText(r: WebBenchResult): string {
+  if (r.oursProfile === undefined) return '';
+  if (r.oursProfile === null) return '\n\nprofile: skipped (the page\'s adapter has no timestamp-query)';
+  const total = r.oursProfile.reduce((a, d) => a + d.ms, 0);
+  return (
+    `\n\nOne encode of ours, each dispatch submitted alone between GPU timestamps (medians of 5 encodes), ${total.toFixed(1)} ms in all:\n` +
+    table(['#', 'kernel', 'ms', 'share'], r.oursProfile.map((d, i) => [String(i + 1), d.what, d.ms, `${((100 * d.ms) / total).toFixed(1)}%`]))
+  );
 }
