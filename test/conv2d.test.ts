@@ -354,6 +354,44 @@ describe('conv2d: tensors above the storage binding limit (1 MiB engine)', () =>
   });
 });
 
+// ---- small convolutions on the large blocks ------------------------------------------------
+
+// With Engine.quickCompile (SwiftShader's default) small convolutions take the 8-channel x
+// 8-pixel blocks of large ones, so the ragged shapes run on blocks much larger than their planes
+// and channel counts; with four-lane sharing too, as on SwiftShader.
+describe('conv2d: small shapes on the large blocks (Engine.quickCompile, as on SwiftShader)', () => {
+  beforeAll(() => {
+    expect(ctx.engine.quickCompile).toBe(false);
+    ctx.engine.quickCompile = true;
+  });
+  afterAll(() => {
+    ctx.engine.quickCompile = false;
+    ctx.engine.sharedLanes = 8;
+  });
+
+  it('takes the 8 x 8 blocks for them (4 x 4 without the flag)', () => {
+    const blocks = (quick: boolean) => {
+      ctx.engine.quickCompile = quick;
+      const spy = vi.spyOn(ctx.engine, 'kernel');
+      const [x, w] = [Tensor.fromData(new Float32Array(2 * 3 * 9 * 9), [2, 3, 9, 9]), Tensor.fromData(new Float32Array(5 * 27), [5, 3, 3, 3])];
+      conv2dRaw(x, w, null, { padding: 1, variant: 'register' }).dispose();
+      const d = spy.mock.calls.map(([k]) => k.defines ?? {}).find((d) => d.CONV);
+      spy.mockRestore();
+      x.dispose();
+      w.dispose();
+      return `${d?.OB} x ${d?.PX}`;
+    };
+    expect(blocks(false)).toBe('4 x 4');
+    expect(blocks(true)).toBe('8 x 8');
+  });
+  small.forEach((c, i) => it(caseName(c), () => check(c, 400 + i)));
+  it('the same four shapes with loads shared by four lanes', async () => {
+    ctx.engine.sharedLanes = 4;
+    for (const [i, c] of [small[0]!, small[2]!, small[5]!, small[12]!].entries()) await check(c, 430 + i);
+    ctx.engine.sharedLanes = 8;
+  });
+});
+
 // ---- loads shared by four lanes -------------------------------------------------------------
 
 // SwiftShader's subgroups have 4 lanes, so there the kernels share each load among 4 lanes, not

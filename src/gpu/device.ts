@@ -13,6 +13,8 @@ export interface DeviceOptions {
   convVariant?: ConvChoice;
   /** Engine.twoRowConv; default by adapter. */
   twoRowConv?: boolean;
+  /** Engine.quickCompile; default by adapter. */
+  quickCompile?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -31,6 +33,7 @@ export interface AcquiredDevice {
   maxBinding?: number;
   convVariant?: ConvChoice;
   twoRowConv: boolean;
+  quickCompile: boolean;
   /** Where the autotune keeps its picks between processes (Node: a JSON file); none: memory only. */
   tuneStore?: TuneStore;
 }
@@ -94,6 +97,7 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
     report: adapterReport(adapter, device, features),
     software: isSoftwareAdapter(adapter),
     twoRowConv: options.twoRowConv ?? !/swiftshader/.test(adapterText(adapter)),
+    quickCompile: options.quickCompile ?? /swiftshader/.test(adapterText(adapter)),
   };
   if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
   if (options.convVariant !== undefined) acquired.convVariant = parseConvChoice('convVariant', options.convVariant);

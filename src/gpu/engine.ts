@@ -54,6 +54,14 @@ export class Engine {
    */
   twoRowConv: boolean;
   /**
+   * Whether small convolutions (tests, one image) take the register blocks that run fastest rather
+   * than the 4 x 4 ones that compile fastest. Default: on SwiftShader only, whose compiler is quick
+   * (the small encoder's first call 369 against 347 ms) and where the encode of one image ran
+   * 24.3 -> 22.2 ms with them (Chromium 156, 2026-12-07); lavapipe's LLVM takes 2-5 s over an
+   * 8 x 8 block against 0.3 s for 4 x 4.
+   */
+  quickCompile: boolean;
+  /**
    * How many lanes of a subgroup share the register convolution kernels' loads through
    * subgroupBroadcast, each loading one value in that many (0: none, every lane loads every
    * value). By adapter: 8 where subgroups have at least 8 lanes (lavapipe, GPUs), 4 where they
@@ -90,6 +98,7 @@ export class Engine {
     this.uniformAlign = this.limits.minUniformBufferOffsetAlignment;
     this.convVariant = acquired.convVariant ?? (acquired.software ? 'register' : 'auto');
     this.twoRowConv = acquired.twoRowConv;
+    this.quickCompile = acquired.quickCompile;
     const minLanes = this.features.has('subgroups') ? (this.device.adapterInfo?.subgroupMinSize ?? 0) : 0;
     this.sharedLanes = minLanes >= 8 ? 8 : minLanes >= 4 ? 4 : 0;
     this.autotune = new Autotune(acquired.report, this, acquired.tuneStore ?? null);

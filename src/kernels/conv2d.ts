@@ -148,15 +148,18 @@ const macs = (g: Conv2dGeometry) => g.N * g.O * g.Ho * g.Wo * g.C * g.kh * g.kw;
 /** What besides the operands' shapes sets an op's work, for the autotune's key. */
 const tuneDetail = (g: Conv2dGeometry, shuffle = false) => `stride ${g.stride} pad ${g.padTop},${g.padLeft}${shuffle ? ' depth-to-space' : ''}`;
 
-function convBlock(M: number, rowPixels: number, work: number, sg: number): { OB: number; PX: number } {
+// Where the adapter compiles quickly (Engine.quickCompile) every convolution counts as large.
+const large = (engine: Engine, work: number) => work >= SMALL_MACS || engine.quickCompile;
+
+function convBlock(M: number, rowPixels: number, large: boolean, sg: number): { OB: number; PX: number } {
   const PX = rowPixels <= 4 ? 4 : 8;
   if (M === 1) return { OB: 1, PX };
-  if (work < SMALL_MACS) return { OB: 4, PX: 4 };
+  if (!large) return { OB: 4, PX: 4 };
   return { OB: sg && M > 4 ? 8 : 4, PX };
 }
 
-function dwBlock(O: number, rowPixels: number, work: number, sg: number): { OB: number; PX: number } {
-  return { OB: O === 1 ? 1 : sg && O > 4 && work >= SMALL_MACS ? 8 : 4, PX: rowPixels <= 4 ? 4 : 8 };
+function dwBlock(O: number, rowPixels: number, large: boolean, sg: number): { OB: number; PX: number } {
+  return { OB: O === 1 ? 1 : sg && O > 4 && large ? 8 : 4, PX: rowPixels <= 4 ? 4 : 8 };
 }
 
 /**
@@ -335,7 +338,7 @@ function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   const sg = engine.sharedLanes;
   // With POOL a lane holds two rows: 8 channels x 8 pixels x 2 rows of accumulators measured 25%
   // faster than 4 x 8 x 2 on the paper's conv2 (lavapipe), the shared input rows paying for them.
-  const { OB, PX } = convBlock(p.M, p.tilesX, p.macs, sg);
+  const { OB, PX } = convBlock(p.M, p.tilesX, large(engine, p.macs), sg);
   const KW = Math.max(p.kwTaps, 1);
   // Two output rows a lane wherever consecutive rows read consecutive input rows (stride 1: the
   // forward at stride 1, every input-gradient phase): they share kh - 1 input rows, so each input
@@ -480,7 +483,7 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
  */
 function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean, pooled = false): DwRun {
   const sg = engine.sharedLanes;
-  const { OB, PX } = dwBlock(g.O, g.Wo, macs(g), sg);
+  const { OB, PX } = dwBlock(g.O, g.Wo, large(engine, macs(g)), sg);
   // Two kernel rows a lane at stride 1 (DW_PAIRS): one input run loaded per step, not two. Where
   // kh is even (the decoder's folded kernels): an odd kh wastes a row in the last lane of each
   // channel, and it measured no faster on the encoder's 5x5 (conv2) and slower on conv1, whose
