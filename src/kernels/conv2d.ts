@@ -133,7 +133,9 @@ function pooledArgs(op: string, gp: Tensor, indices: Tensor, x: Tensor, w: Shape
 // Register blocks. Each variant is a pipeline, and lavapipe's LLVM takes about 0.3 s to compile
 // a 4 x 4 block but 2-5 s for 8 x 8 (register allocation with that many live accumulators), so
 // - convolutions of fewer than SMALL_MACS multiply-adds (tests, toy models) take 4 channels x 4
-//   pixels: quick to compile, and their run time is negligible whatever the block;
+//   pixels: quick to compile, and their run time is negligible whatever the block (except where
+//   the compiler is quick anyway, Engine.quickCompile: SwiftShader, whose one-image encode they
+//   slowed by 10%);
 // - larger ones take the blocks measured fastest on the paper's layers: with shared loads 8
 //   channels x 8 pixels, for the weight gradient too (9-28% faster than 4 x 8 on conv2, dec2 and
 //   dec3 at batch 4, for about a second more of compilation); without subgroups every lane loads
@@ -149,7 +151,7 @@ const macs = (g: Conv2dGeometry) => g.N * g.O * g.Ho * g.Wo * g.C * g.kh * g.kw;
 const tuneDetail = (g: Conv2dGeometry, shuffle = false) => `stride ${g.stride} pad ${g.padTop},${g.padLeft}${shuffle ? ' depth-to-space' : ''}`;
 
 // Where the adapter compiles quickly (Engine.quickCompile) every convolution counts as large.
-const large = (engine: Engine, work: number) => work >= SMALL_MACS || engine.quickCompile;
+const isLarge = (engine: Engine, work: number) => work >= SMALL_MACS || engine.quickCompile;
 
 function convBlock(M: number, rowPixels: number, large: boolean, sg: number): { OB: number; PX: number } {
   const PX = rowPixels <= 4 ? 4 : 8;
@@ -338,7 +340,7 @@ function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   const sg = engine.sharedLanes;
   // With POOL a lane holds two rows: 8 channels x 8 pixels x 2 rows of accumulators measured 25%
   // faster than 4 x 8 x 2 on the paper's conv2 (lavapipe), the shared input rows paying for them.
-  const { OB, PX } = convBlock(p.M, p.tilesX, large(engine, p.macs), sg);
+  const { OB, PX } = convBlock(p.M, p.tilesX, isLarge(engine, p.macs), sg);
   const KW = Math.max(p.kwTaps, 1);
   // Two output rows a lane wherever consecutive rows read consecutive input rows (stride 1: the
   // forward at stride 1, every input-gradient phase): they share kh - 1 input rows, so each input
@@ -483,7 +485,7 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]
  */
 function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boolean, pooled = false): DwRun {
   const sg = engine.sharedLanes;
-  const { OB, PX } = dwBlock(g.O, g.Wo, large(engine, macs(g)), sg);
+  const { OB, PX } = dwBlock(g.O, g.Wo, isLarge(engine, macs(g)), sg);
   // Two kernel rows a lane at stride 1 (DW_PAIRS): one input run loaded per step, not two. Where
   // kh is even (the decoder's folded kernels): an odd kh wastes a row in the last lane of each
   // channel, and it measured no faster on the encoder's 5x5 (conv2) and slower on conv1, whose
