@@ -22,6 +22,7 @@
 // src/kernels/conv2d.ts (subgroupBroadcast takes only constant lane ids; straight-line code
 // keeps the run and the accumulators in registers). CONV_TAPS is, for one (c, kernel row a):
 //   for t < RUN:        x[t] = select(0, X[row + col[t]], rowOk && colOk[t])
+//                       (INSIDE, where no stored output reads past the plane: X[row + col[t]])
 //   for b < KW, o < OB: w = Wt[min(m0 + o, M - 1) * wM + wa + b * wCol]
 //     for q < PX:       acc[o][q] += w * x[q * SX + b]
 // (the products emitted an accumulator at a time, its KW taps in a row: tapOrder there says why).

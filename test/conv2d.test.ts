@@ -46,6 +46,12 @@ const small: Case[] = [
   { x: [1, 3, 9, 9], w: [5, 3, 7, 7], o: { padding: 0 }, bias: false },
   { x: [1, 3, 5, 150], w: [3, 3, 3, 5], o: { padding: 1 } }, // several workgroups along a row
   { x: [3, 2, 5, 6], w: [1, 2, 3, 3], o: { padding: 0 } }, // one channel of 4-pixel rows: 4 dy values a step, half a subgroup
+  // Padded, but the stride's floor leaves the far edge unread: only the near side's zeros say the
+  // forward must not drop its padding select (readsInside).
+  { x: [1, 2, 11, 11], w: [3, 2, 3, 3], o: { stride: 4, padding: 1 } },
+  // Padding kh - 1: the input gradient's pass reads dy only inside its plane, so it runs without
+  // the padding select (readsInside) while the forward keeps it.
+  { x: [1, 2, 7, 7], w: [3, 2, 3, 3], o: { padding: 2 } },
 ];
 
 const caseName = (c: Case) => `x [${c.x}] w [${c.w}] ${JSON.stringify(c.o)}${c.bias === false ? ' no bias' : ''}`;

@@ -97,3 +97,15 @@ export interface DwRun {
   /** `indices`: with a pooled dy (the register kernel only), the pooling's argmax window. */
   dispatch(x: Window, dy: Window, targets: Binding[], rows: number, rowsPerSeg: number, segs: number, segBase: number, indices?: Window): void;
 }
+
+/**
+ * Whether every output the pass stores reads only inputs inside the plane (no padding, and the
+ * last output's window ends inside): then the input runs need no zero for outside, and lanes past
+ * the plane's edge read clamped addresses for outputs that are never stored.
+ */
+export function readsInside(p: ConvPass): boolean {
+  if (p.padY !== 0 || p.padX !== 0) return false;
+  const lastY = (p.tilesY - 1) * p.sy + (p.pool?.rowStep ?? 0) + Math.max(p.taps, 1) - 1;
+  const lastX = (p.tilesX - 1) * p.sx + Math.max(p.kwTaps, 1) - 1;
+  return lastY <= p.inH - 1 && lastX <= p.inW - 1;
+}
