@@ -435,6 +435,22 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/matmul.test.ts'],
   },
   {
+    name: 'inside-ignores-padding',
+    bug: 'a pass with near padding taken as reading only inside its plane (its input runs lose their zeros)',
+    file: 'src/kernels/conv2d-pass.ts',
+    find: '  if (p.padY !== 0 || p.padX !== 0) return false;',
+    replace: '',
+    tests: ['test/conv2d.test.ts'],
+  },
+  {
+    name: 'quick-compile-ignored',
+    bug: 'Engine.quickCompile not giving small convolutions the large blocks (SwiftShader back on 4 x 4)',
+    file: 'src/kernels/conv2d.ts',
+    find: 'const isLarge = (engine: Engine, work: number) => work >= SMALL_MACS || engine.quickCompile;',
+    replace: 'const isLarge = (engine: Engine, work: number) => work >= SMALL_MACS && !!engine;',
+    tests: ['test/conv2d.test.ts'],
+  },
+  {
     name: 'dawn-poll-spins',
     bug: "waits on Dawn polling without sleeping between polls (the main thread spins, taking a core from lavapipe)",
     file: 'src/gpu/dawn-poll.ts',
