@@ -454,8 +454,8 @@ export const MUTANTS: Mutant[] = [
     name: 'dawn-poll-spins',
     bug: "waits on Dawn polling without sleeping between polls (the main thread spins, taking a core from lavapipe)",
     file: 'src/gpu/dawn-poll.ts',
-    find: '  Atomics.wait(cell, 0, 0, Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + waited * GROWTH));',
-    replace: '  void Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + waited * GROWTH);',
+    find: 'if (waited >= GRACE_MS) Atomics.wait(cell, 0, 0, Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + waited * GROWTH));',
+    replace: 'void Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + waited * GROWTH + GRACE_MS);',
     tests: ['test/dawn-poll.test.ts'],
   },
   {

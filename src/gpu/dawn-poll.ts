@@ -7,13 +7,16 @@
 //
 // calmDawnPolling() wraps Dawn's promise-returning methods: while any of their promises is
 // pending, one turn of the event loop in each sleeps (Atomics.wait), so Dawn polls between sleeps
-// and the main thread stays nearly idle. The sleep starts at 0.05 ms when a call is made, so a
-// short wait ends about as soon as it did spinning (the kernels bench's sub-millisecond rows kept
-// their times; 0.25 ms added 0.07 ms to each), and grows to 1 ms over a long wait (fewer polls:
-// a fixed 0.25 ms made the paper step 4% slower). Node only: the browser's main thread may not
-// block, and its WebGPU runs in another process.
+// and the main thread stays nearly idle. The first 0.2 ms after a call poll without sleeping, then
+// the sleep starts at 0.05 ms and grows to 1 ms over a long wait (fewer polls: a fixed 0.25 ms
+// made the paper step 4% slower), so a short wait ends about as soon as it did spinning (the
+// kernels bench's sub-millisecond rows: pool3 0.34 ms spinning, 0.35 with sleeps from the start,
+// 0.27 with the 0.2 ms grace; a 1 ms grace took CPU from 2 ms kernels, pool2 1.8 -> 2.8 ms). Node
+// only: the browser's main thread may not block, and its WebGPU runs in another process.
 import { globals } from 'webgpu';
 
+// A wait's first 0.2 ms poll without sleeping: work that short ends as soon as it did spinning.
+const GRACE_MS = 0.2;
 const MIN_SLEEP_MS = 0.05;
 const MAX_SLEEP_MS = 1;
 // How fast the sleep grows: 0.01 ms a ms waited, so 0.25 ms after 20 ms and 1 ms after 95.
@@ -45,7 +48,7 @@ function turn(): void {
     return;
   }
   const waited = performance.now() - since;
-  Atomics.wait(cell, 0, 0, Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + waited * GROWTH));
+  if (waited >= GRACE_MS) Atomics.wait(cell, 0, 0, Math.min(MAX_SLEEP_MS, MIN_SLEEP_MS + waited * GROWTH));
   setImmediate(turn);
 }
 
