@@ -44,7 +44,7 @@ describe('waiting on Dawn', () => {
 describe('waiting on Dawn, many times', () => {
   // Each wait starts and ends a period with calls pending; a second loop of sleeps left running
   // from each made every wait after it slower (the 300th took over 20 ms). The product takes
-  // about a millisecond, past the first 0.2 ms in which a wait does not sleep.
+  // about a millisecond, past the first 0.5 ms in which a wait does not sleep.
   it('the 300th short wait takes as long as the first', async () => {
     const a = Tensor.fromData(new Float32Array(160 * 160).fill(1), [160, 160]);
     const times: number[] = [];

@@ -83,16 +83,17 @@ describe('matmul', () => {
 const SPLIT_TOL = { atol: 6e-4, rtol: 1e-4 };
 
 describe('matmul split over K', () => {
-  // [M, K, N]: one workgroup (4 slices and 8), two (N = 66, a ragged scalar store), K % 4 tails.
+  // [M, K, N]: 4 slices, 8 (N = 63, a ragged scalar store) and 4, K % 4 tails.
   const cases: [number, number, number][] = [
     [3, 1030, 5],
-    [2, 2051, 66],
+    [2, 2051, 63],
     [7, 1024, 8],
   ];
   for (const [M, K, N] of cases) {
     for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
       it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, async () => {
         expect(splitK(K, Math.ceil(N / 64) * Math.ceil(M / 32))).toBeGreaterThan(1);
+        expect(splitK(K, 2)).toBe(1);
         await gradCheck({
           gpu: ([a, b]) => ops.matmul(a!, b!, { transA, transB }),
           cpu: ([a, b]) => ref.matmul(a!, b!, transA, transB),

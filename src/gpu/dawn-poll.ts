@@ -7,16 +7,17 @@
 //
 // calmDawnPolling() wraps Dawn's promise-returning methods: while any of their promises is
 // pending, one turn of the event loop in each sleeps (Atomics.wait), so Dawn polls between sleeps
-// and the main thread stays nearly idle. The first 0.2 ms after a call poll without sleeping, then
+// and the main thread stays nearly idle. The first 0.5 ms after a call poll without sleeping, then
 // the sleep starts at 0.05 ms and grows to 1 ms over a long wait (fewer polls: a fixed 0.25 ms
-// made the paper step 4% slower), so a short wait ends about as soon as it did spinning (the
-// kernels bench's sub-millisecond rows: pool3 0.34 ms spinning, 0.35 with sleeps from the start,
-// 0.27 with the 0.2 ms grace; a 1 ms grace took CPU from 2 ms kernels, pool2 1.8 -> 2.8 ms). Node
-// only: the browser's main thread may not block, and its WebGPU runs in another process.
+// made the paper step 4% slower), so a short wait ends about as soon as it did spinning: the
+// kernels bench's sub-millisecond rows (pool3 about 0.33 ms) kept their times with a 0.5 ms grace
+// and were 0.05-0.1 ms slower in some runs with 0.2 ms or none; a 1 ms grace took CPU from the
+// 2 ms kernels (pool2 2.1 -> 2.6 ms). Node only: the browser's main thread may not block, and its
+// WebGPU runs in another process.
 import { globals } from 'webgpu';
 
-// A wait's first 0.2 ms poll without sleeping: work that short ends as soon as it did spinning.
-const GRACE_MS = 0.2;
+// A wait's first 0.5 ms poll without sleeping: work that short ends as soon as it did spinning.
+const GRACE_MS = 0.5;
 const MIN_SLEEP_MS = 0.05;
 const MAX_SLEEP_MS = 1;
 // How fast the sleep grows: 0.01 ms a ms waited, so 0.25 ms after 20 ms and 1 ms after 95.
