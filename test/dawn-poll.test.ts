@@ -13,7 +13,9 @@ const ctx = useEngine();
 // CPU ticks (utime + stime) of this process's main thread, whose id is the process id (Linux).
 const statPath = `/proc/self/task/${process.pid}/stat`;
 function mainThreadTicks(): number {
-  const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ');
+  // The command name (field 2) may hold spaces and parentheses: fields count from its last ')'.
+  const stat = readFileSync(statPath, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
 }
 

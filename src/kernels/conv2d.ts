@@ -207,6 +207,9 @@ function shared(L: string[], count: number, lanes: number, prefix: string, load:
   return (e) => `subgroupBroadcast(${prefix}r${Math.floor(e / lanes)}, ${e % lanes}u)`;
 }
 
+/** A generated tap loop and the variables it keeps across steps (declared before the K loop). */
+type TapCode = { taps: string; vars: string };
+
 /**
  * The (channel o, pixel q, tap b) products of one step, an accumulator's KW taps together: on
  * lavapipe each value of the shader is a whole SIMD register, so a lane's 64-128 accumulators
@@ -232,7 +235,7 @@ const xLoad = (row: string, ok: string, t: number, inside: boolean) =>
  * CONV: one (input channel, kernel row) step of OB channels x PX pixels x KW taps; with two rows
  * (POOL), of two output rows, the second's run from row2 into acc[o][PX + q], on the same weights.
  */
-function convTaps(KW: number, SX: number, PX: number, OB: number, sg: number, inside: boolean, rows = 1): string {
+function convTaps(KW: number, SX: number, PX: number, OB: number, sg: number, inside: boolean, rows = 1): TapCode {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   // Weight e = o * KW + b of the block: channel min(m0 + o, M - 1), tap (a, b).
@@ -243,14 +246,14 @@ function convTaps(KW: number, SX: number, PX: number, OB: number, sg: number, in
     for (let t = 0; t < RUN; t++) L.push(`      let x${r}_${t} = ${xLoad(row, ok, t, inside)};`);
     for (const [o, q, b] of tapOrder(OB, PX, KW)) L.push(`      acc[${o}][${r * PX + q}] = fma(w${o}_${b}, x${r}_${q * SX + b}, acc[${o}][${r * PX + q}]);`);
   }
-  return L.join('\n');
+  return { taps: L.join('\n'), vars: '' };
 }
 
 /**
  * CONV with POOL at stride 1 (SHARE_ROWS): one step at input row a of the kh + 1 rows a lane's two
  * output rows read; wp{o}_{b}, the weights of kernel row a - 1, carry over from the step before.
  */
-function sharedRowTaps(KW: number, SX: number, PX: number, OB: number, sg: number, inside: boolean): { taps: string; vars: string } {
+function sharedRowTaps(KW: number, SX: number, PX: number, OB: number, sg: number, inside: boolean): TapCode {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   const V: string[] = [];
@@ -267,23 +270,25 @@ function sharedRowTaps(KW: number, SX: number, PX: number, OB: number, sg: numbe
   return { taps: L.join('\n'), vars: V.join('\n') };
 }
 
+/** DW: input t of the run at `row`, `pad` outside the input. */
+const dwLoad = (row: string, ok: string, t: number) => `select(pad, X[${row} + u32(clamp(ix0 + ${t}, 0, W - 1))], ${ok} && ix0 + ${t} >= 0 && ix0 + ${t} < W)`;
+
 /**
  * DW with DW_PAIRS: one step of PX output pixels of row oy for kernel rows i (run xa: the step
  * before's xb, or loaded afresh) and i + 1 (run xb, loaded, kept for the next step).
  */
-function dwPairTaps(KW: number, SX: number, PX: number, OB: number, sg: number): { taps: string; vars: string } {
+function dwPairTaps(KW: number, SX: number, PX: number, OB: number, sg: number): TapCode {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   const V: string[] = [];
-  const load = (row: string, ok: string, t: number) => `select(pad, X[${row} + u32(clamp(ix0 + ${t}, 0, W - 1))], ${ok} && ix0 + ${t} >= 0 && ix0 + ${t} < W)`;
   for (let t = 0; t < RUN; t++) {
     V.push(`  var xb${t} = 0.0;`);
     L.push(`      var xa${t} = xb${t};`);
   }
   L.push('      if (fresh) {');
-  for (let t = 0; t < RUN; t++) L.push(`        xa${t} = ${load('xrow', 'rowOk', t)};`);
+  for (let t = 0; t < RUN; t++) L.push(`        xa${t} = ${dwLoad('xrow', 'rowOk', t)};`);
   L.push('      }');
-  for (let t = 0; t < RUN; t++) L.push(`      xb${t} = ${load('xrow2', 'rowOk2', t)};`);
+  for (let t = 0; t < RUN; t++) L.push(`      xb${t} = ${dwLoad('xrow2', 'rowOk2', t)};`);
   const d = shared(L, OB * PX, sg, 'd', (e) =>
     `select(0.0, DY[dyrow + min(o0 + ${e} / ${PX}u, u.M - 1u) * plane + min(ox0 + ${e} % ${PX}u, u.Wo - 1u)], ox0 + ${e} % ${PX}u < u.Wo)`);
   for (let q = 0; q < PX; q++) for (let o = 0; o < OB; o++) L.push(`      let d${o}_${q} = ${d(o * PX + q)};`);
@@ -296,14 +301,11 @@ function dwPairTaps(KW: number, SX: number, PX: number, OB: number, sg: number):
 
 /** DW: the lane's run of inputs for one step, x{t} (pad outside the input: 1 in the bias lane). */
 function dwRun(L: string[], RUN: number): void {
-  for (let t = 0; t < RUN; t++) {
-    L.push(`      let xi${t} = ix0 + ${t};`);
-    L.push(`      let x${t} = select(pad, X[xrow + u32(clamp(xi${t}, 0, W - 1))], rowOk && xi${t} >= 0 && xi${t} < W);`);
-  }
+  for (let t = 0; t < RUN; t++) L.push(`      let x${t} = ${dwLoad('xrow', 'rowOk', t)};`);
 }
 
 /** DW: one step of PX output pixels of one row for OB channels x KW taps of one (c, i). */
-function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: number): string {
+function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: number): TapCode {
   const RUN = (PX - 1) * SX + KW;
   const L: string[] = [];
   dwRun(L, RUN);
@@ -312,7 +314,7 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: number): str
     `select(0.0, DY[dyrow + min(o0 + ${e} / ${PX}u, u.M - 1u) * plane + min(ox0 + ${e} % ${PX}u, u.Wo - 1u)], ox0 + ${e} % ${PX}u < u.Wo)`);
   for (let q = 0; q < PX; q++) for (let o = 0; o < OB; o++) L.push(`      let d${o}_${q} = ${d(o * PX + q)};`);
   for (const [o, q, j] of tapOrder(OB, PX, KW)) L.push(`      acc[${o}][${j}] = fma(d${o}_${q}, x${q * SX + j}, acc[${o}][${j}]);`);
-  return L.join('\n');
+  return { taps: L.join('\n'), vars: '' };
 }
 
 /**
@@ -322,7 +324,7 @@ function dwTaps(KW: number, SX: number, PX: number, OB: number, sg: number): str
  * gradient where the argmax is that pixel, else zero (also past the pooled rows and columns, and
  * where the ReLU stored no argmax).
  */
-function dwPooledTaps(KW: number, SX: number, PX: number, OB: number, sg: number): { taps: string; vars: string } {
+function dwPooledTaps(KW: number, SX: number, PX: number, OB: number, sg: number): TapCode {
   const RUN = (PX - 1) * SX + KW;
   const HX = PX / 2;
   const L: string[] = [];
@@ -367,7 +369,7 @@ function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   // larger stride: each reads its own.
   const share = (!!p.pool && p.pool.rowStep === 1) || pairs;
   const inside = readsInside(p);
-  const { taps, vars } = share ? sharedRowTaps(KW, p.sx, PX, OB, sg, inside) : { taps: convTaps(KW, p.sx, PX, OB, sg, inside, p.pool ? 2 : 1), vars: '' };
+  const { taps, vars } = share ? sharedRowTaps(KW, p.sx, PX, OB, sg, inside) : convTaps(KW, p.sx, PX, OB, sg, inside, p.pool ? 2 : 1);
   const kernel = gemmKernel(engine, 'CONV', taps, {
     SUBGROUPS: sg > 0, SHARED_LANES: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, POOL: !!p.pool, PAIRS: pairs || !!p.pool, SHARE_ROWS: share, INSIDE: inside,
     ...activationDefines(p.op, p.activation),
@@ -507,7 +509,7 @@ function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boo
   const groupsY = Math.ceil(g.O / OB);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
-  const taps = pooled ? dwPooledTaps(g.kw, g.stride, PX, OB, sg) : pairs ? dwPairTaps(g.kw, g.stride, PX, OB, sg) : { taps: dwTaps(g.kw, g.stride, PX, OB, sg), vars: '' };
+  const taps = (pooled ? dwPooledTaps : pairs ? dwPairTaps : dwTaps)(g.kw, g.stride, PX, OB, sg);
   const defines = { SUBGROUPS: sg > 0, SHARED_LANES: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias, DW_PAIRS: pairs, DY_POOL: pooled };
   const kernel = gemmKernel(engine, 'DW', taps.taps, pooled ? { ...defines, IDX_BINDING: withBias ? 5 : 4 } : defines, WG, taps.vars);
   const [PH, PW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];

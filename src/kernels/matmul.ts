@@ -91,38 +91,39 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
   const groups = Math.ceil(d.N / 64) * Math.ceil(d.M / 32);
   const splits = rowSums || d.batch !== 1 ? 1 : splitK(d.K, groups);
   const kChunk = Math.ceil(d.K / splits / 4) * 4;
-  // With a split the product's dispatch writes partial slices; the epilogue moves to the sum.
-  const epilogue = splits === 1;
+  // With a split the product's dispatch writes partial slices and the epilogue (bias, activation,
+  // accumulate) moves to the sum's; the gate stays with the product, which loads A.
+  const split = splits > 1;
+  const epilogue = split ? { bias: null, activation: null, accumulate: false } : { bias, activation: o.activation, accumulate: !!o.accumulate };
   const kernel = engine.kernel({
     name: 'matmul',
     wgsl: activationSource + source,
     defines: {
-      ...activationDefines('matmul', gate ? gate.activation : epilogue ? o.activation : null),
+      ...activationDefines('matmul', gate ? gate.activation : epilogue.activation),
       A_GATE: !!gate,
-      BIAS: !!bias && epilogue,
+      BIAS: !!epilogue.bias,
       ROW_SUM: !!rowSums,
-      RS_BINDING: bias ? 5 : 4,
-      Y_BINDING: 4 + (bias && epilogue ? 1 : 0) + (rowSums ? 1 : 0),
+      RS_BINDING: epilogue.bias ? 5 : 4,
+      Y_BINDING: 4 + (epilogue.bias ? 1 : 0) + (rowSums ? 1 : 0),
       TRANS_A: !!o.transA,
       TRANS_B: !!o.transB,
       A_VEC: (o.transA ? d.M : d.K) % 4 === 0,
       B_VEC: (o.transB ? d.K : d.N) % 4 === 0,
       C_VEC: d.N % 4 === 0,
-      ACCUMULATE: !!o.accumulate && epilogue,
-      SPLIT: !epilogue,
+      ACCUMULATE: epilogue.accumulate,
+      SPLIT: split,
     },
   });
-  const uniforms = () =>
-    new Uniforms(48)
-      .u32(d.M, d.N, d.K, d.batch, d.batchA === 1 ? 0 : d.M * d.K, d.batchB === 1 ? 0 : d.K * d.N, d.M * d.N)
-      .f32(o.alpha ?? 1)
-      .u32(kChunk, splits)
-      .build();
-  const partial = epilogue ? null : Tensor.empty([splits * d.M * d.N], 'f32', engine);
+  const uniforms = new Uniforms(48)
+    .u32(d.M, d.N, d.K, d.batch, d.batchA === 1 ? 0 : d.M * d.K, d.batchB === 1 ? 0 : d.K * d.N, d.M * d.N)
+    .f32(o.alpha ?? 1)
+    .u32(kChunk, splits)
+    .build();
+  const partial = split ? Tensor.empty([splits * d.M * d.N], 'f32', engine) : null;
   engine.dispatch(kernel, {
-    uniforms: uniforms(),
-    bindings: [a, b, partial ?? c, ...(bias && epilogue ? [bias] : []), ...(rowSums ? [rowSums] : []), ...(gate ? [gate.y] : [])].map(wholeBinding),
-    workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), epilogue ? d.batch : splits],
+    uniforms,
+    bindings: [a, b, partial ?? c, ...(epilogue.bias ? [epilogue.bias] : []), ...(rowSums ? [rowSums] : []), ...(gate ? [gate.y] : [])].map(wholeBinding),
+    workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), split ? splits : d.batch],
   });
   if (partial) {
     const sum = engine.kernel({
@@ -131,7 +132,7 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
       defines: { ...activationDefines('matmul', gate ? null : o.activation), SPLIT_SUM: true, BIAS: !!bias, ACCUMULATE: !!o.accumulate },
     });
     engine.dispatch(sum, {
-      uniforms: uniforms(),
+      uniforms,
       bindings: [partial, c, ...(bias ? [bias] : [])].map(wholeBinding),
       workgroups: [Math.ceil((d.M * d.N) / 64), 1, 1],
     });
