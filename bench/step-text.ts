@@ -27,12 +27,12 @@ function tracedText(title: string, mm: OursMemory): string[] {
   return out;
 }
 
-/** The step bench's result as text; memoryDetail (--memory): the traced step buffer by buffer and the model's terms one by one. */
 /** A peer's time against ours: "2.31x slower" or "1.75x faster". */
 function versus(theirs: number, ours: number): string {
   return theirs >= ours ? `${(theirs / ours).toFixed(2)}x slower` : `${(ours / theirs).toFixed(2)}x faster`;
 }
 
+/** The step bench's result as text; memoryDetail (--memory): the traced step buffer by buffer and the model's terms one by one. */
 export function stepText(
   a: {
     rows: StepRow[];
