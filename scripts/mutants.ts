@@ -435,6 +435,22 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/matmul.test.ts'],
   },
   {
+    name: 'few-rows-fourth-row-reads-third',
+    bug: "the few-rows matmul's fourth row multiplying the third row of A",
+    file: 'shaders/matmul.wgsl',
+    find: 'if (ROWS > 3u) { s3 = fma(A[ia(0u, 3u, k)], bk, s3); }',
+    replace: 'if (ROWS > 3u) { s3 = fma(A[ia(0u, 2u, k)], bk, s3); }',
+    tests: ['test/matmul.test.ts'],
+  },
+  {
+    name: 'few-rows-split-one-slice',
+    bug: "the few-rows matmul's K slices all writing the first slice of the scratch",
+    file: 'shaders/matmul.wgsl',
+    find: '  let base = wid.z * u.M * u.N;',
+    replace: '  let base = 0u * u.M * u.N;',
+    tests: ['test/matmul.test.ts'],
+  },
+  {
     name: 'inside-ignores-padding',
     bug: 'a pass with near padding taken as reading only inside its plane (its input runs lose their zeros)',
     file: 'src/kernels/conv2d-pass.ts',

@@ -82,6 +82,17 @@ describe('matmul', () => {
 // run to K = 2051, so the tolerance is scaled by sqrt(2051 / 300) from TOL's.
 const SPLIT_TOL = { atol: 6e-4, rtol: 1e-4 };
 
+/** op(A) op(B) of [M, K] by [K, N] and both gradients against float64, to SPLIT_TOL. */
+const checkProduct = (M: number, K: number, N: number, transA: boolean, transB: boolean) =>
+  gradCheck({
+    gpu: ([a, b]) => ops.matmul(a!, b!, { transA, transB }),
+    cpu: ([a, b]) => ref.matmul(a!, b!, transA, transB),
+    analytic: analytic(transA, transB),
+    inputs: [ref.random(shape(M, K, transA), M + K), ref.random(shape(K, N, transB), K + N)],
+    tol: SPLIT_TOL,
+    fdSamples: 6,
+  });
+
 describe('matmul split over K', () => {
   // [M, K, N]: 4 slices, 8 (N = 63, a ragged scalar store) and 4, K % 4 tails.
   const cases: [number, number, number][] = [
@@ -94,14 +105,7 @@ describe('matmul split over K', () => {
       it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, async () => {
         expect(splitK(K, Math.ceil(N / 64) * Math.ceil(M / 32))).toBeGreaterThan(1);
         expect(splitK(K, 2)).toBe(1);
-        await gradCheck({
-          gpu: ([a, b]) => ops.matmul(a!, b!, { transA, transB }),
-          cpu: ([a, b]) => ref.matmul(a!, b!, transA, transB),
-          analytic: analytic(transA, transB),
-          inputs: [ref.random(shape(M, K, transA), M + K), ref.random(shape(K, N, transB), K + N)],
-          tol: SPLIT_TOL,
-          fdSamples: 6,
-        });
+        await checkProduct(M, K, N, transA, transB);
       });
     }
   }
@@ -118,6 +122,61 @@ describe('matmul split over K', () => {
     expect(ctx.engine.stats.dispatches - before).toBe(2);
     const want = ref.map(ref.zip(ref.zip(ref.map(ref.matmul(a, b), (v) => 0.5 * v), c0, (x, y) => x + y), bias, (x, y) => x + y), (v) => Math.max(v, 0));
     expectClose(await into.data(), want.data, SPLIT_TOL.atol, SPLIT_TOL.rtol, 'accumulate + bias + relu');
+  });
+});
+
+// The few-rows kernel (Engine.fewRowMatmul, SwiftShader's default): a lane per column and K
+// slice, 1 to 4 rows, with and without a split, every transpose, ragged N across workgroups.
+describe('matmul: few rows (a lane per column, as on SwiftShader)', () => {
+  /** Runs f with the few-rows kernel on; returns how many dispatches used it. */
+  async function withFewRows(f: () => Promise<void>): Promise<number> {
+    const { engine } = ctx;
+    const dispatch = engine.dispatch;
+    let used = 0;
+    engine.fewRowMatmul = true;
+    engine.dispatch = (kernel, args) => {
+      if (kernel.key.includes('["FEW_ROWS",true]')) used++;
+      dispatch.call(engine, kernel, args);
+    };
+    try {
+      await f();
+    } finally {
+      engine.dispatch = dispatch;
+      engine.fewRowMatmul = false;
+    }
+    return used;
+  }
+  // [M, K, N]: one slice and several (K = 1030, 2051), N past a workgroup's 64 columns.
+  const cases: [number, number, number][] = [
+    [1, 1, 1],
+    [2, 33, 65],
+    [3, 1030, 5],
+    [4, 2051, 63],
+    [1, 300, 130],
+  ];
+  for (const [M, K, N] of cases) {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, async () => {
+        const used = await withFewRows(() => checkProduct(M, K, N, transA, transB));
+        expect(used).toBeGreaterThan(0);
+      });
+    }
+  }
+
+  it('adds into C, then the bias and the activation, with and without a split', async () => {
+    for (const [M, K, N] of [[1, 1030, 6], [3, 40, 70]] as const) {
+      const a = ref.random([M, K], 1);
+      const b = ref.random([N, K], 2);
+      const c0 = ref.random([M, N], 3);
+      const bias = ref.random([N], 4);
+      const into = Tensor.fromData(c0.data, c0.shape);
+      const used = await withFewRows(async () => {
+        matmulRaw(Tensor.fromData(a.data, a.shape), Tensor.fromData(b.data, b.shape), { transB: true, accumulate: true, bias: Tensor.fromData(bias.data, bias.shape), activation: 'relu', alpha: 0.5 }, into);
+      });
+      expect(used).toBe(1);
+      const want = ref.map(ref.zip(ref.zip(ref.map(ref.matmul(a, b, false, true), (v) => 0.5 * v), c0, (x, y) => x + y), bias, (x, y) => x + y), (v) => Math.max(v, 0));
+      expectClose(await into.data(), want.data, SPLIT_TOL.atol, SPLIT_TOL.rtol, `${M}x${K}x${N} accumulate + bias + relu`);
+    }
   });
 });
 

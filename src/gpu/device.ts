@@ -15,6 +15,8 @@ export interface DeviceOptions {
   twoRowConv?: boolean;
   /** Engine.quickCompile; default by adapter. */
   quickCompile?: boolean;
+  /** Engine.fewRowMatmul; default by adapter. */
+  fewRowMatmul?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -34,6 +36,7 @@ export interface AcquiredDevice {
   convVariant?: ConvChoice;
   twoRowConv: boolean;
   quickCompile: boolean;
+  fewRowMatmul: boolean;
   /** Where the autotune keeps its picks between processes (Node: a JSON file); none: memory only. */
   tuneStore?: TuneStore;
 }
@@ -98,6 +101,7 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
     software: isSoftwareAdapter(adapter),
     twoRowConv: options.twoRowConv ?? !/swiftshader/.test(adapterText(adapter)),
     quickCompile: options.quickCompile ?? /swiftshader/.test(adapterText(adapter)),
+    fewRowMatmul: options.fewRowMatmul ?? /swiftshader/.test(adapterText(adapter)),
   };
   if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
   if (options.convVariant !== undefined) acquired.convVariant = parseConvChoice('convVariant', options.convVariant);

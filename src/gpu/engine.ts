@@ -62,6 +62,15 @@ export class Engine {
    */
   quickCompile: boolean;
   /**
+   * Whether products of at most 4 rows (a linear layer on one to four images) take the kernel of a
+   * lane per column (shaders/matmul.wgsl, FEW_ROWS) rather than the register blocks. Default: on
+   * SwiftShader only, which keeps the blocks' arrays in memory (the small encoder's head of one
+   * image 1.7 -> 0.6 ms, its encode 19 -> 16 ms; Chromium 156, 2026-12-07). lavapipe keeps them in
+   * registers and runs the blocks faster (1 x 3600 x 32: 0.28-0.33 against 0.23-0.44 ms; 4 x 10800
+   * x 200: 1.1 against 3.5 ms).
+   */
+  fewRowMatmul: boolean;
+  /**
    * How many lanes of a subgroup share the register convolution kernels' loads through
    * subgroupBroadcast, each loading one value in that many (0: none, every lane loads every
    * value). By adapter: 8 where subgroups have at least 8 lanes (lavapipe, GPUs), 4 where they
@@ -99,6 +108,7 @@ export class Engine {
     this.convVariant = acquired.convVariant ?? (acquired.software ? 'register' : 'auto');
     this.twoRowConv = acquired.twoRowConv;
     this.quickCompile = acquired.quickCompile;
+    this.fewRowMatmul = acquired.fewRowMatmul;
     const minLanes = this.features.has('subgroups') ? (this.device.adapterInfo?.subgroupMinSize ?? 0) : 0;
     this.sharedLanes = minLanes >= 8 ? 8 : minLanes >= 4 ? 4 : 0;
     this.autotune = new Autotune(acquired.report, this, acquired.tuneStore ?? null);

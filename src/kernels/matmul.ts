@@ -88,7 +88,8 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
     }
   }
   const c = output('matmul', outShape, engine, into);
-  const groups = Math.ceil(d.N / 64) * Math.ceil(d.M / 32);
+  const fewRows = engine.fewRowMatmul && d.M <= FEW_ROWS && d.batch === 1 && !rowSums && !gate;
+  const groups = fewRows ? Math.ceil(d.N / 64) : Math.ceil(d.N / 64) * Math.ceil(d.M / 32);
   const splits = rowSums || d.batch !== 1 ? 1 : splitK(d.K, groups);
   const kChunk = Math.ceil(d.K / splits / 4) * 4;
   // With a split the product's dispatch writes partial slices and the epilogue (bias, activation,
@@ -107,12 +108,14 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
       Y_BINDING: 4 + (epilogue.bias ? 1 : 0) + (rowSums ? 1 : 0),
       TRANS_A: !!o.transA,
       TRANS_B: !!o.transB,
-      A_VEC: (o.transA ? d.M : d.K) % 4 === 0,
-      B_VEC: (o.transB ? d.K : d.N) % 4 === 0,
-      C_VEC: d.N % 4 === 0,
+      A_VEC: !fewRows && (o.transA ? d.M : d.K) % 4 === 0,
+      B_VEC: !fewRows && (o.transB ? d.K : d.N) % 4 === 0,
+      C_VEC: !fewRows && d.N % 4 === 0,
       ACCUMULATE: epilogue.accumulate,
       SPLIT: split,
+      FEW_ROWS: fewRows,
     },
+    ...(fewRows && { overrides: { ROWS: d.M } }),
   });
   const uniforms = new Uniforms(48)
     .u32(d.M, d.N, d.K, d.batch, d.batchA === 1 ? 0 : d.M * d.K, d.batchB === 1 ? 0 : d.K * d.N, d.M * d.N)
@@ -123,7 +126,7 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
   engine.dispatch(kernel, {
     uniforms,
     bindings: [a, b, partial ?? c, ...(epilogue.bias ? [epilogue.bias] : []), ...(rowSums ? [rowSums] : []), ...(gate ? [gate.y] : [])].map(wholeBinding),
-    workgroups: [Math.ceil(d.N / 64), Math.ceil(d.M / 32), split ? splits : d.batch],
+    workgroups: [Math.ceil(d.N / 64), fewRows ? 1 : Math.ceil(d.M / 32), split ? splits : d.batch],
   });
   if (partial) {
     const sum = engine.kernel({
@@ -140,6 +143,9 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
   }
   return c;
 }
+
+// The most rows of op(A) for the few-rows kernel (Engine.fewRowMatmul).
+const FEW_ROWS = 4;
 
 // Split-K: a product of one workgroup and a long K, in slices of at least SPLIT_K_MIN, up to
 // SPLIT_GROUPS of them. Only one workgroup: lavapipe runs a few in parallel well enough that a
