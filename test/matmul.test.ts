@@ -125,9 +125,10 @@ describe('matmul split over K', () => {
   });
 });
 
-// The few-rows kernel (Engine.fewRowMatmul, SwiftShader's default): a lane per column and K
-// slice, 1 to 4 rows, with and without a split, every transpose, ragged N across workgroups.
-describe('matmul: few rows (a lane per column, as on SwiftShader)', () => {
+// The few-rows kernel (Engine.fewRowMatmul, SwiftShader's default): a lane per four columns and
+// K slice, 1 to 4 rows, with and without a split, every transpose, N of every remainder by 4 and
+// past a workgroup's 256 columns.
+describe('matmul: few rows (a lane per four columns, as on SwiftShader)', () => {
   /** Runs f with the few-rows kernel on; returns how many dispatches used it. */
   async function withFewRows(f: () => Promise<void>): Promise<number> {
     const { engine } = ctx;
@@ -146,13 +147,15 @@ describe('matmul: few rows (a lane per column, as on SwiftShader)', () => {
     }
     return used;
   }
-  // [M, K, N]: one slice and several (K = 1030, 2051), N past a workgroup's 64 columns.
+  // [M, K, N]: one slice and several (K = 1030, 2051).
   const cases: [number, number, number][] = [
     [1, 1, 1],
     [2, 33, 65],
     [3, 1030, 5],
     [4, 2051, 63],
     [1, 300, 130],
+    [3, 17, 8],
+    [2, 40, 261],
   ];
   for (const [M, K, N] of cases) {
     for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
