@@ -76,7 +76,7 @@ async function main(): Promise<number> {
     console.log('  npm run bench -- step --preset small --batch 20 --no-tfjs --no-jax      # our step alone: ms, dispatches, one encode');
     console.log('  npm run bench -- step --preset small --no-tfjs --no-jax --torch          # and PyTorch on the CPU, with the ratio');
     console.log('  npm run bench -- kernels --batch 4 --conv-variant tiled --layers conv2   # one layer on the tiled convolution kernels');
-    console.log('  npm run bench -- web --preset small --conv-variant register               # the page\'s encoder on the register kernels');
+    console.log('  npm run bench -- web --preset small --conv-variant register               # the page\'s encoder on the register kernels (not the pooled forward-only one)');
     console.log('  npm run bench -- web --preset small --no-ort --profile                   # and one of its encodes dispatch by dispatch');
     return 0;
   }

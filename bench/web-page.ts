@@ -51,7 +51,7 @@ export interface WebBenchResult {
   oursFirstMs: number;
   tfjsFirstMs: number;
   oursMs: number;
-  /** The page engine's convolution variant (Engine.convVariant). */
+  /** The page engine's convolutions: its variant (Engine.convVariant), or the pooled forward-only kernel (Engine.pooledConv). */
   convVariant: string;
   /** What one of our encodes records: GPU dispatches and queue submits (the readback's included). */
   oursDispatches: number;
@@ -80,7 +80,9 @@ declare global {
 }
 
 window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
-  const engine = await initEngine({ convVariant: o.convVariant });
+  // A forced variant is what the run measures: the encoder's convolutions then leave the pooled
+  // forward-only kernel (Engine.pooledConv) for that variant's.
+  const engine = await initEngine({ convVariant: o.convVariant, ...(o.convVariant !== undefined && { pooledConv: false }) });
   const config = getPreset(o.preset);
   const S = config.imageSize;
   const model = o.ort
@@ -196,7 +198,7 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
     oursFirstMs,
     tfjsFirstMs,
     oursMs: tooSlow ? warmMs[0] : median(t.ours),
-    convVariant: engine.convVariant,
+    convVariant: engine.pooledConv ? 'pooled forward-only kernel' : engine.convVariant,
     oursDispatches,
     ...(oursProfile !== undefined && { oursProfile }),
     oursSubmits,

@@ -17,6 +17,8 @@ export interface DeviceOptions {
   quickCompile?: boolean;
   /** Engine.fewRowMatmul; default by adapter. */
   fewRowMatmul?: boolean;
+  /** Engine.pooledConv; default by adapter. */
+  pooledConv?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -37,6 +39,7 @@ export interface AcquiredDevice {
   twoRowConv: boolean;
   quickCompile: boolean;
   fewRowMatmul: boolean;
+  pooledConv: boolean;
   /** Where the autotune keeps its picks between processes (Node: a JSON file); none: memory only. */
   tuneStore?: TuneStore;
 }
@@ -102,6 +105,7 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
     twoRowConv: options.twoRowConv ?? !/swiftshader/.test(adapterText(adapter)),
     quickCompile: options.quickCompile ?? /swiftshader/.test(adapterText(adapter)),
     fewRowMatmul: options.fewRowMatmul ?? /swiftshader/.test(adapterText(adapter)),
+    pooledConv: options.pooledConv ?? /swiftshader/.test(adapterText(adapter)),
   };
   if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
   if (options.convVariant !== undefined) acquired.convVariant = parseConvChoice('convVariant', options.convVariant);

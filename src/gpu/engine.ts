@@ -62,12 +62,20 @@ export class Engine {
    */
   quickCompile: boolean;
   /**
+   * Whether conv2dPool, when it records no gradient, takes the forward-only kernel of
+   * shaders/conv2d-pooled.wgsl (no argmax; weights at constant indices or shared by a subgroup).
+   * Default: on SwiftShader only, where the small encoder's three layers and their pooling passes
+   * went from about 14 to 7.5 ms (Chromium 156, 2026-12-07) for a first call about 1.6 s longer
+   * (the unrolled bodies' compilation). lavapipe takes seconds to compile each body.
+   */
+  pooledConv: boolean;
+  /**
    * Whether products of at most 4 rows (a linear layer on one to four images) take the kernel of a
-   * lane per column (shaders/matmul.wgsl, FEW_ROWS) rather than the register blocks. Default: on
-   * SwiftShader only, which keeps the blocks' arrays in memory (the small encoder's head of one
-   * image 1.7 -> 0.6 ms, its encode 19 -> 16 ms; Chromium 156, 2026-12-07). lavapipe keeps them in
-   * registers and runs the blocks faster (1 x 3600 x 32: 0.28-0.33 against 0.23-0.44 ms; 4 x 10800
-   * x 200: 1.1 against 3.5 ms).
+   * lane per four columns (shaders/matmul.wgsl, FEW_ROWS) rather than the register blocks.
+   * Default: on SwiftShader only, which keeps the blocks' arrays in memory (the small encoder's
+   * head of one image 1.7 -> 0.3 ms; Chromium 156, 2026-12-07). lavapipe keeps them in registers
+   * and runs the blocks as fast or faster (1 x 3600 x 32: 0.23-0.28 against 0.26-0.32 ms; 4 x
+   * 10800 x 200: 1.1-1.4 against 1.6-1.8 ms).
    */
   fewRowMatmul: boolean;
   /**
@@ -109,6 +117,7 @@ export class Engine {
     this.twoRowConv = acquired.twoRowConv;
     this.quickCompile = acquired.quickCompile;
     this.fewRowMatmul = acquired.fewRowMatmul;
+    this.pooledConv = acquired.pooledConv;
     const minLanes = this.features.has('subgroups') ? (this.device.adapterInfo?.subgroupMinSize ?? 0) : 0;
     this.sharedLanes = minLanes >= 8 ? 8 : minLanes >= 4 ? 4 : 0;
     this.autotune = new Autotune(acquired.report, this, acquired.tuneStore ?? null);

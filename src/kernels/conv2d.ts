@@ -4,7 +4,8 @@
 import source from '../../shaders/conv2d.wgsl';
 import activationSource from '../../shaders/activation.wgsl';
 import { grid1d, Uniforms, type Binding, type Engine } from '../gpu/engine.js';
-import { record } from '../autograd/tape.js';
+import { isGradEnabled, record } from '../autograd/tape.js';
+import { pooledConv, pooledConvFits } from './conv2d-pooled.js';
 import { shapeStr, Tensor } from '../tensor.js';
 import { bindRange, checkF32, checkWhole, opError, output, rangeBinding, wholeBinding } from './util.js';
 import { activationDefines, type Activation } from './elementwise.js';
@@ -696,6 +697,8 @@ export function conv2dPool(x: Tensor, w: Tensor, bias: Tensor | null = null, o: 
   const engine = sameEngine(op, ['x', x], ['w', w], ['bias', bias]);
   checkWhole(op, 'w', w);
   const relu = !!pool.relu;
+  const recording = isGradEnabled() && [x, w, bias].some((t) => t?.requiresGrad);
+  if (!recording && engine.pooledConv && pooledConvFits(engine, g)) return pooledConv(engine, x, w, bias, g, relu);
   // The fused store is the register kernel's: where the convolution's forward runs tiled (as
   // chosen for conv2d with these shapes), or the engine does not fuse, the pooling is a pass of
   // its own.

@@ -1,0 +1,51 @@
+// relu?(maxPool2d(conv2d(x, w) + bias)) with 2x2 windows at stride 2, forward only: the encoder
+// when nothing records a gradient (no argmax is stored). Stride 1, zero padding, NCHW, PyTorch's
+// [O, C, kh, kw] weights and the floor mode's output size.
+//
+// Made for CPU adapters that run a lane's storage loads as a gather per SIMD lane, even at an
+// address every lane shares (SwiftShader: about 1 G floats/s against 18 G multiply-adds/s): each
+// lane owns two convolution rows by 2 * PXP columns of OB output channels (the rows and columns of
+// PXP pooled outputs), so each input value it loads serves up to OB * kw products, and the weights
+// reach the lanes one of two ways (src/kernels/conv2d-pooled.ts emits the body):
+// - CONST_W (few weights): the loops over input channels are unrolled and the weights bound as an
+//   array of fixed size, so every weight index is a constant: a load the compiler knows every lane
+//   shares;
+// - otherwise each of SHARED_LANES lanes of a subgroup loads one weight in that many and
+//   subgroupBroadcast hands them round (or, without subgroups, every lane loads every weight).
+// Lanes past the last tile repeat it rather than return (a broadcast needs every lane of its
+// subgroup) and store nothing.
+//
+// The convolution's per-channel sums sit in scalars named a{row}_{column}_{channel}: an array
+// indexed by a loop counter is memory on SwiftShader.
+
+#if SUBGROUPS
+enable subgroups;
+#endif
+
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+#if CONST_W
+@group(0) @binding(1) var<storage, read> WT: array<f32, {{W_SIZE}}>;
+#else
+@group(0) @binding(1) var<storage, read> WT: array<f32>;
+#endif
+#if BIAS
+@group(0) @binding(2) var<storage, read> BIAS: array<f32>;
+#endif
+@group(0) @binding({{OUT_BINDING}}) var<storage, read_write> OUT: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn main(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+#if SUBGROUPS
+  @builtin(subgroup_invocation_id) sid: u32,
+#endif
+) {
+  let tile = min(gid.x, {{TILES}}u - 1u);
+  let live = gid.x < {{TILES}}u;
+  // Pooled row, first pooled column (the last block of a row moves left to stay inside), first channel, image.
+  let py = tile / {{COL_BLOCKS}}u;
+  let px = min((tile % {{COL_BLOCKS}}u) * {{PXP}}u, {{OW}}u - {{PXP}}u);
+  let og = gid.y * {{OB}}u;
+  let n = gid.z;
+{{BODY}}
+}
