@@ -499,6 +499,14 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/conv2d-pooled.test.ts'],
   },
   {
+    name: 'page-load-not-precompiled',
+    bug: "the page's session leaving the encoder's and decoder's pipelines to the first encode",
+    file: 'src/web/session.ts',
+    find: '    void this.serial(() => this.precompile());',
+    replace: '    void this.serial(async () => undefined);',
+    tests: ['test/precompile.test.ts'],
+  },
+  {
     name: 'inside-ignores-padding',
     bug: 'a pass with near padding taken as reading only inside its plane (its input runs lose their zeros)',
     file: 'src/kernels/conv2d-pass.ts',

@@ -95,3 +95,25 @@ describe('Trainer.precompile', () => {
     trainer.dispose();
   });
 });
+
+describe("the page's session", () => {
+  it('compiles the encoder and decoder after loading a checkpoint: the first encode and decode then compile nothing', async () => {
+    const { engine } = ctx;
+    const { Session } = await import('../src/web/session.js');
+    const { Dcign } = await import('../src/model/dcign.js');
+    const { encodeModel } = await import('../src/model/checkpoint.js');
+    const config = getPreset('tiny');
+    const source = new Dcign(config, 3, engine);
+    const bytes = await encodeModel(source);
+    source.dispose();
+    const session = new Session(engine);
+    await session.load(bytes, 'tiny.safetensors');
+    await session.settled();
+    const compiled = engine.pipelines.size;
+    const S = config.imageSize;
+    const { mu } = await session.encode(new Float32Array(S * S).fill(0.5));
+    await session.decode(mu);
+    expect(engine.pipelines.size, 'pipelines compiled by the first encode and decode').toBe(compiled);
+    expect(mu.length).toBe(config.latents);
+  });
+});

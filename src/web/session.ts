@@ -34,8 +34,42 @@ export class Session {
     return run;
   }
 
-  /** Replaces the model with the checkpoint in `bytes`; throws (keeping the old one) if it does not load. */
+  /**
+   * Replaces the model with the checkpoint in `bytes`; throws (keeping the old one) if it does not
+   * load. Then, queued behind it, compiles the encoder's and decoder's pipelines, so that the first
+   * encode does not wait for them if the page is given an image a little later (on SwiftShader the
+   * encoder's take about 2 s).
+   */
   load(bytes: Uint8Array, name: string): Promise<ModelInfo> {
+    const loaded = this.loadNow(bytes, name);
+    void this.serial(() => this.precompile());
+    return loaded;
+  }
+
+  /** Resolves when everything queued so far has run (the compilation after a load included). */
+  async settled(): Promise<void> {
+    await this.queue;
+  }
+
+  private precompile(): Promise<unknown> {
+    const model = this.model;
+    if (!model) return Promise.resolve();
+    const { imageSize: S, latents } = model.config;
+    // A dry run records nothing; an error here would come again, and be shown, on the first encode.
+    return this.engine
+      .precompile(() =>
+        noGrad(() => {
+          const x = Tensor.empty([1, 1, S, S], 'f32', this.engine);
+          const z = Tensor.empty([1, latents], 'f32', this.engine);
+          const { mu, logvar } = model.encode(x);
+          const y = model.decode(z);
+          for (const t of [x, z, mu, logvar, y]) t.dispose();
+        }),
+      )
+      .catch(() => undefined);
+  }
+
+  private loadNow(bytes: Uint8Array, name: string): Promise<ModelInfo> {
     return this.serial(async () => {
       const { model, metadata } = decodeModel(bytes, name, this.engine);
       await this.engine.checkErrors();
