@@ -40,7 +40,8 @@ fn main(
 ) {
   let tile = min(gid.x, {{TILES}}u - 1u);
   let live = gid.x < {{TILES}}u;
-  // Pooled row, first pooled column (the last block of a row moves left to stay inside), first channel, image.
+  // Pooled row, first pooled column (the last block of a row moves left to stay inside), first
+  // output channel, image.
   let py = tile / {{COL_BLOCKS}}u;
   let px = min((tile % {{COL_BLOCKS}}u) * {{PXP}}u, {{OW}}u - {{PXP}}u);
   let og = gid.y * {{OB}}u;

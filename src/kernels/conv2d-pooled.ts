@@ -20,10 +20,15 @@ const OB = 16;
 // with them, and so does its compilation (the small encoder's first layer, 200 weights: 0.2 s).
 const CONST_WEIGHTS = 256;
 
-/** Whether conv2dPool may take this kernel for geometry g: stride 1 and x and the output each within one binding. */
+/**
+ * Whether conv2dPool may take this kernel for geometry g: stride 1, x and the output each within
+ * one binding, and a dispatch within the workgroup limits.
+ */
 export function pooledConvFits(engine: Engine, g: Conv2dGeometry): boolean {
   const out = g.N * g.O * Math.floor(g.Ho / 2) * Math.floor(g.Wo / 2);
-  return g.stride === 1 && Math.max(g.N * g.C * g.H * g.W, out) * 4 <= engine.maxBinding;
+  const maxGroups = engine.limits.maxComputeWorkgroupsPerDimension;
+  const tiles = Math.floor(g.Ho / 2) * Math.floor(g.Wo / 2);
+  return g.stride === 1 && Math.max(g.N * g.C * g.H * g.W, out) * 4 <= engine.maxBinding && Math.ceil(tiles / 64) <= maxGroups && g.N <= maxGroups;
 }
 
 interface Plan {
@@ -72,10 +77,11 @@ function body(p: Plan): string {
   const acc = (j: number, c: number, o: number) => `a${j}_${c}_${o}`;
   for (let o = 0; o < p.OB; o++) for (let j = 0; j < 2; j++) for (let c = 0; c < cols; c++) L.push(`  var ${acc(j, c, o)} = 0.0;`);
   // Weight (o, ky, kx) times the input row of kernel row ky for both convolution rows.
-  const products = (o: number, ky: number, kx: number, w: string, x: (a: number, b: number) => string, only?: number) => {
+  // (Only one of the two rows where the input rows arrive one at a time.)
+  const products = (o: number, ky: number, kx: number, w: string, only?: number) => {
     for (let j = 0; j < 2; j++) {
       if (only !== undefined && j !== only) continue;
-      for (let c = 0; c < cols; c++) L.push(`    ${acc(j, c, o)} = fma(${w}, ${x(ky + j, c + kx)}, ${acc(j, c, o)});`);
+      for (let c = 0; c < cols; c++) L.push(`    ${acc(j, c, o)} = fma(${w}, x${ky + j}_${c + kx}, ${acc(j, c, o)});`);
     }
   };
   const plane = p.H * p.W;
@@ -90,7 +96,7 @@ function body(p: Plan): string {
           if (ky < 0 || ky >= p.KH) continue;
           for (let o = 0; o < p.OB; o++) {
             for (let kx = 0; kx < p.KW; kx++) {
-              products(o, ky, kx, `WT[${((o * p.C + ci) * p.KH + ky) * p.KW + kx}u]`, (r, b) => `x${r}_${b}`, j);
+              products(o, ky, kx, `WT[${((o * p.C + ci) * p.KH + ky) * p.KW + kx}u]`, j);
             }
           }
         }
@@ -119,7 +125,7 @@ function body(p: Plan): string {
         w = `WT[wo${o} + wb + ${t}u]`;
       }
       L.push('    {', `    let w = ${w};`);
-      products(o, Math.floor(t / p.KW), t % p.KW, 'w', (r, b) => `x${r}_${b}`);
+      products(o, Math.floor(t / p.KW), t % p.KW, 'w');
       L.push('    }');
     }
     L.push('  }');
