@@ -5,7 +5,12 @@ export type Defines = Record<string, string | number | boolean>;
 
 export interface KernelSpec {
   name: string;
-  wgsl: string;
+  /**
+   * The source, or a function that makes it: generated kernels pass one, so that their code is
+   * built only when the pipeline is compiled, not on every dispatch (the pooled convolution's
+   * unrolled body took about 1 ms of JavaScript a call).
+   */
+  wgsl: string | (() => string);
   defines?: Defines;
   /** Pipeline-overridable constants (`override X: u32;`), e.g. workgroup sizes. */
   overrides?: Record<string, number>;
@@ -139,7 +144,7 @@ export class PipelineCache {
     const moduleKey = `${spec.name}|${sortedJson(spec.defines)}`;
     let module = this.modules.get(moduleKey);
     if (!module) {
-      const code = preprocess(spec.wgsl, spec.defines, spec.name);
+      const code = preprocess(typeof spec.wgsl === 'string' ? spec.wgsl : spec.wgsl(), spec.defines, spec.name);
       module = this.device.createShaderModule({ code, label: spec.name });
       this.modules.set(moduleKey, module);
     }

@@ -158,7 +158,7 @@ export function pooledConv(engine: Engine, x: Tensor, w: Tensor, bias: Tensor | 
     BIAS: !!bias, SUBGROUPS: p.weights === 'shared',
     W_SIZE: g.O * g.C * g.kh * g.kw, OUT_BINDING: bias ? 3 : 2, TILES: tiles, COL_BLOCKS: Math.ceil(p.OW / p.PXP),
   };
-  const kernel = engine.kernel({ name: 'conv2d-pooled', wgsl: source.replace('{{BODY}}', body(p)), defines });
+  const kernel = engine.kernel({ name: 'conv2d-pooled', wgsl: () => source.replace('{{BODY}}', body(p)), defines });
   engine.dispatch(kernel, {
     bindings: [x, w, ...(bias ? [bias] : []), out].map(wholeBinding),
     workgroups: [Math.ceil(tiles / 64), Math.ceil(g.O / p.OB), g.N],

@@ -177,13 +177,19 @@ function workgroupSize(engine: Engine, lanes: number): number {
   return Math.min(64, Math.max(8, engine.device.adapterInfo?.subgroupMaxSize ?? 8));
 }
 
-/** The CONV or DW pipeline with its generated tap loop (and, sharing rows, the loop's variables). */
-function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', taps: string, defines: Record<string, number | boolean>, WG: number, vars = '') {
+/**
+ * The CONV or DW pipeline with its generated tap loop (and, sharing rows, the loop's variables),
+ * generated only if the pipeline is not compiled yet.
+ */
+function gemmKernel(engine: Engine, kind: 'CONV' | 'DW', code: () => TapCode, defines: Record<string, number | boolean>, WG: number) {
   return engine.kernel({
     name: 'conv2d',
     // The defines determine the generated loops, so they keep the pipeline key exact.
     // (Every placeholder: the #if branches that do not apply are dropped by preprocess.)
-    wgsl: source.replaceAll(`{{${kind}_TAPS}}`, taps).replaceAll(`{{${kind}_VARS}}`, vars) + (kind === 'CONV' ? activationSource : ''),
+    wgsl: () => {
+      const { taps, vars } = code();
+      return source.replaceAll(`{{${kind}_TAPS}}`, taps).replaceAll(`{{${kind}_VARS}}`, vars) + (kind === 'CONV' ? activationSource : '');
+    },
     defines: { GEMM: true, [kind]: true, ...defines },
     overrides: { WG },
   });
@@ -370,11 +376,11 @@ function registerConv(engine: Engine, p: ConvPass): ConvRun | null {
   // larger stride: each reads its own.
   const share = (!!p.pool && p.pool.rowStep === 1) || pairs;
   const inside = readsInside(p);
-  const { taps, vars } = share ? sharedRowTaps(KW, p.sx, PX, OB, sg, inside) : convTaps(KW, p.sx, PX, OB, sg, inside, p.pool ? 2 : 1);
+  const taps = () => (share ? sharedRowTaps(KW, p.sx, PX, OB, sg, inside) : convTaps(KW, p.sx, PX, OB, sg, inside, p.pool ? 2 : 1));
   const kernel = gemmKernel(engine, 'CONV', taps, {
     SUBGROUPS: sg > 0, SHARED_LANES: sg, KW, SX: p.sx, PX, OB, RUN: (PX - 1) * p.sx + KW, SHUFFLE: !!p.shuffle, POOL: !!p.pool, PAIRS: pairs || !!p.pool, SHARE_ROWS: share, INSIDE: inside,
     ...activationDefines(p.op, p.activation),
-  }, WG, vars);
+  }, WG);
   const outChannels = p.shuffle ? p.M / 4 : p.M;
   const inImg = p.K * p.inH * p.inW;
   const outImg = outChannels * p.outH * p.outW;
@@ -510,9 +516,9 @@ function registerDw(op: string, engine: Engine, g: Conv2dGeometry, withBias: boo
   const groupsY = Math.ceil(g.O / OB);
   const maxWg = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > maxWg || groupsY > maxWg) throw opError(op, 'too many channels for one dispatch', ['x', [g.N, g.C, g.H, g.W]], ['w', [g.O, g.C, g.kh, g.kw]]);
-  const taps = (pooled ? dwPooledTaps : pairs ? dwPairTaps : dwTaps)(g.kw, g.stride, PX, OB, sg);
+  const taps = () => (pooled ? dwPooledTaps : pairs ? dwPairTaps : dwTaps)(g.kw, g.stride, PX, OB, sg);
   const defines = { SUBGROUPS: sg > 0, SHARED_LANES: sg, KW: g.kw, SX: g.stride, PX, OB, DB_LANE: withBias, DW_PAIRS: pairs, DY_POOL: pooled };
-  const kernel = gemmKernel(engine, 'DW', taps.taps, pooled ? { ...defines, IDX_BINDING: withBias ? 5 : 4 } : defines, WG, taps.vars);
+  const kernel = gemmKernel(engine, 'DW', taps, pooled ? { ...defines, IDX_BINDING: withBias ? 5 : 4 } : defines, WG);
   const [PH, PW] = [Math.floor(g.Ho / 2), Math.floor(g.Wo / 2)];
   return {
     groups: groupsX * groupsY,
