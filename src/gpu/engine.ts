@@ -65,7 +65,7 @@ export class Engine {
    * Whether conv2dPool, when it records no gradient, takes the forward-only kernel of
    * shaders/conv2d-pooled.wgsl (no argmax; weights at constant indices or shared by a subgroup).
    * Default: on SwiftShader only, where the small encoder's three layers and their pooling passes
-   * went from about 14 to 7.5 ms (Chromium 156, 2026-12-07) for a first call about 1.6 s longer
+   * went from about 14 to 6.5 ms (Chromium 156, 2026-12-07) for a first call about 2 s longer
    * (the unrolled bodies' compilation). lavapipe takes seconds to compile each body.
    */
   pooledConv: boolean;
