@@ -11,7 +11,7 @@ export type Context = { label: string };
 export type ProfileEntry = { what: string; ms: number; dispatches: number };
 
 /** A dispatch's kernel in a few words: conv passes by kind, elementwise by expression. */
-function kernelWords(kernel: { name: string; key: string }): string {
+export function kernelWords(kernel: { name: string; key: string }): string {
   const has = (flag: string) => kernel.key.includes(`["${flag}",true]`);
   if (kernel.name === 'conv2d') {
     for (const [flag, words] of [['CONV', 'conv implicit GEMM'], ['DW_SUM', 'conv dw partial sums'], ['DW', 'conv dw'], ['DB', 'conv db']] as const) {

@@ -61,7 +61,7 @@ async function main(): Promise<number> {
       run: benchStep,
     },
     web: {
-      about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu and onnxruntime-web (wasm, webgpu): paper preset, or small where paper is too slow [--preset paper|small: that one, no probe] [--no-ort] [--profile: one encode dispatch by dispatch]',
+      about: 'encoder ms for one image in Chromium (/usr/bin/chromium), ours vs tfjs-backend-webgpu and onnxruntime-web (wasm, webgpu): paper preset, or small where paper is too slow [--preset paper|small: that one, no probe] [--no-ort] [--profile: one encode dispatch by dispatch, between GPU timestamps and by repetition]',
       // The page has an engine of its own: --conv-variant passes to it.
       run: (_, f) => benchWeb({ ...f, convVariant: values['conv-variant'] === undefined ? undefined : convChoiceFlag(values['conv-variant']) }),
     },

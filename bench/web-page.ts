@@ -15,7 +15,7 @@ import { ortSides } from './web-ort.js';
 import type { ConvChoice } from '../src/gpu/autotune.js';
 import type { Engine } from '../src/gpu/engine.js';
 import { GpuMarks } from '../src/gpu/marks.js';
-import { profileDispatches } from './dispatch-profile.js';
+import { kernelWords, profileDispatches } from './dispatch-profile.js';
 
 export interface WebBenchOptions {
   preset: string;
@@ -55,8 +55,11 @@ export interface WebBenchResult {
   convVariant: string;
   /** What one of our encodes records: GPU dispatches and queue submits (the readback's included). */
   oursDispatches: number;
-  /** With profile: each dispatch of an encode in order, its kernel and median GPU ms; null without timestamp-query. */
-  oursProfile?: { what: string; ms: number }[] | null;
+  /**
+   * With profile: each dispatch of an encode in order, its kernel, its median GPU ms submitted
+   * alone between timestamps (null without timestamp-query) and its cost by repetition.
+   */
+  oursProfile?: ProfileRow[];
   oursSubmits: number;
   /** The same round trip with next to no work (upload one image, one tiny dispatch, read 4 bytes back): what any call pays. */
   floorMs: number;
@@ -212,16 +215,60 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
   };
 };
 
-const PROFILE_REPS = 5;
+export interface ProfileRow {
+  what: string;
+  /** Median GPU ms of the dispatch submitted alone between two timestamps; null without timestamp-query. */
+  ms: number | null;
+  /** The encode's median ms with the dispatch recorded REPEAT more times, less the plain encode's, over REPEAT. */
+  repeatMs: number;
+}
 
-/** Each dispatch of an encode timed alone, in order: the median over PROFILE_REPS encodes. */
-async function profileEncode(engine: Engine, encode: () => Promise<unknown>): Promise<{ what: string; ms: number }[] | null> {
-  if (!GpuMarks.available(engine.device)) return null;
-  const reps: { what: string; ms: number }[][] = [];
-  for (let i = 0; i < PROFILE_REPS; i++) {
-    const p = await profileDispatches(engine, { label: 'encode' }, encode);
-    await p.result;
-    reps.push(p.timed);
+const PROFILE_REPS = 5;
+// Repetition: an encode's time moves in steps of about 1 ms on SwiftShader (Chromium's GPU process
+// looks for finished work on a timer), so a dispatch is repeated enough to span several steps.
+const REPEAT = 10;
+const REPEAT_ENCODES = 7;
+
+/**
+ * Each dispatch of an encode, in order, timed two ways: submitted alone between GPU timestamps
+ * (medians over PROFILE_REPS encodes), which on SwiftShader also counts each submit's own cost,
+ * and by repetition, which counts what the dispatch adds to an encode.
+ */
+async function profileEncode(engine: Engine, encode: () => Promise<unknown>): Promise<ProfileRow[]> {
+  const dispatch = engine.dispatch;
+  const names: string[] = [];
+  // The encode's median ms with dispatch `target` recorded `extra` more times (-1: none).
+  const timed = async (target: number, extra: number) => {
+    const times: number[] = [];
+    for (let e = 0; e < REPEAT_ENCODES; e++) {
+      let n = 0;
+      engine.dispatch = (kernel, args) => {
+        if (target < 0 && e === 0) names.push(kernelWords(kernel));
+        dispatch.call(engine, kernel, args);
+        if (n++ === target) for (let r = 0; r < extra; r++) dispatch.call(engine, kernel, args);
+      };
+      try {
+        const t0 = performance.now();
+        await encode();
+        times.push(performance.now() - t0);
+      } finally {
+        engine.dispatch = dispatch;
+      }
+    }
+    return median(times);
+  };
+  const base = await timed(-1, 0);
+  const repeatMs: number[] = [];
+  for (let i = 0; i < names.length; i++) repeatMs.push(((await timed(i, REPEAT)) - base) / REPEAT);
+  let stamped: number[] | null = null;
+  if (GpuMarks.available(engine.device)) {
+    const reps: number[][] = [];
+    for (let i = 0; i < PROFILE_REPS; i++) {
+      const p = await profileDispatches(engine, { label: 'encode' }, encode);
+      await p.result;
+      reps.push(p.timed.map((d) => d.ms));
+    }
+    stamped = names.map((_, k) => median(reps.map((r) => r[k]!)));
   }
-  return reps[0]!.map((d, k) => ({ what: d.what.replace(/^encode: /, ''), ms: median(reps.map((r) => r[k]!.ms)) }));
+  return names.map((what, i) => ({ what, ms: stamped ? stamped[i]! : null, repeatMs: repeatMs[i]! }));
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { browserBundle, repoRoot } from '../scripts/build-web.js';
 import { launchChromium, serveDemo } from '../src/cli/demo.js';
-import type { OrtRow, WebBenchOptions, WebBenchResult } from './web-page.js';
+import type { OrtRow, ProfileRow, WebBenchOptions, WebBenchResult } from './web-page.js';
 import { table } from './timing.js';
 import type { BenchOptions } from './options.js';
 import { PRESETS } from '../src/model/presets.js';
@@ -134,13 +134,14 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
   }
 }
 
-/** --profile: one encode of ours dispatch by dispatch (medians of a few encodes). */
+/** --profile: one encode of ours dispatch by dispatch. */
 function profileText(r: WebBenchResult): string {
   if (r.oursProfile === undefined) return '';
-  if (r.oursProfile === null) return '\n\nprofile: skipped (the page\'s adapter has no timestamp-query)';
-  const total = r.oursProfile.reduce((a, d) => a + d.ms, 0);
+  const stamped = r.oursProfile.every((d) => d.ms !== null);
+  const total = (f: (d: ProfileRow) => number) => r.oursProfile!.reduce((a, d) => a + f(d), 0);
   return (
-    `\n\nOne encode of ours, each dispatch submitted alone between GPU timestamps (medians of 5 encodes), ${total.toFixed(1)} ms in all:\n` +
-    table(['#', 'kernel', 'ms', 'share'], r.oursProfile.map((d, i) => [String(i + 1), d.what, d.ms, `${((100 * d.ms) / total).toFixed(1)}%`]))
+    `\n\nOne encode of ours dispatch by dispatch: "alone", each submitted alone between GPU timestamps (medians of 5 encodes${stamped ? `, ${total((d) => d.ms!).toFixed(1)} ms in all` : '; skipped, the adapter has no timestamp-query'}); ` +
+    `"repeated", what the dispatch adds to an encode (the encode's median with it recorded 10 more times, less the plain one's, over 10; ${total((d) => d.repeatMs).toFixed(1)} ms in all):\n` +
+    table(['#', 'kernel', 'alone ms', 'repeated ms'], r.oursProfile.map((d, i) => [String(i + 1), d.what, d.ms === null ? '-' : d.ms, d.repeatMs]))
   );
 }
