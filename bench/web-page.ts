@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 import { initEngine, noGrad, ops, Tensor } from '../src/browser.js';
 import { Dcign } from '../src/model/dcign.js';
-import { getPreset, shapesOf } from '../src/model/presets.js';
+import { getPreset, shapesOf, type DcignConfig } from '../src/model/presets.js';
 import { Rng } from '../src/data/rng.js';
 import { median } from '../src/eval/abc.js';
 import { maxRelDiff, NCHW_TO_NHWC, OCKK_TO_KKCO, permute4 } from './peer-data.js';
@@ -32,6 +32,8 @@ export interface WebBenchOptions {
   ort?: { distUrl: string; onnxUrl: string; weightsUrl: string };
   /** Time one encode dispatch by dispatch too (GPU timestamps; medians of PROFILE_REPS encodes). */
   profile?: boolean;
+  /** Run tfjs-backend-webgpu beside ours (default true). */
+  tfjs?: boolean;
 }
 
 export interface OrtRow {
@@ -46,10 +48,11 @@ export interface WebBenchResult {
   preset: string;
   imageSize: number;
   adapter: string;
-  tfjsVersion: string;
+  /** null where tfjs was left out (tfjs: false), here and below. */
+  tfjsVersion: string | null;
   /** The first call of each: shader compilation included. */
   oursFirstMs: number;
-  tfjsFirstMs: number;
+  tfjsFirstMs: number | null;
   oursMs: number;
   /** The page engine's convolutions: its variant (Engine.convVariant), or the pooled forward-only kernel (Engine.pooledConv). */
   convVariant: string;
@@ -63,13 +66,13 @@ export interface WebBenchResult {
   oursSubmits: number;
   /** The same round trip with next to no work (upload one image, one tiny dispatch, read 4 bytes back): what any call pays. */
   floorMs: number;
-  tfjsMs: number;
+  tfjsMs: number | null;
   iterations: number;
   /** Largest |ours - tfjs| of mu and logvar over the largest |tfjs|. */
-  maxRelDiff: number;
+  maxRelDiff: number | null;
   /** A warm call took longer than maxWarmMs: not timed further. */
   tooSlow: boolean;
-  warmMs: [ours: number, tfjs: number];
+  warmMs: [ours: number, tfjs: number | null];
   ortVersion?: string;
   ort?: OrtRow[];
   /** An execution provider that did not start, by row name: its error. */
@@ -94,6 +97,96 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
   const p = new Map<string, Float32Array>();
   for (const [name, t] of model.parameters()) p.set(name, await t.data());
 
+  const tfjs = o.tfjs === false ? null : await tfjsSide(config, p);
+
+  // A fixed image in [0, 1).
+  const rng = Rng.fromSeed(12345);
+  const image = new Float32Array(S * S).map(() => rng.uniform());
+
+  const ours = async () => {
+    const x = Tensor.fromData(image, [1, 1, S, S], 'f32', engine);
+    const r = noGrad(() => model.encode(x));
+    const out = await Promise.all([r.mu.data(), r.logvar.data()]);
+    [x, r.mu, r.logvar].forEach((t) => t.dispose());
+    return out;
+  };
+  const theirs = tfjs ? () => tfjs.encode(image) : null;
+  const timed = async <T>(f: () => Promise<T>): Promise<[number, T]> => {
+    const t0 = performance.now();
+    const r = await f();
+    return [performance.now() - t0, r];
+  };
+
+  const ort = o.ort ? await ortSides(o.ort.distUrl, o.ort.onnxUrl, S, image) : undefined;
+
+  const [oursFirstMs, a] = await timed(ours);
+  // What a call pays besides the encoder: the upload, one dispatch and the readback.
+  const floor = async () => {
+    const x = Tensor.fromData(image, [1, 1, S, S], 'f32', engine);
+    const y = ops.mulScalar(x.view([S * S]), 1);
+    const first = y.slot(0, [1]);
+    const out = await first.data();
+    [x, y, first].forEach((t) => t.dispose());
+    return out;
+  };
+  await floor();
+  const floorTimes: number[] = [];
+  for (let i = 0; i < 5; i++) floorTimes.push((await timed(floor))[0]);
+  const counted = { ...engine.stats };
+  await ours();
+  const oursDispatches = engine.stats.dispatches - counted.dispatches;
+  const oursSubmits = engine.stats.submits - counted.submits;
+  const oursProfile = o.profile ? await profileEncode(engine, ours) : undefined;
+  const [tfjsFirstMs, b] = theirs ? await timed(theirs) : [null, null];
+  const ortFirst: [number, Float32Array[]][] = [];
+  for (const side of ort?.sides ?? []) ortFirst.push(await timed(side.run));
+  const muLogvar = (r: Float32Array[]) => Float32Array.from([...r[0]!, ...r[1]!]);
+  const warmMs: [number, number | null] = [(await timed(ours))[0], theirs ? (await timed(theirs))[0] : null];
+  for (const side of ort?.sides ?? []) await side.run();
+  const tooSlow = Math.max(warmMs[0], warmMs[1] ?? 0) > o.maxWarmMs;
+  // Alternate the sides so that a busy moment of the machine lands on all of them.
+  const t: { ours: number[]; tfjs: number[]; ort: number[][] } = { ours: [], tfjs: [], ort: (ort?.sides ?? []).map(() => []) };
+  const start = performance.now();
+  while (!tooSlow && t.ours.length < o.minIters || (performance.now() - start < 2 * o.minMs && t.ours.length < o.maxIters)) {
+    t.ours.push((await timed(ours))[0]);
+    if (theirs) t.tfjs.push((await timed(theirs))[0]);
+    for (const [i, side] of (ort?.sides ?? []).entries()) t.ort[i]!.push((await timed(side.run))[0]);
+  }
+  const maxAbs = (x: Float32Array, y: Float32Array) => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+  const ortRows = ort?.sides.map((side, i) => ({
+    name: side.name,
+    firstMs: ortFirst[i]![0],
+    ms: median(t.ort[i]!),
+    maxAbsMuDiff: maxAbs(ortFirst[i]![1][0]!, a[0]!),
+  }));
+  for (const side of ort?.sides ?? []) await side.release();
+  model.dispose();
+  tfjs?.release();
+  engine.destroy();
+  return {
+    preset: config.preset,
+    imageSize: S,
+    adapter: engine.report,
+    tfjsVersion: tfjs ? tf.version_core : null,
+    oursFirstMs,
+    tfjsFirstMs,
+    oursMs: tooSlow ? warmMs[0] : median(t.ours),
+    convVariant: engine.pooledConv ? 'pooled forward-only kernel' : engine.convVariant,
+    oursDispatches,
+    ...(oursProfile !== undefined && { oursProfile }),
+    oursSubmits,
+    floorMs: median(floorTimes),
+    tfjsMs: !tfjs ? null : tooSlow ? warmMs[1] : median(t.tfjs),
+    iterations: t.ours.length,
+    maxRelDiff: b ? maxRelDiff(muLogvar(a), muLogvar(b)) : null,
+    tooSlow,
+    warmMs,
+    ...(ort && { ortVersion: ort.version, ort: ortRows, ortErrors: ort.errors }),
+  };
+};
+
+/** The same encoder on tfjs-backend-webgpu, from our parameters p: encode (mu and logvar) and release. */
+async function tfjsSide(config: DcignConfig, p: Map<string, Float32Array>) {
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: the webgpu backend did not initialise');
   await tf.ready();
@@ -122,98 +215,18 @@ window.runWebBench = async (o: WebBenchOptions): Promise<WebBenchResult> => {
       const f = tf.reshape(h, [1, flat]);
       return [mu, logvar].map((l) => tf.fused.matMul({ a: f, b: l.w, transposeB: true, bias: l.b }));
     });
-
-  // A fixed image in [0, 1).
-  const rng = Rng.fromSeed(12345);
-  const image = new Float32Array(S * S).map(() => rng.uniform());
-
-  const ours = async () => {
-    const x = Tensor.fromData(image, [1, 1, S, S], 'f32', engine);
-    const r = noGrad(() => model.encode(x));
-    const out = await Promise.all([r.mu.data(), r.logvar.data()]);
-    [x, r.mu, r.logvar].forEach((t) => t.dispose());
-    return out;
-  };
-  const theirs = async () => {
-    const x = tf.tensor4d(image, [1, S, S, 1]);
-    const r = tfEncode(x);
-    const out = (await Promise.all(r.map((t) => t.data()))) as Float32Array[];
-    tf.dispose([x, ...r]);
-    return out;
-  };
-  const timed = async <T>(f: () => Promise<T>): Promise<[number, T]> => {
-    const t0 = performance.now();
-    const r = await f();
-    return [performance.now() - t0, r];
-  };
-
-  const ort = o.ort ? await ortSides(o.ort.distUrl, o.ort.onnxUrl, S, image) : undefined;
-
-  const [oursFirstMs, a] = await timed(ours);
-  // What a call pays besides the encoder: the upload, one dispatch and the readback.
-  const floor = async () => {
-    const x = Tensor.fromData(image, [1, 1, S, S], 'f32', engine);
-    const y = ops.mulScalar(x.view([S * S]), 1);
-    const first = y.slot(0, [1]);
-    const out = await first.data();
-    [x, y, first].forEach((t) => t.dispose());
-    return out;
-  };
-  await floor();
-  const floorTimes: number[] = [];
-  for (let i = 0; i < 5; i++) floorTimes.push((await timed(floor))[0]);
-  const counted = { ...engine.stats };
-  await ours();
-  const oursDispatches = engine.stats.dispatches - counted.dispatches;
-  const oursSubmits = engine.stats.submits - counted.submits;
-  const oursProfile = o.profile ? await profileEncode(engine, ours) : undefined;
-  const [tfjsFirstMs, b] = await timed(theirs);
-  const ortFirst: [number, Float32Array[]][] = [];
-  for (const side of ort?.sides ?? []) ortFirst.push(await timed(side.run));
-  const muLogvar = (r: Float32Array[]) => Float32Array.from([...r[0]!, ...r[1]!]);
-  const warmMs: [number, number] = [(await timed(ours))[0], (await timed(theirs))[0]];
-  for (const side of ort?.sides ?? []) await side.run();
-  const tooSlow = Math.max(...warmMs) > o.maxWarmMs;
-  // Alternate the sides so that a busy moment of the machine lands on all of them.
-  const t: { ours: number[]; tfjs: number[]; ort: number[][] } = { ours: [], tfjs: [], ort: (ort?.sides ?? []).map(() => []) };
-  const start = performance.now();
-  while (!tooSlow && t.ours.length < o.minIters || (performance.now() - start < 2 * o.minMs && t.ours.length < o.maxIters)) {
-    t.ours.push((await timed(ours))[0]);
-    t.tfjs.push((await timed(theirs))[0]);
-    for (const [i, side] of (ort?.sides ?? []).entries()) t.ort[i]!.push((await timed(side.run))[0]);
-  }
-  const maxAbs = (x: Float32Array, y: Float32Array) => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
-  const ortRows = ort?.sides.map((side, i) => ({
-    name: side.name,
-    firstMs: ortFirst[i]![0],
-    ms: median(t.ort[i]!),
-    maxAbsMuDiff: maxAbs(ortFirst[i]![1][0]!, a[0]!),
-  }));
-  for (const side of ort?.sides ?? []) await side.release();
-  model.dispose();
-  tf.dispose([...convs.flatMap((c) => [c.w, c.b]), mu.w, mu.b, logvar.w, logvar.b]);
-  engine.destroy();
   return {
-    preset: config.preset,
-    imageSize: S,
-    adapter: engine.report,
-    tfjsVersion: tf.version_core,
-    oursFirstMs,
-    tfjsFirstMs,
-    oursMs: tooSlow ? warmMs[0] : median(t.ours),
-    convVariant: engine.pooledConv ? 'pooled forward-only kernel' : engine.convVariant,
-    oursDispatches,
-    ...(oursProfile !== undefined && { oursProfile }),
-    oursSubmits,
-    floorMs: median(floorTimes),
-    tfjsMs: tooSlow ? warmMs[1] : median(t.tfjs),
-    iterations: t.ours.length,
-    maxRelDiff: maxRelDiff(muLogvar(a), muLogvar(b)),
-    tooSlow,
-    warmMs,
-    ...(ort && { ortVersion: ort.version, ort: ortRows, ortErrors: ort.errors }),
+    encode: async (image: Float32Array) => {
+      const S = config.imageSize;
+      const x = tf.tensor4d(image, [1, S, S, 1]);
+      const r = tfEncode(x);
+      const out = (await Promise.all(r.map((t) => t.data()))) as Float32Array[];
+      tf.dispose([x, ...r]);
+      return out;
+    },
+    release: () => tf.dispose([...convs.flatMap((c) => [c.w, c.b]), mu.w, mu.b, logvar.w, logvar.b]),
   };
-};
+}
 
 export interface ProfileRow {
   what: string;

@@ -1,9 +1,10 @@
-// `npm run bench -- web`: encoder latency for one image in Chromium, ours vs tfjs-backend-webgpu,
-// in the same tab with the same random weights (bench/web-page.ts); onnxruntime-web's wasm and
-// webgpu providers too (unless --no-ort) on the encoder bench/torch_onnx.py exported, and then all
-// sides run that export's checkpoint weights. The paper preset's encoder at
-// 150x150 when a warm call takes at most PAPER_LIMIT_MS on this browser's adapter (SwiftShader
-// here), else the small preset (also 150x150, fewer maps); the result says which.
+// `npm run bench -- web`: encoder latency for one image in Chromium, ours vs tfjs-backend-webgpu
+// (unless --no-tfjs) in the same tab with the same random weights (bench/web-page.ts);
+// onnxruntime-web's wasm and webgpu providers too (unless --no-ort) on the encoder
+// bench/torch_onnx.py exported, and then all sides run that export's checkpoint weights. The paper
+// preset's encoder at 150x150 when a warm call takes at most PAPER_LIMIT_MS on this browser's
+// adapter (SwiftShader here), else the small preset (also 150x150, fewer maps); the result says
+// which.
 import { build } from 'esbuild';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,7 +70,7 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
         await page.close();
       }
     };
-    const timing = { minMs: 3000, minIters: 5, maxIters: 40, convVariant: options.convVariant, profile: options.profile ?? false };
+    const timing = { minMs: 3000, minIters: 5, maxIters: 40, convVariant: options.convVariant, profile: options.profile ?? false, tfjs: options.tfjs ?? true };
     let r: WebBenchResult;
     let rows: WebBenchResult[];
     let why: string;
@@ -81,7 +82,7 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
       log(`paper preset (150x150): one warm call of each side must take at most ${PAPER_LIMIT_MS} ms`);
       const paper = await run({ preset: 'paper', ...timing, maxWarmMs: PAPER_LIMIT_MS });
       r = paper;
-      const warm = (x: WebBenchResult) => `one warm call took ${x.warmMs[0].toFixed(0)} ms (ours) and ${x.warmMs[1].toFixed(0)} ms (tfjs)`;
+      const warm = (x: WebBenchResult) => `one warm call took ${x.warmMs[0].toFixed(0)} ms (ours)${x.warmMs[1] === null ? '' : ` and ${x.warmMs[1].toFixed(0)} ms (tfjs)`}`;
       why = `the paper preset ran in reasonable time here: ${warm(r)}, limit ${PAPER_LIMIT_MS} ms`;
       if (r.tooSlow) {
         why = `the paper preset was too slow here: ${warm(r)}, limit ${PAPER_LIMIT_MS} ms`;
@@ -109,7 +110,7 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
     };
     const text =
       `Encoder latency for one ${r.imageSize}x${r.imageSize} image, preset ${r.preset}: ${why}.\n` +
-      `Chromium ${browser.version()}, WebGPU adapter: ${r.adapter}; tfjs ${r.tfjsVersion}` +
+      `Chromium ${browser.version()}, WebGPU adapter: ${r.adapter}${r.tfjsVersion === null ? '' : `; tfjs ${r.tfjsVersion}`}` +
       (r.ort ? `; onnxruntime-web ${r.ortVersion} (wasm on 1 thread: the page is not cross-origin isolated); all sides run the weights of .cache/onnx/encoder-${r.preset}.safetensors` : '') +
       '.\nEach call uploads the image, runs the encoder and reads back mu and logvar; medians of alternating calls.\n' +
       `One encode of ours (convolutions: ${r.convVariant}) records ${r.oursDispatches} dispatches and ${r.oursSubmits} queue submits; the same round trip with ` +
@@ -118,13 +119,15 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
         ['', 'median ms', 'first call ms (compiles)', 'calls', 'ms / ours', 'max |mu - ours|'],
         [
           ['ours', r.oursMs, r.oursFirstMs, String(r.iterations), '1.00', ''],
-          ['tfjs-backend-webgpu', r.tfjsMs, r.tfjsFirstMs, String(r.iterations), ratio(r.tfjsMs), ''],
+          r.tfjsMs === null ? ['tfjs-backend-webgpu', '-', '-', '-', '-', ''] : ['tfjs-backend-webgpu', r.tfjsMs, r.tfjsFirstMs ?? '-', String(r.iterations), ratio(r.tfjsMs), ''],
           ...ORT_ROWS.map(ortRow),
         ],
       ) +
       notes.map((n) => `\n${n}`).join('') +
-      `\n\ntfjs ms / ours ms: ${(r.tfjsMs / r.oursMs).toFixed(2)} (above 1, ours is faster); ` +
-      `mu and logvar agree to ${r.maxRelDiff.toExponential(1)} of their largest value.` +
+      (r.tfjsMs === null || r.maxRelDiff === null
+        ? '\ntfjs-backend-webgpu: left out (--no-tfjs)'
+        : `\n\ntfjs ms / ours ms: ${(r.tfjsMs / r.oursMs).toFixed(2)} (above 1, ours is faster); ` +
+          `mu and logvar agree to ${r.maxRelDiff.toExponential(1)} of their largest value.`) +
       profileText(r);
     return { rows, text, preset: r.preset, browserAdapter: r.adapter };
   } finally {
