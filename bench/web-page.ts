@@ -249,14 +249,23 @@ const REPEAT_ENCODES = 7;
  */
 async function profileEncode(engine: Engine, encode: () => Promise<unknown>): Promise<ProfileRow[]> {
   const dispatch = engine.dispatch;
+  // One encode's kernels, in order.
   const names: string[] = [];
+  engine.dispatch = (kernel, args) => {
+    names.push(kernelWords(kernel));
+    dispatch.call(engine, kernel, args);
+  };
+  try {
+    await encode();
+  } finally {
+    engine.dispatch = dispatch;
+  }
   // The encode's median ms with dispatch `target` recorded `extra` more times (-1: none).
   const timed = async (target: number, extra: number) => {
     const times: number[] = [];
     for (let e = 0; e < REPEAT_ENCODES; e++) {
       let n = 0;
       engine.dispatch = (kernel, args) => {
-        if (target < 0 && e === 0) names.push(kernelWords(kernel));
         dispatch.call(engine, kernel, args);
         if (n++ === target) for (let r = 0; r < extra; r++) dispatch.call(engine, kernel, args);
       };

@@ -95,6 +95,8 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
   const requiredFeatures = want.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const features = new Set<string>(requiredFeatures);
+  // Chromium's CPU WebGPU: the kernel choices below that are made for it.
+  const swiftShader = /swiftshader/.test(adapterText(adapter));
   const acquired: AcquiredDevice = {
     gpu,
     adapter,
@@ -102,10 +104,10 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
     features,
     report: adapterReport(adapter, device, features),
     software: isSoftwareAdapter(adapter),
-    twoRowConv: options.twoRowConv ?? !/swiftshader/.test(adapterText(adapter)),
-    quickCompile: options.quickCompile ?? /swiftshader/.test(adapterText(adapter)),
-    fewRowMatmul: options.fewRowMatmul ?? /swiftshader/.test(adapterText(adapter)),
-    pooledConv: options.pooledConv ?? /swiftshader/.test(adapterText(adapter)),
+    twoRowConv: options.twoRowConv ?? !swiftShader,
+    quickCompile: options.quickCompile ?? swiftShader,
+    fewRowMatmul: options.fewRowMatmul ?? swiftShader,
+    pooledConv: options.pooledConv ?? swiftShader,
   };
   if (options.maxStorageBufferBindingSize !== undefined) acquired.maxBinding = options.maxStorageBufferBindingSize;
   if (options.convVariant !== undefined) acquired.convVariant = parseConvChoice('convVariant', options.convVariant);

@@ -25,10 +25,10 @@ const CONST_WEIGHTS = 256;
  * one binding, and a dispatch within the workgroup limits.
  */
 export function pooledConvFits(engine: Engine, g: Conv2dGeometry): boolean {
-  const out = g.N * g.O * Math.floor(g.Ho / 2) * Math.floor(g.Wo / 2);
+  // Pooled outputs of one plane: a lane takes at least one, so at most this many lanes.
+  const plane = Math.floor(g.Ho / 2) * Math.floor(g.Wo / 2);
   const maxGroups = engine.limits.maxComputeWorkgroupsPerDimension;
-  const tiles = Math.floor(g.Ho / 2) * Math.floor(g.Wo / 2);
-  return g.stride === 1 && Math.max(g.N * g.C * g.H * g.W, out) * 4 <= engine.maxBinding && Math.ceil(tiles / 64) <= maxGroups && g.N <= maxGroups;
+  return g.stride === 1 && Math.max(g.N * g.C * g.H * g.W, g.N * g.O * plane) * 4 <= engine.maxBinding && Math.ceil(plane / 64) <= maxGroups && g.N <= maxGroups;
 }
 
 interface Plan {

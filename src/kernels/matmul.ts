@@ -89,8 +89,9 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
   }
   const c = output('matmul', outShape, engine, into);
   const fewRows = engine.fewRowMatmul && d.M <= FEW_ROWS && d.batch === 1 && !rowSums && !gate;
-  const groups = fewRows ? Math.ceil(d.N / 256) : Math.ceil(d.N / 64) * Math.ceil(d.M / 32);
-  const splits = rowSums || d.batch !== 1 ? 1 : splitK(d.K, groups);
+  // Workgroups over C's columns and rows: the few-rows kernel's take 256 columns (a lane per four).
+  const grid = fewRows ? [Math.ceil(d.N / 256), 1] : [Math.ceil(d.N / 64), Math.ceil(d.M / 32)];
+  const splits = rowSums || d.batch !== 1 ? 1 : splitK(d.K, grid[0]! * grid[1]!);
   const kChunk = Math.ceil(d.K / splits / 4) * 4;
   // With a split the product's dispatch writes partial slices and the epilogue (bias, activation,
   // accumulate) moves to the sum's; the gate stays with the product, which loads A.
@@ -126,7 +127,7 @@ export function matmulRaw(a: Tensor, b: Tensor, o: MatmulOptions & MatmulEpilogu
   engine.dispatch(kernel, {
     uniforms,
     bindings: [a, b, partial ?? c, ...(epilogue.bias ? [epilogue.bias] : []), ...(rowSums ? [rowSums] : []), ...(gate ? [gate.y] : [])].map(wholeBinding),
-    workgroups: fewRows ? [Math.ceil(d.N / 256), 1, splits] : [Math.ceil(d.N / 64), Math.ceil(d.M / 32), split ? splits : d.batch],
+    workgroups: [grid[0]!, grid[1]!, split ? splits : d.batch],
   });
   if (partial) {
     const sum = engine.kernel({
