@@ -78,6 +78,7 @@ async function main(): Promise<number> {
     console.log('  npm run bench -- kernels --batch 4 --conv-variant tiled --layers conv2   # one layer on the tiled convolution kernels');
     console.log('  npm run bench -- web --preset small --conv-variant register               # the page\'s encoder on the register kernels (not the pooled forward-only one)');
     console.log('  npm run bench -- web --preset small --no-ort --profile                   # and one of its encodes dispatch by dispatch');
+    console.log('  npm run bench -- web --preset small --no-tfjs                            # ours against onnxruntime-web only');
     return 0;
   }
   if (!(name in BENCHES)) throw new UserError(`no bench named "${name}": one of ${Object.keys(BENCHES).join(', ')} (see --help)`);
