@@ -24,13 +24,35 @@
 enable subgroups;
 #endif
 
+#if CHANNEL_LANES
+@group(0) @binding(0) var<storage, read> X: array<f32, {{X_SIZE}}>;
+#else
 @group(0) @binding(0) var<storage, read> X: array<f32>;
+#endif
 @group(0) @binding(1) var<storage, read> WT: array<f32, {{W_SIZE}}>;
 #if BIAS
 @group(0) @binding(2) var<storage, read> BIAS: array<f32>;
 #endif
 @group(0) @binding({{OUT_BINDING}}) var<storage, read_write> OUT: array<f32>;
 
+#if CHANNEL_LANES
+// CHANNEL_LANES (few weights a lane, valid convolutions): the lanes of a four-lane workgroup
+// (one subgroup) split the output channels, OBL each, and share every input value: each loads a
+// quarter of a window and subgroupBroadcast hands them round. A lane's weights sit in a private
+// array read at constant indices (plain loads, not gathers), filled once by a loop; the workgroup
+// then walks pooled outputs GROUPS apart, each a 2x2 convolution window of OBL channels a lane.
+// (Filling the array by unrolled loads took SwiftShader 4.8 s to compile for the small encoder's
+// second layer, the loop 0.9 s.)
+@compute @workgroup_size(4, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sid: u32) {
+  let og = wid.y * {{GROUP_CHANNELS}}u + sid * {{OBL}}u;
+  var wl: array<f32, {{LANE_WEIGHTS}}>;
+  for (var i = 0u; i < {{LANE_WEIGHTS}}u; i++) {
+    wl[i] = WT[min(og + i / {{CT}}u, {{O}}u - 1u) * {{CT}}u + i % {{CT}}u];
+  }
+{{BODY}}
+}
+#else
 @compute @workgroup_size(64, 1, 1)
 fn main(
   @builtin(global_invocation_id) gid: vec3<u32>,
@@ -48,3 +70,4 @@ fn main(
   let n = gid.z;
 {{BODY}}
 }
+#endif

@@ -20,11 +20,18 @@ interface Case {
   bias?: boolean;
 }
 
-// Few weights (constant indices) and many (shared by a subgroup's lanes, or loaded by each):
-// odd and even convolution outputs, a last column block moved left, one pooled column, padding,
-// non-square kernels, a partial second group of 16 channels, batches of images. (lavapipe takes
-// about 10 s to compile a body of sixteen 5x5 channels, so the shared cases keep theirs small.)
+// Valid convolutions with subgroups split the channels over a subgroup's lanes; padded ones,
+// too many weights a lane, or no subgroups take a lane per block of positions, with few weights
+// (constant indices) or many (shared by a subgroup's lanes, or loaded by each): odd and even
+// convolution outputs, a last column block moved left, one pooled column, padding, non-square
+// kernels, channels that leave lanes or a second group of channels partly empty, batches of
+// images. (lavapipe takes about 10 s to compile a body of sixteen 5x5 channels, so the shared
+// cases keep theirs small.)
 const cases: Case[] = [
+  { x: [2, 3, 11, 12], w: [5, 3, 3, 3], o: {}, relu: true },
+  { x: [1, 2, 9, 20], w: [17, 2, 2, 4], o: {}, relu: false },
+  { x: [3, 1, 8, 7], w: [16, 1, 3, 3], o: {}, relu: true, bias: false },
+  { x: [1, 65, 6, 6], w: [4, 65, 5, 5], o: {}, relu: true },
   { x: [2, 1, 13, 11], w: [5, 1, 3, 3], o: {}, relu: true },
   { x: [1, 3, 9, 9], w: [5, 3, 3, 3], o: { padding: 1 }, relu: true },
   { x: [3, 2, 10, 30], w: [4, 2, 2, 4], o: { padding: 1 }, relu: false },
@@ -71,11 +78,15 @@ async function run(c: Case, seed: number, lanes: 0 | 4 | 8): Promise<{ got: Floa
 describe('conv2dPool without a gradient: the forward-only pooled kernel', () => {
   cases.forEach((c, i) =>
     it(name(c), async () => {
-      const weights = c.w[0]! <= 16 && c.w.reduce((a, b) => a * b, 1) <= 256 ? ['const'] : ['shared', 'shared', 'each'];
-      for (const [k, lanes] of ([8, 4, 0] as const).slice(0, weights.length).entries()) {
+      const [O, C, kh, kw] = c.w as [number, number, number, number];
+      const valid = Object.keys(c.o).length === 0;
+      const few = O <= 16 && O * C * kh * kw <= 256;
+      for (const lanes of [8, 4, 0] as const) {
+        const kind = lanes && valid && Math.min(4, Math.ceil(O / 4)) * C * kh * kw <= 1600 ? 'channels' : few ? 'const' : lanes ? 'shared' : 'each';
         const r = await run(c, 500 + 10 * i, lanes);
-        expect(r.defines.map((d) => [d.name, d.WEIGHTS, d.SHARED_LANES])).toEqual([['conv2d-pooled', weights[k], weights[k] === 'shared' ? lanes : 0]]);
-        expectClose(r.got, r.want, r.tol.atol, r.tol.rtol, `${weights[k]} weights, ${lanes} lanes`);
+        const got = r.defines.map((d) => [d.name, d.CHANNEL_LANES ? 'channels' : d.WEIGHTS, d.CHANNEL_LANES ? 0 : d.SHARED_LANES]);
+        expect(got).toEqual([['conv2d-pooled', kind, kind === 'shared' ? lanes : 0]]);
+        expectClose(r.got, r.want, r.tol.atol, r.tol.rtol, `${kind}, ${lanes} lanes`);
       }
     }),
   );

@@ -19,6 +19,18 @@ const OB = 16;
 // At most this many weights are read at constant indices ('const'): the unrolled body grows
 // with them, and so does its compilation (the small encoder's first layer, 200 weights: 0.2 s).
 const CONST_WEIGHTS = 256;
+// Channel lanes: output channels a lane, and at most this many weights a lane (its private array;
+// the body unrolls four products per weight, so compilation grows with it). The small encoder's
+// third layer (16 -> 16 maps of 5x5) at 4 channels a lane is 1600 weights and compiled in 2.2 s;
+// at 800 it takes 2 channels a lane in two dispatch columns: its first encode 3.1-3.8 -> 2.3-2.4 s
+// with the encode no slower (5.5, 6.1 -> 6.0, 5.95 ms; Chromium 156, 2026-12-07).
+const OBL = 4;
+const LANE_WEIGHTS = 800;
+// Workgroups walking the pooled outputs of a channel-lanes dispatch, per core: each fills its
+// weights once, so more of them cost more loads and fewer leave cores idle. On 2 cores, 8 ran the
+// small encoder's second layer fastest (1.9, 2.1, 2.2 ms at 8, 16, 32); the encode at 4, 8, 16
+// groups: 6.25-6.3, 6.3, 6.1-7.2 ms.
+const LANE_GROUPS_PER_CORE = 4;
 
 /**
  * Whether conv2dPool may take this kernel for geometry g: stride 1, x and the output each within
@@ -34,6 +46,8 @@ export function pooledConvFits(engine: Engine, g: Conv2dGeometry): boolean {
 interface Plan {
   C: number; H: number; W: number; O: number; KH: number; KW: number; padTop: number; padLeft: number;
   OH: number; OW: number; PXP: number; OB: number;
+  /** 'positions': a lane per block of outputs, all OB channels; 'channels': a four-lane subgroup per pooled output, OB / 4 channels a lane. */
+  split: 'positions' | 'channels';
   /** 'const': weights at constant indices; 'shared': loaded by `lanes` lanes and broadcast; 'each': every lane loads every weight. */
   weights: 'const' | 'shared' | 'each';
   lanes: number;
@@ -41,15 +55,86 @@ interface Plan {
   bias: boolean;
 }
 
+/**
+ * Whether a four-lane subgroup can split g's output channels (channel lanes): subgroups of at
+ * least four lanes, a valid convolution (the window offsets are fixed), and few weights a lane.
+ */
+function channelLanes(engine: Engine, g: Conv2dGeometry): boolean {
+  const valid = g.padTop === 0 && g.padLeft === 0 && g.Ho === g.H - g.kh + 1 && g.Wo === g.W - g.kw + 1;
+  return engine.sharedLanes >= 4 && valid && laneChannels(g) > 0;
+}
+
+/** Output channels a lane under channel lanes: at most OBL, and at most LANE_WEIGHTS weights. */
+function laneChannels(g: Conv2dGeometry): number {
+  return Math.min(OBL, Math.ceil(g.O / 4), Math.floor(LANE_WEIGHTS / (g.C * g.kh * g.kw)));
+}
+
 function plan(engine: Engine, g: Conv2dGeometry, relu: boolean, bias: boolean): Plan {
   const OW = Math.floor(g.Wo / 2);
   const T = g.kh * g.kw;
+  if (channelLanes(engine, g)) {
+    return {
+      C: g.C, H: g.H, W: g.W, O: g.O, KH: g.kh, KW: g.kw, padTop: 0, padLeft: 0,
+      OH: Math.floor(g.Ho / 2), OW, PXP: 1, OB: laneChannels(g),
+      split: 'channels', weights: 'const', lanes: 4, relu, bias,
+    };
+  }
   const weights = g.O <= OB && g.O * g.C * T <= CONST_WEIGHTS ? 'const' : engine.sharedLanes ? 'shared' : 'each';
   return {
     C: g.C, H: g.H, W: g.W, O: g.O, KH: g.kh, KW: g.kw, padTop: g.padTop, padLeft: g.padLeft,
     OH: Math.floor(g.Ho / 2), OW, PXP: Math.min(weights === 'const' ? PXP_CONST : PXP, OW), OB: Math.min(OB, g.O),
-    weights, lanes: weights === 'shared' ? engine.sharedLanes : 0, relu, bias,
+    split: 'positions', weights, lanes: weights === 'shared' ? engine.sharedLanes : 0, relu, bias,
   };
+}
+
+/**
+ * The channel-lanes body: each lane's offsets of the window values it loads, then the walk over
+ * pooled outputs. Window value e (channel, row, column of a (KH + 1) x (KW + 1) window per input
+ * channel) is loaded by lane e % 4 as its value e / 4.
+ */
+function channelBody(p: Plan, N: number): string {
+  const L: string[] = [];
+  const rows = p.KH + 1;
+  const cols = p.KW + 1;
+  const win = rows * cols;
+  const count = p.C * win;
+  const loads = Math.ceil(count / 4);
+  const CT = p.C * p.KH * p.KW;
+  for (let q = 0; q < loads; q++) {
+    L.push(`  let e${q} = min(${4 * q}u + sid, ${count - 1}u);`);
+    L.push(`  let d${q} = (e${q} / ${win}u) * ${p.H * p.W}u + (e${q} % ${win}u / ${cols}u) * ${p.W}u + e${q} % ${cols}u;`);
+  }
+  const plane = p.OH * p.OW;
+  L.push(`  for (var b = wid.x; b < ${N * plane}u; b += {{GROUPS}}u) {`);
+  L.push(`    let n = b / ${plane}u;`, `    let py = b % ${plane}u / ${p.OW}u;`, `    let px = b % ${p.OW}u;`);
+  L.push(`    let xb = n * ${p.C * p.H * p.W}u + 2u * py * ${p.W}u + 2u * px;`);
+  for (let q = 0; q < loads; q++) L.push(`    let r${q} = X[xb + d${q}];`);
+  const acc = (j: number, k: number, o: number) => `a${j}_${k}_${o}`;
+  for (let o = 0; o < p.OB; o++) for (let j = 0; j < 2; j++) for (let k = 0; k < 2; k++) L.push(`    var ${acc(j, k, o)} = 0.0;`);
+  for (let ci = 0; ci < p.C; ci++) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const e = (ci * rows + r) * cols + c;
+        L.push(`    {`, `      let v = subgroupBroadcast(r${Math.floor(e / 4)}, ${e % 4}u);`);
+        for (let j = 0; j < 2; j++) {
+          for (let k = 0; k < 2; k++) {
+            const ky = r - j;
+            const kx = c - k;
+            if (ky < 0 || ky >= p.KH || kx < 0 || kx >= p.KW) continue;
+            for (let o = 0; o < p.OB; o++) L.push(`      ${acc(j, k, o)} = fma(wl[${o * CT + (ci * p.KH + ky) * p.KW + kx}], v, ${acc(j, k, o)});`);
+          }
+        }
+        L.push('    }');
+      }
+    }
+  }
+  for (let o = 0; o < p.OB; o++) {
+    L.push(`    if (og + ${o}u < ${p.O}u) {`);
+    const m = `max(max(${acc(0, 0, o)}, ${acc(0, 1, o)}), max(${acc(1, 0, o)}, ${acc(1, 1, o)}))${p.bias ? ` + BIAS[og + ${o}u]` : ''}`;
+    L.push(`      OUT[((n * ${p.O}u + og + ${o}u) * ${p.OH}u + py) * ${p.OW}u + px] = ${p.relu ? `max(${m}, 0.0)` : m};`, '    }');
+  }
+  L.push('  }');
+  return L.join('\n');
 }
 
 /** The kernel's body: input window set-up, the products, the pooled stores. */
@@ -150,6 +235,22 @@ function body(p: Plan): string {
 export function pooledConv(engine: Engine, x: Tensor, w: Tensor, bias: Tensor | null, g: Conv2dGeometry, relu: boolean): Tensor {
   const p = plan(engine, g, relu, !!bias);
   const out = Tensor.empty([g.N, g.O, p.OH, p.OW], 'f32', engine);
+  if (p.split === 'channels') {
+    const groupChannels = 4 * p.OB;
+    const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
+    const groups = Math.max(1, Math.min(g.N * p.OH * p.OW, LANE_GROUPS_PER_CORE * cores));
+    const defines = {
+      CHANNEL_LANES: true, SUBGROUPS: true, C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, OH: p.OH, OW: p.OW, N: g.N,
+      OBL: p.OB, GROUP_CHANNELS: groupChannels, CT: p.C * p.KH * p.KW, LANE_WEIGHTS: p.OB * p.C * p.KH * p.KW, GROUPS: groups,
+      RELU: relu, BIAS: !!bias, X_SIZE: g.N * g.C * g.H * g.W, W_SIZE: g.O * g.C * g.kh * g.kw, OUT_BINDING: bias ? 3 : 2,
+    };
+    const kernel = engine.kernel({ name: 'conv2d-pooled', wgsl: () => source.replaceAll('{{BODY}}', channelBody(p, g.N)), defines });
+    engine.dispatch(kernel, {
+      bindings: [x, w, ...(bias ? [bias] : []), out].map(wholeBinding),
+      workgroups: [groups, Math.ceil(g.O / groupChannels), 1],
+    });
+    return out;
+  }
   const tiles = p.OH * Math.ceil(p.OW / p.PXP);
   // Every value the body depends on is a define: they keep the pipeline key exact.
   const defines = {
@@ -158,7 +259,7 @@ export function pooledConv(engine: Engine, x: Tensor, w: Tensor, bias: Tensor | 
     BIAS: !!bias, SUBGROUPS: p.weights === 'shared',
     W_SIZE: g.O * g.C * g.kh * g.kw, OUT_BINDING: bias ? 3 : 2, TILES: tiles, COL_BLOCKS: Math.ceil(p.OW / p.PXP),
   };
-  const kernel = engine.kernel({ name: 'conv2d-pooled', wgsl: () => source.replace('{{BODY}}', body(p)), defines });
+  const kernel = engine.kernel({ name: 'conv2d-pooled', wgsl: () => source.replaceAll('{{BODY}}', body(p)), defines });
   engine.dispatch(kernel, {
     bindings: [x, w, ...(bias ? [bias] : []), out].map(wholeBinding),
     workgroups: [Math.ceil(tiles / 64), Math.ceil(g.O / p.OB), g.N],
