@@ -13,6 +13,8 @@ import type { Browser, Page } from 'playwright-core';
 import { useEngine } from './setup/engine.js';
 import { noGrad, Tensor } from '../src/node.js';
 import { encodeModel } from '../src/model/checkpoint.js';
+import { Dcign } from '../src/model/dcign.js';
+import { getPreset } from '../src/model/presets.js';
 import { Trainer } from '../src/train/trainer.js';
 import { FaceBatches } from '../src/train/batches.js';
 import { readModelFile } from '../src/train/state.js';
@@ -215,6 +217,33 @@ describe('the browser page', () => {
     } catch (e) {
       console.log(`browser console:\n${logs.join('\n')}`);
       throw e;
+    } finally {
+      await page.close();
+    }
+  });
+
+  // The tiny preset's same-padded convolutions take the page's general kernels; the small preset's
+  // valid ones take the channel-split pooled kernel on SwiftShader, compared here with lavapipe's.
+  it('encodes on a dropped small-preset checkpoint (valid convolutions) as Node does', async () => {
+    const page = await browser!.newPage();
+    try {
+      await page.goto(server!.url);
+      await waitFor(page, 'encodes', 1);
+      const model = new Dcign(getPreset('small'), 4, ctx.engine);
+      const before = await counter(page, 'encodes');
+      await dropFile(page, 'small.safetensors', await encodeModel(model));
+      // The page encodes its current face again on the new checkpoint, then the card.
+      await waitFor(page, 'encodes', before + 1);
+      expect(await page.evaluate(() => document.body.dataset.preset)).toBe('small');
+      await page.setInputFiles('#image-file', imagePath);
+      await waitFor(page, 'encodes', before + 2);
+      const shown = await page.evaluate(() => JSON.parse(document.getElementById('latents')!.dataset.mu!) as number[]);
+      const images = loadImages([imagePath], model.config.imageSize, ctx.engine);
+      const { mu, logvar } = noGrad(() => model.encode(images));
+      const want = await mu.data();
+      [images, mu, logvar].forEach((t) => t.dispose());
+      model.dispose();
+      expectClose(shown, want, MU_ATOL, MU_RTOL, 'small preset: mu shown by the page vs Node');
     } finally {
       await page.close();
     }
