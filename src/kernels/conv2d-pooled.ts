@@ -104,6 +104,8 @@ function channelBody(p: Plan, N: number): string {
     L.push(`  let e${q} = min(${4 * q}u + sid, ${count - 1}u);`);
     L.push(`  let d${q} = (e${q} / ${win}u) * ${p.H * p.W}u + (e${q} % ${win}u / ${cols}u) * ${p.W}u + e${q} % ${cols}u;`);
   }
+  // Each lane's biases, loaded once (a load in the walk is a gather each time).
+  if (p.bias) for (let o = 0; o < p.OB; o++) L.push(`  let bias${o} = BIAS[min(og + ${o}u, ${p.O - 1}u)];`);
   const plane = p.OH * p.OW;
   L.push(`  for (var b = wid.x; b < ${N * plane}u; b += {{GROUPS}}u) {`);
   L.push(`    let n = b / ${plane}u;`, `    let py = b % ${plane}u / ${p.OW}u;`, `    let px = b % ${p.OW}u;`);
@@ -130,7 +132,7 @@ function channelBody(p: Plan, N: number): string {
   }
   for (let o = 0; o < p.OB; o++) {
     L.push(`    if (og + ${o}u < ${p.O}u) {`);
-    const m = `max(max(${acc(0, 0, o)}, ${acc(0, 1, o)}), max(${acc(1, 0, o)}, ${acc(1, 1, o)}))${p.bias ? ` + BIAS[og + ${o}u]` : ''}`;
+    const m = `max(max(${acc(0, 0, o)}, ${acc(0, 1, o)}), max(${acc(1, 0, o)}, ${acc(1, 1, o)}))${p.bias ? ` + bias${o}` : ''}`;
     L.push(`      OUT[((n * ${p.O}u + og + ${o}u) * ${p.OH}u + py) * ${p.OW}u + px] = ${p.relu ? `max(${m}, 0.0)` : m};`, '    }');
   }
   L.push('  }');
