@@ -46,7 +46,7 @@ export function pooledConvFits(engine: Engine, g: Conv2dGeometry): boolean {
 interface Plan {
   C: number; H: number; W: number; O: number; KH: number; KW: number; padTop: number; padLeft: number;
   OH: number; OW: number; PXP: number; OB: number;
-  /** 'positions': a lane per block of outputs, all OB channels; 'channels': a four-lane subgroup per pooled output, OB / 4 channels a lane. */
+  /** 'positions': a lane per block of outputs, OB channels; 'channels': four-lane subgroups walk the pooled outputs, OB channels a lane (weights: 'const', unused). */
   split: 'positions' | 'channels';
   /** 'const': weights at constant indices; 'shared': loaded by `lanes` lanes and broadcast; 'each': every lane loads every weight. */
   weights: 'const' | 'shared' | 'each';
