@@ -539,6 +539,22 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/conv2d-pooled.test.ts'],
   },
   {
+    name: 'bind-group-key-no-offset',
+    bug: "the engine's bind-group cache keyed without the bound ranges' offsets (another range of a buffer gets the first one's group)",
+    file: 'src/gpu/engine.ts',
+    find: "key += `|${id}:${r.offset ?? 0}:${r.size ?? ''}`;",
+    replace: "key += `|${id}:${r.size ?? ''}`;",
+    tests: ['test/runtime.test.ts'],
+  },
+  {
+    name: 'bind-group-uncached',
+    bug: "the engine creating every dispatch's bind group anew (the cache never consulted)",
+    file: 'src/gpu/engine.ts',
+    find: '    let group = this.bindGroups.get(key);',
+    replace: '    let group: GPUBindGroup | undefined;',
+    tests: ['test/runtime.test.ts'],
+  },
+  {
     name: 'pooled-taken-when-recording',
     bug: 'conv2dPool taking the forward-only pooled kernel while a gradient is recorded (no argmax for the rule)',
     file: 'src/kernels/conv2d.ts',

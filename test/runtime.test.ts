@@ -5,6 +5,7 @@ import { acquireNodeDevice } from '../src/gpu/node.js';
 import { bucketSize } from '../src/gpu/pool.js';
 import { preprocess } from '../src/gpu/pipelines.js';
 import * as ref from './ref/cpu.js';
+import { expectClose } from './setup/expect.js';
 
 const ctx = useEngine();
 
@@ -71,6 +72,62 @@ describe('runtime', () => {
     // Flushing submits the recorded work; it reads nothing back.
     expect(engine.stats.readbacks - before.readbacks).toBe(0);
     await engine.sync();
+  });
+
+  it('creates a dispatch\'s bind group once while its bound ranges repeat, and one per range', async () => {
+    const engine = ctx.engine;
+    const a = Tensor.fromData(ref.random([300], 11).data, [300], 'f32', engine);
+    const b = Tensor.fromData(ref.random([300], 12).data, [300], 'f32', engine);
+    const created = () => {
+      let n = 0;
+      const create = engine.device.createBindGroup;
+      engine.device.createBindGroup = (d) => (n++, create.call(engine.device, d));
+      return { count: () => n, restore: () => void (engine.device.createBindGroup = create) };
+    };
+    // The same add on the same inputs, read back (which flushes: its uniforms start over), its
+    // output taking the buffer the last one gave back.
+    const addRead = async () => {
+      const c = ops.add(a, b);
+      const d = await c.data();
+      c.dispose();
+      return d;
+    };
+    await addRead();
+    await addRead();
+    const first = created();
+    const sums: Float32Array[] = [];
+    try {
+      for (let i = 0; i < 5; i++) sums.push(await addRead());
+    } finally {
+      first.restore();
+    }
+    expect(first.count()).toBe(0);
+    const want = Array.from(ref.random([300], 11).data, (v, i) => v + ref.random([300], 12).data[i]!);
+    for (const got of sums) expectClose(got, want, 1e-6, 0, 'a + b');
+
+    // One kernel on two ranges of one buffer: each dispatch must bind its own range.
+    const src = Tensor.fromData(Float32Array.from({ length: 128 }, (_, i) => i), [128], 'f32', engine);
+    const kernel = engine.kernel({
+      name: 'copy-probe',
+      wgsl: `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < 64u) { Y[g.x] = X[g.x]; } }`,
+    });
+    const out = Tensor.empty([64], 'f32', engine);
+    const halves: number[][] = [];
+    const second = created();
+    try {
+      for (const h of [0, 1]) {
+        const bindings = [{ buffer: src.buffer, offset: src.offset * 4 + h * 256, size: 256 }, { buffer: out.buffer, offset: out.offset * 4, size: 256 }];
+        engine.dispatch(kernel, { bindings, workgroups: [1] });
+        halves.push(Array.from(await out.data()));
+      }
+    } finally {
+      second.restore();
+    }
+    expect(second.count()).toBe(2);
+    expect(halves).toEqual([0, 64].map((from) => Array.from({ length: 64 }, (_, i) => from + i)));
+    for (const t of [a, b, src, out]) t.dispose();
   });
 
   it('turns a WGSL compilation error into an exception naming the kernel', async () => {
