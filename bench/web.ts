@@ -18,6 +18,8 @@ import { PRESETS } from '../src/model/presets.js';
 import { UserError } from '../src/cli/errors.js';
 
 const PAPER_LIMIT_MS = 2000;
+// Largest |mu - ours| over the largest |mu| beyond which a peer is said to compute something else.
+const PEER_AGREES = 1e-3;
 const ORT_ROWS = ['ORT-wasm', 'ORT-webgpu'];
 const ONNX_COMMAND = '/usr/bin/python3 bench/torch_onnx.py';
 
@@ -127,7 +129,11 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
       (r.tfjsMs === null || r.maxRelDiff === null
         ? '\ntfjs-backend-webgpu: left out (--no-tfjs)'
         : `\n\ntfjs ms / ours ms: ${(r.tfjsMs / r.oursMs).toFixed(2)} (above 1, ours is faster); ` +
-          `mu and logvar agree to ${r.maxRelDiff.toExponential(1)} of their largest value.`) +
+          (r.maxRelDiff <= PEER_AGREES
+            ? `mu and logvar agree to ${r.maxRelDiff.toExponential(1)} of their largest value.`
+            : `warning: its mu and logvar differ from ours by ${r.maxRelDiff.toExponential(1)} of their largest value ` +
+              `(more than ${PEER_AGREES}), so its time is that of another result` +
+              (r.ort?.length ? ` (onnxruntime-web's mu: within ${Math.max(...r.ort.map((o) => o.maxAbsMuDiff)).toExponential(1)} of ours).` : '.'))) +
       profileText(r);
     return { rows, text, preset: r.preset, browserAdapter: r.adapter };
   } finally {
