@@ -555,6 +555,14 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/runtime.test.ts'],
   },
   {
+    name: 'kernel-quick-key-no-defines',
+    bug: "the pipeline cache's quick lookup keyed without the defines (another variant's pipeline handed out)",
+    file: 'src/gpu/pipelines.ts',
+    find: '    const quick = `${spec.name}|${JSON.stringify(spec.defines ?? null)}|',
+    replace: '    const quick = `${spec.name}|${JSON.stringify(null)}|',
+    tests: ['test/runtime.test.ts'],
+  },
+  {
     name: 'pooled-taken-when-recording',
     bug: 'conv2dPool taking the forward-only pooled kernel while a gradient is recorded (no argmax for the rule)',
     file: 'src/kernels/conv2d.ts',

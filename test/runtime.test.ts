@@ -130,6 +130,18 @@ describe('runtime', () => {
     for (const t of [a, b, src, out]) t.dispose();
   });
 
+  it('finds a kernel again whatever order its defines come in', () => {
+    const { engine } = ctx;
+    const wgsl = `@group(0) @binding(0) var<storage, read_write> Y: array<f32>;
+@compute @workgroup_size(1) fn main() { Y[0] = f32({{A}}) + f32({{B}}); }`;
+    const before = engine.pipelines.size;
+    const first = engine.kernel({ name: 'order-probe', wgsl, defines: { A: 1, B: 2 } });
+    expect(engine.kernel({ name: 'order-probe', wgsl, defines: { A: 1, B: 2 } })).toBe(first);
+    expect(engine.kernel({ name: 'order-probe', wgsl, defines: { B: 2, A: 1 } })).toBe(first);
+    expect(engine.kernel({ name: 'order-probe', wgsl, defines: { A: 1, B: 3 } })).not.toBe(first);
+    expect(engine.pipelines.size - before).toBe(2);
+  });
+
   it('turns a WGSL compilation error into an exception naming the kernel', async () => {
     const engine = ctx.engine;
     const k = engine.kernel({ name: 'broken', wgsl: '@compute @workgroup_size(1) fn main() { let x: f32 = 1u; }' });

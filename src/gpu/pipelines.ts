@@ -83,6 +83,7 @@ export interface CompiledKernel {
 export class PipelineCache {
   private modules = new Map<string, GPUShaderModule>();
   private pipelines = new Map<string, CompiledKernel>();
+  private quick = new Map<string, CompiledKernel>();
   private compiling = new Map<string, Promise<void>>();
   /** Compilation and validation failures surface here and are thrown at the next sync point. */
   readonly pendingChecks: Promise<Error | null>[] = [];
@@ -98,9 +99,18 @@ export class PipelineCache {
   }
 
   get(spec: KernelSpec): CompiledKernel {
+    // Looked up first by the defines as the caller wrote them, unsorted: the same call site
+    // writes them in the same order, and sorting them for the canonical key was most of a
+    // lookup's time and garbage (55 lookups a small training step).
+    const quick = `${spec.name}|${JSON.stringify(spec.defines ?? null)}|${JSON.stringify(spec.overrides ?? null)}|${spec.entry ?? 'main'}`;
+    const seen = this.quick.get(quick);
+    if (seen) return seen;
     const key = kernelKey(spec);
     const hit = this.pipelines.get(key);
-    if (hit) return hit;
+    if (hit) {
+      this.quick.set(quick, hit);
+      return hit;
+    }
     // Also when compile() has this one under way: a pending promise cannot be waited on here.
     const device = this.device;
     device.pushErrorScope('validation');
