@@ -65,10 +65,11 @@ export class Engine {
   quickCompile: boolean;
   /**
    * Whether conv2dPool, when it records no gradient, takes the forward-only kernel of
-   * shaders/conv2d-pooled.wgsl (no argmax; weights at constant indices or shared by a subgroup).
-   * Default: on SwiftShader only, where the small encoder's three layers and their pooling passes
-   * went from about 14 to 6.5 ms (Chromium 156, 2026-12-07) for a first call about 2 s longer
-   * (the unrolled bodies' compilation). lavapipe takes seconds to compile each body.
+   * shaders/conv2d-pooled.wgsl (no argmax; a subgroup's lanes splitting the channels of valid
+   * layers, else a lane per block of positions). Default: on SwiftShader only, where the small
+   * encoder's three layers and their pooling passes went from about 14 to 3.6-4.2 ms (Chromium
+   * 156, 2026-12-07) for a first call about 2 s longer (the unrolled bodies' compilation).
+   * lavapipe takes seconds to compile each body.
    */
   pooledConv: boolean;
   /**
