@@ -534,8 +534,8 @@ export const MUTANTS: Mutant[] = [
     name: 'pooled-lanes-taken-padded',
     bug: 'the channel-lanes pooled kernel taken for padded convolutions (its windows assume none)',
     file: 'src/kernels/conv2d-pooled.ts',
-    find: '  return engine.sharedLanes >= 4 && valid && laneChannels(g) > 0;',
-    replace: '  return engine.sharedLanes >= 4 && laneChannels(g) > 0;',
+    find: '  if (engine.sharedLanes < 4 || !valid) return 0;',
+    replace: '  if (engine.sharedLanes < 4) return 0;',
     tests: ['test/conv2d-pooled.test.ts'],
   },
   {

@@ -46,7 +46,7 @@ export function pooledConvFits(engine: Engine, g: Conv2dGeometry): boolean {
 interface Plan {
   C: number; H: number; W: number; O: number; KH: number; KW: number; padTop: number; padLeft: number;
   OH: number; OW: number; PXP: number; OB: number;
-  /** 'positions': a lane per block of outputs, OB channels; 'channels': four-lane subgroups walk the pooled outputs, OB channels a lane (weights: 'const', unused). */
+  /** 'positions': a lane per block of outputs, OB channels; 'channels': four-lane subgroups walk the pooled outputs, OB channels a lane (weights and lanes unused). */
   split: 'positions' | 'channels';
   /** 'const': weights at constant indices; 'shared': loaded by `lanes` lanes and broadcast; 'each': every lane loads every weight. */
   weights: 'const' | 'shared' | 'each';
@@ -56,27 +56,25 @@ interface Plan {
 }
 
 /**
- * Whether a four-lane subgroup can split g's output channels (channel lanes): subgroups of at
- * least four lanes, a valid convolution (the window offsets are fixed), and few weights a lane.
+ * Output channels a lane when a four-lane subgroup splits g's output channels (channel lanes), or
+ * 0 where it cannot: it needs subgroups of at least four lanes, a valid convolution (the window
+ * offsets are fixed), and at most LANE_WEIGHTS weights a lane; a lane takes up to OBL channels.
  */
-function channelLanes(engine: Engine, g: Conv2dGeometry): boolean {
+function laneChannels(engine: Engine, g: Conv2dGeometry): number {
   const valid = g.padTop === 0 && g.padLeft === 0 && g.Ho === g.H - g.kh + 1 && g.Wo === g.W - g.kw + 1;
-  return engine.sharedLanes >= 4 && valid && laneChannels(g) > 0;
-}
-
-/** Output channels a lane under channel lanes: at most OBL, and at most LANE_WEIGHTS weights. */
-function laneChannels(g: Conv2dGeometry): number {
+  if (engine.sharedLanes < 4 || !valid) return 0;
   return Math.min(OBL, Math.ceil(g.O / 4), Math.floor(LANE_WEIGHTS / (g.C * g.kh * g.kw)));
 }
 
 function plan(engine: Engine, g: Conv2dGeometry, relu: boolean, bias: boolean): Plan {
   const OW = Math.floor(g.Wo / 2);
   const T = g.kh * g.kw;
-  if (channelLanes(engine, g)) {
+  const obl = laneChannels(engine, g);
+  if (obl > 0) {
     return {
       C: g.C, H: g.H, W: g.W, O: g.O, KH: g.kh, KW: g.kw, padTop: 0, padLeft: 0,
-      OH: Math.floor(g.Ho / 2), OW, PXP: 1, OB: laneChannels(g),
-      split: 'channels', weights: 'const', lanes: 4, relu, bias,
+      OH: Math.floor(g.Ho / 2), OW, PXP: 1, OB: obl,
+      split: 'channels', weights: 'const', lanes: 0, relu, bias,
     };
   }
   const weights = g.O <= OB && g.O * g.C * T <= CONST_WEIGHTS ? 'const' : engine.sharedLanes ? 'shared' : 'each';
@@ -237,34 +235,35 @@ function body(p: Plan): string {
 export function pooledConv(engine: Engine, x: Tensor, w: Tensor, bias: Tensor | null, g: Conv2dGeometry, relu: boolean): Tensor {
   const p = plan(engine, g, relu, !!bias);
   const out = Tensor.empty([g.N, g.O, p.OH, p.OW], 'f32', engine);
+  // Every value the body depends on is a define: they keep the pipeline key exact.
+  const shape = {
+    C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, OH: p.OH, OW: p.OW, OB: p.OB, RELU: relu, BIAS: !!bias,
+    W_SIZE: g.O * g.C * g.kh * g.kw, OUT_BINDING: bias ? 3 : 2,
+  };
+  let layout: { defines: Record<string, number | boolean | string>; code: () => string; workgroups: [number, number, number] };
   if (p.split === 'channels') {
-    const groupChannels = 4 * p.OB;
     const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
     const groups = Math.max(1, Math.min(g.N * p.OH * p.OW, LANE_GROUPS_PER_CORE * cores));
-    const defines = {
-      CHANNEL_LANES: true, SUBGROUPS: true, C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, OH: p.OH, OW: p.OW, N: g.N,
-      OBL: p.OB, GROUP_CHANNELS: groupChannels, CT: p.C * p.KH * p.KW, LANE_WEIGHTS: p.OB * p.C * p.KH * p.KW, GROUPS: groups,
-      RELU: relu, BIAS: !!bias, X_SIZE: g.N * g.C * g.H * g.W, W_SIZE: g.O * g.C * g.kh * g.kw, OUT_BINDING: bias ? 3 : 2,
+    layout = {
+      defines: {
+        ...shape, CHANNEL_LANES: true, SUBGROUPS: true, N: g.N, OBL: p.OB, GROUP_CHANNELS: 4 * p.OB, CT: p.C * p.KH * p.KW,
+        LANE_WEIGHTS: p.OB * p.C * p.KH * p.KW, GROUPS: groups, X_SIZE: g.N * g.C * g.H * g.W,
+      },
+      code: () => channelBody(p, g.N),
+      workgroups: [groups, Math.ceil(g.O / (4 * p.OB)), 1],
     };
-    const kernel = engine.kernel({ name: 'conv2d-pooled', wgsl: () => source.replaceAll('{{BODY}}', channelBody(p, g.N)), defines });
-    engine.dispatch(kernel, {
-      bindings: [x, w, ...(bias ? [bias] : []), out].map(wholeBinding),
-      workgroups: [groups, Math.ceil(g.O / groupChannels), 1],
-    });
-    return out;
+  } else {
+    const tiles = p.OH * Math.ceil(p.OW / p.PXP);
+    layout = {
+      defines: {
+        ...shape, PAD_TOP: p.padTop, PAD_LEFT: p.padLeft, PXP: p.PXP, WEIGHTS: p.weights, SHARED_LANES: p.lanes,
+        SUBGROUPS: p.weights === 'shared', TILES: tiles, COL_BLOCKS: Math.ceil(p.OW / p.PXP),
+      },
+      code: () => body(p),
+      workgroups: [Math.ceil(tiles / 64), Math.ceil(g.O / p.OB), g.N],
+    };
   }
-  const tiles = p.OH * Math.ceil(p.OW / p.PXP);
-  // Every value the body depends on is a define: they keep the pipeline key exact.
-  const defines = {
-    C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, PAD_TOP: p.padTop, PAD_LEFT: p.padLeft,
-    OH: p.OH, OW: p.OW, PXP: p.PXP, OB: p.OB, WEIGHTS: p.weights, SHARED_LANES: p.lanes, RELU: relu,
-    BIAS: !!bias, SUBGROUPS: p.weights === 'shared',
-    W_SIZE: g.O * g.C * g.kh * g.kw, OUT_BINDING: bias ? 3 : 2, TILES: tiles, COL_BLOCKS: Math.ceil(p.OW / p.PXP),
-  };
-  const kernel = engine.kernel({ name: 'conv2d-pooled', wgsl: () => source.replaceAll('{{BODY}}', body(p)), defines });
-  engine.dispatch(kernel, {
-    bindings: [x, w, ...(bias ? [bias] : []), out].map(wholeBinding),
-    workgroups: [Math.ceil(tiles / 64), Math.ceil(g.O / p.OB), g.N],
-  });
+  const kernel = engine.kernel({ name: 'conv2d-pooled', wgsl: () => source.replaceAll('{{BODY}}', layout.code()), defines: layout.defines });
+  engine.dispatch(kernel, { bindings: [x, w, ...(bias ? [bias] : []), out].map(wholeBinding), workgroups: layout.workgroups });
   return out;
 }
