@@ -6,6 +6,7 @@ import { BufferPool } from './pool.js';
 import { DeviceLostError } from './errors.js';
 import { PipelineCache, type CompiledKernel, type KernelSpec } from './pipelines.js';
 import { Autotune, type ConvChoice } from './autotune.js';
+import { Recording, type RecordedCommand } from './recording.js';
 
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
@@ -112,6 +113,8 @@ export class Engine {
   private acquired: AcquiredDevice | null;
   /** Set during precompile(): the compilations it started (one promise per pipeline). */
   private dryRun: Set<Promise<void>> | null = null;
+  /** Set during record(): what it has seen so far. */
+  private recorder: { commands: RecordedCommand[]; uniforms: GPUBuffer[] } | null = null;
 
   constructor(acquired: AcquiredDevice) {
     this.acquired = acquired;
@@ -156,6 +159,7 @@ export class Engine {
    */
   async precompile(fn: () => void): Promise<number> {
     if (this.dryRun) throw new Error('Engine.precompile: already in a dry run');
+    if (this.recorder) throw new Error('Engine.precompile: not inside record()');
     const started = new Set<Promise<void>>();
     this.dryRun = started;
     try {
@@ -184,6 +188,15 @@ export class Engine {
 
   private uniformSlot(data: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number } {
     const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    if (this.recorder) {
+      // The arena is rewritten at every flush; a recording's uniforms must outlive that.
+      const buffer = this.device.createBuffer({ size, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: 'recorded uniforms' });
+      const bytes = new Uint8Array(size);
+      bytes.set(new Uint8Array(data));
+      this.device.queue.writeBuffer(buffer, 0, bytes);
+      this.recorder.uniforms.push(buffer);
+      return { buffer, offset: 0, size };
+    }
     let chunk = this.arena[this.arenaIndex];
     if (chunk && chunk.used + size > ARENA_CHUNK) chunk = this.arena[++this.arenaIndex];
     if (!chunk) {
@@ -203,7 +216,6 @@ export class Engine {
 
   dispatch(kernel: CompiledKernel, args: DispatchArgs): void {
     if (this.dryRun) return;
-    const encoder = this.ensureEncoder();
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
     if (args.uniforms) entries.push({ binding: binding++, resource: this.uniformSlot(args.uniforms) });
@@ -212,16 +224,72 @@ export class Engine {
       entries.push({ binding: binding++, resource });
     }
     const bindGroup = this.bindGroup(kernel, entries);
-    if (!this.pass) this.pass = encoder.beginComputePass({ label: 'kernels' });
-    this.pass.setPipeline(kernel.pipeline);
-    this.pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = args.workgroups;
     const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) {
       throw new Error(`${kernel.name}: dispatch ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxWg}`);
     }
-    if (x > 0 && y > 0 && z > 0) this.pass.dispatchWorkgroups(x, y, z);
-    this.stats.dispatches++;
+    this.command({ kind: 'dispatch', pipeline: kernel.pipeline, bindGroup, workgroups: [x, y, z] });
+  }
+
+  /** Records one command into the open batch, or into the recording under way. */
+  private command(c: RecordedCommand): void {
+    if (this.recorder) return void this.recorder.commands.push(c);
+    const encoder = this.ensureEncoder();
+    if (c.kind === 'dispatch') {
+      if (!this.pass) this.pass = encoder.beginComputePass({ label: 'kernels' });
+      this.pass.setPipeline(c.pipeline);
+      this.pass.setBindGroup(0, c.bindGroup);
+      const [x, y, z] = c.workgroups;
+      if (x > 0 && y > 0 && z > 0) this.pass.dispatchWorkgroups(x, y, z);
+      this.stats.dispatches++;
+      return;
+    }
+    this.endPass();
+    if (c.kind === 'copy') encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+    else encoder.clearBuffer(c.buffer, c.offset, c.bytes);
+    this.stats.copies++;
+  }
+
+  /**
+   * Runs fn as a recording: the dispatches, copies and clears it asks for are kept, not run, and
+   * run(recording) records them again as they were, over the same buffers, without running fn.
+   * fn must be synchronous and may not upload or read. The recording holds the pooled buffers
+   * fn released (its intermediates) until it is disposed; the buffers of everything else it used
+   * (inputs, outputs, parameters) stay the caller's to keep alive, unmoved: write new inputs into
+   * the same tensors and read the same outputs after each run.
+   */
+  record<T>(fn: () => T): { result: T; recording: Recording } {
+    if (this.dryRun) throw new Error('Engine.record: not inside precompile()');
+    if (this.recorder) throw new Error('Engine.record: already recording');
+    this.throwIfLost();
+    const recorder: { commands: RecordedCommand[]; uniforms: GPUBuffer[] } = { commands: [], uniforms: [] };
+    this.recorder = recorder;
+    this.pool.hold();
+    const giveBack = (held: GPUBuffer[]) => held.forEach((b) => this.pool.release(b));
+    let result: T;
+    try {
+      result = fn();
+      if (result instanceof Promise) {
+        result.catch(() => undefined);
+        throw new Error('Engine.record: fn must be synchronous (it returned a promise)');
+      }
+    } catch (e) {
+      giveBack(this.pool.unhold());
+      recorder.uniforms.forEach((u) => u.destroy());
+      throw e;
+    } finally {
+      this.recorder = null;
+    }
+    return { result, recording: new Recording(recorder.commands, this.pool.unhold(), recorder.uniforms, giveBack) };
+  }
+
+  /** Records a recording's commands into the open batch, as dispatch() would have. */
+  run(recording: Recording): void {
+    if (recording.isDisposed) throw new Error('Engine.run: the recording was disposed');
+    if (this.recorder) throw new Error('Engine.run: not inside record()');
+    if (this.dryRun) return;
+    for (const c of recording.commands) this.command(c);
   }
 
   private bindGroup(kernel: CompiledKernel, entries: GPUBindGroupEntry[]): GPUBindGroup {
@@ -243,19 +311,13 @@ export class Engine {
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (this.dryRun) return;
-    const encoder = this.ensureEncoder();
-    this.endPass();
-    encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
-    this.stats.copies++;
+    this.command({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
   }
 
   /** Zeroes bytes [offset, offset + bytes) in order with the recorded work (no dispatch). */
   clear(buffer: GPUBuffer, offset: number, bytes: number): void {
     if (this.dryRun) return;
-    const encoder = this.ensureEncoder();
-    this.endPass();
-    encoder.clearBuffer(buffer, offset, bytes);
-    this.stats.copies++;
+    this.command({ kind: 'clear', buffer, offset, bytes });
   }
 
   private endPass(): void {
@@ -296,6 +358,7 @@ export class Engine {
 
   /** Writes data into a buffer in order with the recorded work (flushes first if anything is pending). */
   upload(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    if (this.recorder) throw new Error('Engine.upload: a recording cannot upload (write its inputs before each run)');
     this.flush();
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
     this.stats.uploads++;
@@ -303,12 +366,28 @@ export class Engine {
 
   /** Copies bytes out of a GPU buffer: one submit, one map. */
   async read(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    return (await this.readAll([{ buffer, offset, bytes }]))[0]!;
+  }
+
+  /**
+   * Copies several byte ranges out of GPU buffers with one submit and one map (reading a model's
+   * outputs separately cost a submit and a map each).
+   */
+  async readAll(ranges: readonly { buffer: GPUBuffer; offset: number; bytes: number }[]): Promise<ArrayBuffer[]> {
     if (this.dryRun) throw new Error('Engine.read: a dry run (precompile) computes nothing to read');
-    const size = Math.max(256, Math.ceil(bytes / 256) * 256);
+    if (this.recorder) throw new Error('Engine.read: a recording computes nothing to read (read after run())');
+    // Each range at a 256-byte boundary of one staging buffer.
+    const at: number[] = [];
+    let end = 0;
+    for (const r of ranges) {
+      at.push(end);
+      end += Math.ceil(r.bytes / 256) * 256;
+    }
+    const size = Math.max(256, end);
     const free = this.staging.get(size);
     const staging =
       free?.pop() ?? this.device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'readback' });
-    this.copy(buffer, offset, staging, 0, Math.ceil(bytes / 4) * 4);
+    ranges.forEach((r, i) => this.copy(r.buffer, r.offset, staging, at[i]!, Math.ceil(r.bytes / 4) * 4));
     this.flush();
     this.stats.readbacks++;
     try {
@@ -321,7 +400,8 @@ export class Engine {
       await this.checkErrors();
       throw e;
     }
-    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    const mapped = staging.getMappedRange(0, size);
+    const out = ranges.map((r, i) => mapped.slice(at[i]!, at[i]! + r.bytes));
     staging.unmap();
     if (!this.staging.has(size)) this.staging.set(size, []);
     this.staging.get(size)!.push(staging);

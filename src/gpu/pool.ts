@@ -26,6 +26,7 @@ export interface PoolStats {
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
+  private held: GPUBuffer[] | null = null;
   readonly stats: PoolStats = { allocatedBytes: 0, inUseBytes: 0, peakInUseBytes: 0, buffers: 0 };
 
   /**
@@ -69,10 +70,25 @@ export class BufferPool {
   }
 
   release(buffer: GPUBuffer): void {
+    // Still in use: a recording reads or writes it whenever it runs.
+    if (this.held) return void this.held.push(buffer);
     this.stats.inUseBytes -= buffer.size;
     let list = this.free.get(buffer.size);
     if (!list) this.free.set(buffer.size, (list = []));
     list.push(buffer);
+  }
+
+  /** Until unhold(), a released buffer is set aside instead of being handed out again. */
+  hold(): void {
+    if (this.held) throw new Error('BufferPool.hold: already holding');
+    this.held = [];
+  }
+
+  /** Ends hold(): the buffers released since, to be released again once nothing uses them. */
+  unhold(): GPUBuffer[] {
+    const held = this.held ?? [];
+    this.held = null;
+    return held;
   }
 
   resetPeak(): void {
