@@ -650,4 +650,20 @@ export const MUTANTS: Mutant[] = [
     replace: '    if (false && this.params.some(',
     tests: ['test/recording.test.ts'],
   },
+  {
+    name: 'page-decode-leaks',
+    bug: "the page's decode leaving its intermediates allocated (no tidy)",
+    file: 'src/web/session.ts',
+    find: "      const out = noGrad(() => tidy(() => model.decode(",
+    replace: "      const out = noGrad(() => ((f) => f())(() => model.decode(",
+    tests: ['test/precompile.test.ts'],
+  },
+  {
+    name: 'page-encoder-kept-on-load',
+    bug: "the page keeping the previous checkpoint's recorded encoder when another is loaded",
+    file: 'src/web/session.ts',
+    find: '      this.encoder = null;\n',
+    replace: '',
+    tests: ['test/web.test.ts'],
+  },
 ];

@@ -97,23 +97,40 @@ describe('Trainer.precompile', () => {
 });
 
 describe("the page's session", () => {
-  it('compiles the encoder and decoder after loading a checkpoint: the first encode and decode then compile nothing', async () => {
-    const { engine } = ctx;
+  /** A session with a freshly drawn tiny checkpoint loaded. */
+  async function session(seed: number) {
     const { Session } = await import('../src/web/session.js');
     const { Dcign } = await import('../src/model/dcign.js');
     const { encodeModel } = await import('../src/model/checkpoint.js');
-    const config = getPreset('tiny');
-    const source = new Dcign(config, 3, engine);
+    const source = new Dcign(getPreset('tiny'), seed, ctx.engine);
     const bytes = await encodeModel(source);
     source.dispose();
-    const session = new Session(engine);
-    await session.load(bytes, 'tiny.safetensors');
-    await session.settled();
+    const s = new Session(ctx.engine);
+    await s.load(bytes, 'tiny.safetensors');
+    return s;
+  }
+
+  it('compiles the encoder and decoder after loading a checkpoint: the first encode and decode then compile nothing', async () => {
+    const { engine } = ctx;
+    const config = getPreset('tiny');
+    const s = await session(3);
+    await s.settled();
     const compiled = engine.pipelines.size;
     const S = config.imageSize;
-    const { mu } = await session.encode(new Float32Array(S * S).fill(0.5));
-    await session.decode(mu);
+    const { mu } = await s.encode(new Float32Array(S * S).fill(0.5));
+    await s.decode(mu);
     expect(engine.pipelines.size, 'pipelines compiled by the first encode and decode').toBe(compiled);
     expect(mu.length).toBe(config.latents);
+  });
+
+  it('holds no more GPU memory after many encodes and decodes than after the first', async () => {
+    const { engine } = ctx;
+    const s = await session(4);
+    const S = getPreset('tiny').imageSize;
+    const round = async (k: number) => s.decode((await s.encode(new Float32Array(S * S).fill(k / 10))).mu);
+    await round(0);
+    const inUse = engine.pool.stats.inUseBytes;
+    for (let k = 1; k < 5; k++) await round(k);
+    expect(engine.pool.stats.inUseBytes, 'bytes in use after four more encodes and decodes').toBe(inUse);
   });
 });

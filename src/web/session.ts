@@ -1,9 +1,10 @@
 // The page's GPU side: one engine, the loaded model, and every encode, decode and face render.
 // All GPU work goes through one queue, so a slider that fires while a readback is pending never
 // records into the same submit as another caller's work or reuses its buffers early.
-import { noGrad, Tensor, type Engine } from '../browser.js';
+import { noGrad, Tensor, tidy, type Engine } from '../browser.js';
 import { decodeModel } from '../model/checkpoint.js';
 import type { Dcign } from '../model/dcign.js';
+import { RecordedEncoder } from '../model/recorded-encoder.js';
 import { renderFaces, type FaceParams } from '../data/index.js';
 
 export interface ModelInfo {
@@ -23,6 +24,8 @@ export interface Encoded {
 
 export class Session {
   private model: Dcign | null = null;
+  // The model's encoder for one image, recorded at its first encode.
+  private encoder: RecordedEncoder | null = null;
   info: ModelInfo | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -58,13 +61,12 @@ export class Session {
     // A dry run records nothing; an error here would come again, and be shown, on the first encode.
     return this.engine
       .precompile(() =>
-        noGrad(() => {
-          const x = Tensor.empty([1, 1, S, S], 'f32', this.engine);
-          const z = Tensor.empty([1, latents], 'f32', this.engine);
-          const { mu, logvar } = model.encode(x);
-          const y = model.decode(z);
-          for (const t of [x, z, mu, logvar, y]) t.dispose();
-        }),
+        noGrad(() =>
+          tidy(() => {
+            model.encode(Tensor.empty([1, 1, S, S], 'f32', this.engine));
+            model.decode(Tensor.empty([1, latents], 'f32', this.engine));
+          }),
+        ),
       )
       .catch(() => undefined);
   }
@@ -73,6 +75,8 @@ export class Session {
     return this.serial(async () => {
       const { model, metadata } = decodeModel(bytes, name, this.engine);
       await this.engine.checkErrors();
+      this.encoder?.dispose();
+      this.encoder = null;
       this.model?.dispose();
       this.model = model;
       const step = metadata.step === undefined ? null : Number(metadata.step);
@@ -97,18 +101,10 @@ export class Session {
   encode(image: Float32Array): Promise<Encoded> {
     return this.serial(async () => {
       const model = this.need();
-      const S = model.config.imageSize;
       const t0 = performance.now();
-      const x = Tensor.fromData(image, [1, 1, S, S], 'f32', this.engine);
-      const { mu, logvar } = noGrad(() => model.encode(x));
-      try {
-        const [m, v] = await Promise.all([mu.data(), logvar.data()]);
-        return { mu: m, logvar: v, ms: performance.now() - t0 };
-      } finally {
-        x.dispose();
-        mu.dispose();
-        logvar.dispose();
-      }
+      this.encoder ??= new RecordedEncoder(model, 1);
+      const { mu, logvar } = await this.encoder.encode(image);
+      return { mu, logvar, ms: performance.now() - t0 };
     });
   }
 
@@ -117,13 +113,12 @@ export class Session {
     return this.serial(async () => {
       const model = this.need();
       const t0 = performance.now();
-      const zt = Tensor.fromData(z, [1, model.config.latents], 'f32', this.engine);
-      const out = noGrad(() => model.decode(zt));
+      // tidy(): the decoder's intermediates are freed here, its output after the read.
+      const out = noGrad(() => tidy(() => model.decode(Tensor.fromData(z, [1, model.config.latents], 'f32', this.engine))));
       try {
         const image = await out.data();
         return { image, ms: performance.now() - t0 };
       } finally {
-        zt.dispose();
         out.dispose();
       }
     });
