@@ -115,7 +115,7 @@ export async function benchWeb(options: BenchOptions = {}): Promise<{ rows: WebB
       `Chromium ${browser.version()}, WebGPU adapter: ${r.adapter}${r.tfjsVersion === null ? '' : `; tfjs ${r.tfjsVersion}`}` +
       (r.ort ? `; onnxruntime-web ${r.ortVersion} (wasm on 1 thread: the page is not cross-origin isolated); all sides run the weights of .cache/onnx/encoder-${r.preset}.safetensors` : '') +
       '.\nEach call uploads the image, runs the encoder and reads back mu and logvar; medians of alternating calls.\n' +
-      `One encode of ours (convolutions: ${r.convVariant}) records ${r.oursDispatches} dispatches and ${r.oursSubmits} queue submits; the same round trip with ` +
+      `One encode of ours (convolutions: ${r.convVariant}) records ${r.oursDispatches} dispatches and ${r.oursSubmits} queue submit${r.oursSubmits === 1 ? '' : 's'}; the same round trip with ` +
       `one tiny dispatch instead of the encoder (upload, dispatch, read back 4 bytes) takes ${r.floorMs.toFixed(1)} ms.\n\n` +
       table(
         ['', 'median ms', 'first call ms (compiles)', 'calls', 'ms / ours', 'max |mu - ours|'],
