@@ -141,7 +141,10 @@ describe('RecordedEncoder', () => {
     }
     expect(engine.pool.stats.inUseBytes, 'bytes in use after two runs').toBe(inUse);
     expect(() => recorded.run(new Float32Array(S * S))).toThrow(`RecordedEncoder.run: images has ${S * S} values; a batch of 3 at ${S}x${S} needs ${3 * S * S}`);
+    recorded.mu.dispose();
+    expect(() => recorded.run(new Float32Array(3 * S * S))).toThrow('RecordedEncoder.run: its images, mu or logvar tensor was disposed; dispose the RecordedEncoder instead');
     recorded.dispose();
+    expect(() => recorded.run(new Float32Array(3 * S * S))).toThrow('RecordedEncoder.run: used after dispose()');
     model.dispose();
   });
 

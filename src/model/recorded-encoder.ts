@@ -50,6 +50,10 @@ export class RecordedEncoder {
    */
   run(images: Float32Array): { mu: Tensor; logvar: Tensor } {
     if (this.recording.isDisposed) throw new Error('RecordedEncoder.run: used after dispose()');
+    // Their buffers back in the pool would be another tensor's, which a run would overwrite.
+    if ([this.images, this.mu, this.logvar].some((t) => t.isDisposed)) {
+      throw new Error('RecordedEncoder.run: its images, mu or logvar tensor was disposed; dispose the RecordedEncoder instead');
+    }
     if (images.length !== this.images.size) {
       const S = this.model.config.imageSize;
       throw new Error(`RecordedEncoder.run: images has ${images.length} values; a batch of ${this.batch} at ${S}x${S} needs ${this.images.size}`);
