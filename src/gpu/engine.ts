@@ -27,6 +27,9 @@ export interface EngineStats {
 }
 
 const ARENA_CHUNK = 64 * 1024;
+
+/** What record() has seen so far: its commands and the uniform buffers it wrote. */
+type Recorder = { commands: RecordedCommand[]; uniforms: GPUBuffer[] };
 // Bind groups kept for reuse, at most this many (all are dropped when the cache fills).
 const MAX_BIND_GROUPS = 4096;
 
@@ -113,8 +116,8 @@ export class Engine {
   private acquired: AcquiredDevice | null;
   /** Set during precompile(): the compilations it started (one promise per pipeline). */
   private dryRun: Set<Promise<void>> | null = null;
-  /** Set during record(): what it has seen so far. */
-  private recorder: { commands: RecordedCommand[]; uniforms: GPUBuffer[] } | null = null;
+  /** Set during record(). */
+  private recorder: Recorder | null = null;
 
   constructor(acquired: AcquiredDevice) {
     this.acquired = acquired;
@@ -263,7 +266,7 @@ export class Engine {
     if (this.dryRun) throw new Error('Engine.record: not inside precompile()');
     if (this.recorder) throw new Error('Engine.record: already recording');
     this.throwIfLost();
-    const recorder: { commands: RecordedCommand[]; uniforms: GPUBuffer[] } = { commands: [], uniforms: [] };
+    const recorder: Recorder = { commands: [], uniforms: [] };
     this.recorder = recorder;
     this.pool.hold();
     const giveBack = (held: GPUBuffer[]) => held.forEach((b) => this.pool.release(b));

@@ -1,7 +1,7 @@
 // The encoder recorded once for a batch size and run again without its ops' JavaScript
 // (Engine.record): what the page does for every image. In Chromium on SwiftShader the small
-// encoder's JavaScript took 0.2-1 ms before the GPU process saw any work, and 1-2 ms once the page
-// had idled (bench/RESULTS.md).
+// encoder's JavaScript took 0.2-1.0 ms before the GPU process saw any work, 0.8-1.8 ms once the
+// page had idled, and replaying the recording saved 0.5-1.2 ms an encode (bench/RESULTS.md).
 import { noGrad } from '../autograd/record.js';
 import type { Recording } from '../gpu/recording.js';
 import { keep, Tensor, tidy } from '../tensor.js';
